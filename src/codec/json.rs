@@ -1,0 +1,402 @@
+//! Pyramid's `JSONSerializer`, byte for byte: Python's `json.dumps` with its defaults.
+//!
+//! Separators are `", "` and `": "`, object keys keep insertion order, every non-ASCII or
+//! control character is escaped as lowercase `\uXXXX` (astral characters as surrogate
+//! pairs), floats use Python's `repr` (`1700000000.0`, `1e+16`, `1e-05`) and integers of
+//! any size are written digit for digit. Parsing is `serde_json`'s, with insertion order
+//! and arbitrary-precision numbers kept, so a payload read and written back is unchanged.
+//!
+//! Non-finite floats are never written (Python would emit `NaN`/`Infinity`, which is not
+//! JSON) and never accepted.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+use serde_json::{Map, Number, Value};
+
+use super::Accessed;
+use crate::error::FrameError;
+
+/// A session's state: a JSON object whose keys keep their insertion order.
+pub type State = Map<String, Value>;
+
+/// A decoded session frame `[accessed, created, state]`.
+///
+/// The first slot is read as `renewed` — Pyramid's name for the time the cookie was last
+/// issued — and both timestamps as floats, as Pyramid's `float(...)` does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// Slot 0: when the cookie was issued (`renewed`), seconds since the Unix epoch.
+    pub renewed: f64,
+    /// Slot 1: when the session was created, seconds since the Unix epoch.
+    pub created: f64,
+    /// Slot 2: the session state.
+    pub state: State,
+}
+
+/// Parses a verified payload as `[number, number, object]`.
+///
+/// Anything else — a list of pairs, a string, `null`, string or boolean timestamps,
+/// non-finite numbers anywhere — is refused; Pyramid would accept some of these or fail
+/// the request, and treating them as an invalid cookie is the documented deviation.
+pub fn decode_frame(payload: &[u8]) -> Result<Frame, FrameError> {
+    let value: Value = serde_json::from_slice(payload).map_err(|_| FrameError::Syntax)?;
+    let Value::Array(items) = value else {
+        return Err(FrameError::Shape);
+    };
+    let Ok([renewed, created, state]) = <[Value; 3]>::try_from(items) else {
+        return Err(FrameError::Shape);
+    };
+    let (Value::Number(renewed), Value::Number(created), Value::Object(state)) =
+        (renewed, created, state)
+    else {
+        return Err(FrameError::Shape);
+    };
+    let renewed = finite(&renewed)?;
+    let created = finite(&created)?;
+    if !state.values().all(all_finite) {
+        return Err(FrameError::NonFiniteTimestamp);
+    }
+    Ok(Frame {
+        renewed,
+        created,
+        state,
+    })
+}
+
+fn finite(n: &Number) -> Result<f64, FrameError> {
+    match n.as_f64() {
+        Some(x) if x.is_finite() => Ok(x),
+        _ => Err(FrameError::NonFiniteTimestamp),
+    }
+}
+
+fn all_finite(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => is_integer_literal(n.as_str()) || finite(n).is_ok(),
+        Value::Array(items) => items.iter().all(all_finite),
+        Value::Object(map) => map.values().all(all_finite),
+        _ => true,
+    }
+}
+
+/// Appends the frame `[accessed, created, state]` as Pyramid would write it.
+pub fn encode_frame(
+    accessed: Accessed,
+    created: f64,
+    state: &State,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    out.push(b'[');
+    match accessed {
+        Accessed::Int(secs) => {
+            let mut buf = NumBuf::new();
+            // Writing an integer into a 40-byte buffer cannot fail.
+            let _ = write!(buf, "{secs}");
+            out.extend_from_slice(buf.as_bytes());
+        }
+        Accessed::Float(secs) => write_float(secs, out)?,
+    }
+    out.extend_from_slice(b", ");
+    write_float(created, out)?;
+    out.extend_from_slice(b", ");
+    write_object(state, out)?;
+    out.push(b']');
+    Ok(())
+}
+
+/// Appends any JSON value as Python's `json.dumps` would write it.
+pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out)?,
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_value(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => write_object(map, out)?,
+    }
+    Ok(())
+}
+
+/// Returns `value` as Python's `json.dumps` would write it.
+pub fn to_pyjson(value: &Value) -> Result<String, FrameError> {
+    let mut out = Vec::new();
+    write_value(value, &mut out)?;
+    // The writer only emits ASCII.
+    String::from_utf8(out).map_err(|_| FrameError::Encode)
+}
+
+fn write_object(map: &State, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    out.push(b'{');
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        write_string(key, out);
+        out.extend_from_slice(b": ");
+        write_value(value, out)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn is_integer_literal(s: &str) -> bool {
+    !s.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
+}
+
+fn write_number(n: &Number, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    let text = n.as_str();
+    if is_integer_literal(text) {
+        // Python ints re-emit digit for digit; only `-0` normalizes.
+        out.extend_from_slice(if text == "-0" { b"0" } else { text.as_bytes() });
+        Ok(())
+    } else {
+        let x: f64 = text.parse().map_err(|_| FrameError::Encode)?;
+        write_float(x, out)
+    }
+}
+
+/// Appends Python's `repr(x)` of a finite float; refuses NaN and infinities.
+pub fn write_float(x: f64, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    if !x.is_finite() {
+        return Err(FrameError::Encode);
+    }
+    // `{:e}` gives the shortest round-trip digits, as Python's repr does: "-1.25e-7".
+    let mut buf = NumBuf::new();
+    let _ = write!(buf, "{x:e}");
+    let text = buf.as_str();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exp) = text.split_once('e').ok_or(FrameError::Encode)?;
+    let exp: i32 = exp.parse().map_err(|_| FrameError::Encode)?;
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    let digits = &digits[..n];
+    if negative {
+        out.push(b'-');
+    }
+    if (-4..16).contains(&exp) {
+        // Fixed notation, always with a fractional part.
+        let point = exp + 1; // digits before the decimal point
+        if point <= 0 {
+            out.extend_from_slice(b"0.");
+            out.extend(core::iter::repeat_n(b'0', point.unsigned_abs() as usize));
+            out.extend_from_slice(digits);
+        } else {
+            let point = point as usize;
+            if point >= digits.len() {
+                out.extend_from_slice(digits);
+                out.extend(core::iter::repeat_n(b'0', point - digits.len()));
+                out.extend_from_slice(b".0");
+            } else {
+                out.extend_from_slice(&digits[..point]);
+                out.push(b'.');
+                out.extend_from_slice(&digits[point..]);
+            }
+        }
+    } else {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let mut ebuf = NumBuf::new();
+        let _ = write!(ebuf, "{:02}", exp.unsigned_abs());
+        out.extend_from_slice(ebuf.as_bytes());
+    }
+    Ok(())
+}
+
+/// Appends a JSON string with `ensure_ascii` escaping.
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let unit = |u: u16, out: &mut Vec<u8>| {
+        out.extend_from_slice(b"\\u");
+        for shift in [12, 8, 4, 0] {
+            out.push(HEX[usize::from((u >> shift) & 0xF)]);
+        }
+    };
+    out.push(b'"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+            continue;
+        }
+        out.extend_from_slice(&s.as_bytes()[start..i]);
+        start = i + c.len_utf8();
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    unit(*u, out);
+                }
+            }
+        }
+    }
+    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.push(b'"');
+}
+
+/// A small stack buffer for formatting numbers without allocating.
+struct NumBuf {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl NumBuf {
+    fn new() -> NumBuf {
+        NumBuf {
+            buf: [0; 40],
+            len: 0,
+        }
+    }
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+impl core::fmt::Write for NumBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(core::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn float(x: f64) -> String {
+        let mut out = Vec::new();
+        write_float(x, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_use_python_repr() {
+        let cases = [
+            (0.1, "0.1"),
+            (1.0, "1.0"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (123456789012345.6, "123456789012345.6"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (2.5e-7, "2.5e-07"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (1700000000.25, "1700000000.25"),
+            (1700000000.0, "1700000000.0"),
+            (5e-324, "5e-324"),
+            (1.5e300, "1.5e+300"),
+            (-123.456, "-123.456"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(float(x), want, "{x}");
+        }
+        assert!(write_float(f64::NAN, &mut Vec::new()).is_err());
+        assert!(write_float(f64::INFINITY, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn strings_are_ascii_escaped() {
+        let mut out = Vec::new();
+        write_string("é漢😀\u{0}\u{1f}\u{7f}\"\\/\n\t\u{8}\u{c}\r", &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""\u00e9\u6f22\ud83d\ude00\u0000\u001f\u007f\"\\/\n\t\b\f\r""#
+        );
+    }
+
+    #[test]
+    fn frames_roundtrip_and_keep_order() {
+        let frame = decode_frame(br#"[1700000000, 1700000000.25, {"b": 1, "a": [1.0, "x"]}]"#)
+            .unwrap();
+        assert_eq!(frame.renewed, 1700000000.0);
+        assert_eq!(frame.created, 1700000000.25);
+        let mut out = Vec::new();
+        encode_frame(Accessed::Int(1700000005), frame.created, &frame.state, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"[1700000005, 1700000000.25, {"b": 1, "a": [1.0, "x"]}]"#
+        );
+    }
+
+    #[test]
+    fn frames_refuse_other_shapes() {
+        for bad in [
+            &br#"[1, {}]"#[..],
+            br#"{"x": 1, "y": 2, "z": 3}"#,
+            br#"null"#,
+            br#"[null, 1, {"a": 1}]"#,
+            br#"["1700000000", "1.5e9", {"a": 1}]"#,
+            br#"[true, false, {"a": 1}]"#,
+            br#"[1, 2, [["a", 1]]]"#,
+            br#""123""#,
+        ] {
+            assert_eq!(decode_frame(bad), Err(FrameError::Shape), "{bad:?}");
+        }
+        assert_eq!(decode_frame(b"[NaN, 1, {}]"), Err(FrameError::Syntax));
+        assert_eq!(decode_frame(b"[1, 2, {}] x"), Err(FrameError::Syntax));
+        assert_eq!(decode_frame(b"\xef\xbb\xbf[1, 2, {}]"), Err(FrameError::Syntax));
+        assert_eq!(
+            decode_frame(b"[1e400, 2, {}]"),
+            Err(FrameError::NonFiniteTimestamp)
+        );
+        assert_eq!(
+            decode_frame(br#"[1, 2, {"a": [1e999]}]"#),
+            Err(FrameError::NonFiniteTimestamp)
+        );
+    }
+
+    #[test]
+    fn big_integers_keep_their_digits() {
+        let v: Value = serde_json::from_str("[18446744073709551616, -1180591620717411303424, -0]")
+            .unwrap();
+        assert_eq!(
+            to_pyjson(&v).unwrap(),
+            "[18446744073709551616, -1180591620717411303424, 0]"
+        );
+        let v: Value = serde_json::from_str(r#"{"a":1E2,"b":2.50}"#).unwrap();
+        assert_eq!(to_pyjson(&v).unwrap(), r#"{"a": 100.0, "b": 2.5}"#);
+        assert_eq!(1.to_string(), "1");
+    }
+}

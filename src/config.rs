@@ -1,0 +1,401 @@
+//! Session configuration: profiles with Pyramid's and CubicWeb's defaults, the crate's own
+//! secure default, and validation when a configuration is built.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::cookie::{is_cookie_name, is_plain_attribute, CookieAttributes};
+use crate::error::ConfigError;
+use crate::signer::{HashAlg, Keyring};
+
+/// Pyramid's default salt (also CubicWeb's).
+pub const PYRAMID_SALT: &str = "pyramid.session.";
+
+/// The `SameSite` cookie attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None` (requires `Secure`).
+    None,
+}
+
+impl SameSite {
+    /// Parses `strict`, `lax` or `none`, ignoring ASCII case, as WebOb validates it.
+    pub fn from_name(name: &str) -> Result<SameSite, ConfigError> {
+        [SameSite::Strict, SameSite::Lax, SameSite::None]
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+            .ok_or(ConfigError::InvalidSameSite)
+    }
+
+    /// The attribute value as written: `Strict`, `Lax` or `None`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// The cookie's name and attributes, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieSettings {
+    name: String,
+    path: Option<String>,
+    domain: Option<String>,
+    max_age: Option<i64>,
+    secure: bool,
+    httponly: bool,
+    samesite: Option<SameSite>,
+    partitioned: bool,
+}
+
+impl CookieSettings {
+    /// The cookie name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The attributes, in the form [`crate::cookie::render_set_cookie`] takes.
+    pub fn attributes(&self) -> CookieAttributes<'_> {
+        CookieAttributes {
+            comment: None,
+            domain: self.domain.as_deref(),
+            max_age: self.max_age,
+            path: self.path.as_deref(),
+            secure: self.secure,
+            httponly: self.httponly,
+            samesite: self.samesite.map(SameSite::as_str),
+            partitioned: self.partitioned,
+        }
+    }
+    /// Renders the header that deletes this cookie, with the same Path and Domain.
+    pub fn removal(&self) -> String {
+        crate::cookie::render_removal(
+            &self.name,
+            self.path.as_deref(),
+            self.domain.as_deref(),
+            self.secure,
+            self.samesite == Some(SameSite::None),
+        )
+    }
+}
+
+/// A validated session configuration. Build one with [`SessionConfig::pyramid`],
+/// [`SessionConfig::cubicweb`] or [`SessionConfig::secure`] and the [`Builder`] methods.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    keyring: Keyring,
+    cookie: CookieSettings,
+    timeout: Option<u64>,
+    reissue_time: Option<u64>,
+    set_on_exception: bool,
+    max_future_skew: Option<u64>,
+    max_lifetime: Option<u64>,
+    not_before: Option<f64>,
+}
+
+impl SessionConfig {
+    /// Pyramid's `SignedCookieSessionFactory(secret)` defaults: cookie `session`, `Path=/`,
+    /// `SameSite=Lax`, not Secure, not HttpOnly, timeout 1200 s, reissue 0 s, sha512,
+    /// salt `pyramid.session.`.
+    pub fn pyramid(secret: &str) -> Builder {
+        Builder::new(secret)
+    }
+
+    /// CubicWeb's `CWSessionFactory(secret)` defaults: as [`SessionConfig::pyramid`] but
+    /// HttpOnly and reissue 120 s.
+    pub fn cubicweb(secret: &str) -> Builder {
+        Builder::new(secret).httponly(true).reissue_time(Some(120))
+    }
+
+    /// The crate's secure default: Secure, HttpOnly, `SameSite=Lax`, timeout 1200 s,
+    /// reissue 120 s. Cookies stay readable by Pyramid with the same secret.
+    pub fn secure(secret: &str) -> Builder {
+        Builder::new(secret)
+            .secure(true)
+            .httponly(true)
+            .reissue_time(Some(120))
+    }
+
+    /// The keyring that signs and verifies cookies.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+    /// The cookie's name and attributes.
+    pub fn cookie(&self) -> &CookieSettings {
+        &self.cookie
+    }
+    /// Idle timeout in seconds; `None` never expires.
+    pub fn timeout(&self) -> Option<u64> {
+        self.timeout
+    }
+    /// Reissue threshold in seconds; `None` never reissues on read.
+    pub fn reissue_time(&self) -> Option<u64> {
+        self.reissue_time
+    }
+    /// Whether a cookie is still sent when the request ended in an error.
+    pub fn set_on_exception(&self) -> bool {
+        self.set_on_exception
+    }
+    /// Largest accepted distance of a cookie timestamp into the future, in seconds.
+    pub fn max_future_skew(&self) -> Option<u64> {
+        self.max_future_skew
+    }
+    /// Absolute session lifetime from creation, in seconds.
+    pub fn max_lifetime(&self) -> Option<u64> {
+        self.max_lifetime
+    }
+    /// Sessions created before this instant are refused.
+    pub fn not_before(&self) -> Option<f64> {
+        self.not_before
+    }
+}
+
+/// Builds a [`SessionConfig`]; every setting is checked in [`Builder::build`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Builder {
+    secrets: Vec<String>,
+    salt: String,
+    hashalg: String,
+    name: String,
+    path: Option<String>,
+    domain: Option<String>,
+    max_age: Option<i64>,
+    secure: bool,
+    httponly: bool,
+    samesite: Option<String>,
+    partitioned: bool,
+    timeout: Option<i64>,
+    reissue_time: Option<i64>,
+    set_on_exception: bool,
+    max_future_skew: Option<i64>,
+    max_lifetime: Option<i64>,
+    not_before: Option<f64>,
+}
+
+fn duration(value: Option<i64>) -> Result<Option<u64>, ConfigError> {
+    value
+        .map(|v| u64::try_from(v).map_err(|_| ConfigError::NegativeDuration))
+        .transpose()
+}
+
+impl Builder {
+    fn new(secret: &str) -> Builder {
+        Builder {
+            secrets: alloc::vec![secret.to_string()],
+            salt: PYRAMID_SALT.to_string(),
+            hashalg: "sha512".to_string(),
+            name: "session".to_string(),
+            path: Some("/".to_string()),
+            domain: None,
+            max_age: None,
+            secure: false,
+            httponly: false,
+            samesite: Some("Lax".to_string()),
+            partitioned: false,
+            timeout: Some(1200),
+            reissue_time: Some(0),
+            set_on_exception: true,
+            max_future_skew: Some(60),
+            max_lifetime: None,
+            not_before: None,
+        }
+    }
+
+    /// Adds an older secret that still verifies (but never signs) cookies.
+    pub fn old_secret(mut self, secret: &str) -> Builder {
+        self.secrets.push(secret.to_string());
+        self
+    }
+    /// HMAC salt (Pyramid's `salt`).
+    pub fn salt(mut self, salt: &str) -> Builder {
+        self.salt = salt.to_string();
+        self
+    }
+    /// Hash algorithm name (Pyramid's `hashalg`), case-insensitive.
+    pub fn hashalg(mut self, name: &str) -> Builder {
+        self.hashalg = name.to_string();
+        self
+    }
+    /// Cookie name (Pyramid's `cookie_name`).
+    pub fn cookie_name(mut self, name: &str) -> Builder {
+        self.name = name.to_string();
+        self
+    }
+    /// `Path`; `None` omits the attribute.
+    pub fn path(mut self, path: Option<&str>) -> Builder {
+        self.path = path.map(str::to_string);
+        self
+    }
+    /// `Domain`.
+    pub fn domain(mut self, domain: Option<&str>) -> Builder {
+        self.domain = domain.map(str::to_string);
+        self
+    }
+    /// `Max-Age` (and `expires`) in seconds; `None` makes a browser-session cookie.
+    pub fn max_age(mut self, max_age: Option<i64>) -> Builder {
+        self.max_age = max_age;
+        self
+    }
+    /// `Secure`.
+    pub fn secure(mut self, secure: bool) -> Builder {
+        self.secure = secure;
+        self
+    }
+    /// `HttpOnly`.
+    pub fn httponly(mut self, httponly: bool) -> Builder {
+        self.httponly = httponly;
+        self
+    }
+    /// `SameSite`: `Strict`, `Lax` or `None` in any case; `None` (the option) omits it.
+    pub fn samesite(mut self, samesite: Option<&str>) -> Builder {
+        self.samesite = samesite.map(str::to_string);
+        self
+    }
+    /// `Partitioned` (requires `Secure`).
+    pub fn partitioned(mut self, partitioned: bool) -> Builder {
+        self.partitioned = partitioned;
+        self
+    }
+    /// Idle timeout in seconds; `None` never expires.
+    pub fn timeout(mut self, timeout: Option<i64>) -> Builder {
+        self.timeout = timeout;
+        self
+    }
+    /// Reissue threshold in seconds; `None` never reissues on read.
+    pub fn reissue_time(mut self, reissue_time: Option<i64>) -> Builder {
+        self.reissue_time = reissue_time;
+        self
+    }
+    /// Whether to send the cookie when the request ended in an error (default true).
+    pub fn set_on_exception(mut self, set: bool) -> Builder {
+        self.set_on_exception = set;
+        self
+    }
+    /// Largest accepted distance of a cookie timestamp into the future (default 60 s);
+    /// `None` accepts any, as Pyramid does.
+    pub fn max_future_skew(mut self, skew: Option<i64>) -> Builder {
+        self.max_future_skew = skew;
+        self
+    }
+    /// Absolute lifetime from creation, whatever the activity (default none).
+    pub fn max_lifetime(mut self, lifetime: Option<i64>) -> Builder {
+        self.max_lifetime = lifetime;
+        self
+    }
+    /// Refuse every session created before this Unix time (default none).
+    pub fn not_before(mut self, not_before: Option<f64>) -> Builder {
+        self.not_before = not_before;
+        self
+    }
+
+    /// Checks every setting and builds the configuration.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let alg = HashAlg::from_name(&self.hashalg)?;
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let keyring = Keyring::new(alg, &self.salt, &secrets)?;
+        if !is_cookie_name(self.name.as_bytes()) {
+            return Err(ConfigError::InvalidCookieName);
+        }
+        if let Some(path) = &self.path {
+            if path.is_empty() || !is_plain_attribute(path) {
+                return Err(ConfigError::InvalidPath);
+            }
+        }
+        if let Some(domain) = &self.domain {
+            if domain.is_empty() || !is_plain_attribute(domain) {
+                return Err(ConfigError::InvalidDomain);
+            }
+        }
+        let samesite = self.samesite.as_deref().map(SameSite::from_name).transpose()?;
+        if samesite == Some(SameSite::None) && !self.secure {
+            return Err(ConfigError::SameSiteNoneWithoutSecure);
+        }
+        if self.partitioned && !self.secure {
+            return Err(ConfigError::PartitionedWithoutSecure);
+        }
+        let host_ok = self.secure && self.path.as_deref() == Some("/") && self.domain.is_none();
+        if (self.name.starts_with("__Secure-") && !self.secure)
+            || (self.name.starts_with("__Host-") && !host_ok)
+        {
+            return Err(ConfigError::CookiePrefixViolated);
+        }
+        if self.max_age.is_some_and(|m| m < 0) {
+            return Err(ConfigError::NegativeDuration);
+        }
+        if self.not_before.is_some_and(|t| !t.is_finite()) {
+            return Err(ConfigError::InvalidNumber);
+        }
+        Ok(SessionConfig {
+            keyring,
+            cookie: CookieSettings {
+                name: self.name,
+                path: self.path,
+                domain: self.domain,
+                max_age: self.max_age,
+                secure: self.secure,
+                httponly: self.httponly,
+                samesite,
+                partitioned: self.partitioned,
+            },
+            timeout: duration(self.timeout)?,
+            reissue_time: duration(self.reissue_time)?,
+            set_on_exception: self.set_on_exception,
+            max_future_skew: duration(self.max_future_skew)?,
+            max_lifetime: duration(self.max_lifetime)?,
+            not_before: self.not_before,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_have_the_factories_defaults() {
+        let p = SessionConfig::pyramid("s").build().unwrap();
+        assert_eq!(p.cookie().name(), "session");
+        assert_eq!(p.timeout(), Some(1200));
+        assert_eq!(p.reissue_time(), Some(0));
+        assert_eq!(p.keyring().alg(), HashAlg::Sha512);
+        let a = p.cookie().attributes();
+        assert_eq!((a.path, a.secure, a.httponly, a.samesite), (Some("/"), false, false, Some("Lax")));
+        let c = SessionConfig::cubicweb("s").build().unwrap();
+        assert_eq!(c.reissue_time(), Some(120));
+        assert!(c.cookie().attributes().httponly);
+        let s = SessionConfig::secure("s").build().unwrap();
+        let a = s.cookie().attributes();
+        assert!(a.secure && a.httponly);
+        assert_eq!(a.samesite, Some("Lax"));
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let err = |b: Builder| b.build().unwrap_err();
+        assert_eq!(err(SessionConfig::pyramid("")), ConfigError::EmptySecret);
+        assert_eq!(err(SessionConfig::pyramid("a").old_secret("a")), ConfigError::DuplicateSecret);
+        assert_eq!(err(SessionConfig::pyramid("a").hashalg("md5")), ConfigError::UnsupportedHashAlg);
+        for name in ["", "bad name", "$x", "Path", "max-age", "a;b", "é"] {
+            assert_eq!(err(SessionConfig::pyramid("a").cookie_name(name)), ConfigError::InvalidCookieName, "{name}");
+        }
+        assert_eq!(err(SessionConfig::pyramid("a").path(Some("/a;b"))), ConfigError::InvalidPath);
+        assert_eq!(err(SessionConfig::pyramid("a").path(Some("/a\r\nX: y"))), ConfigError::InvalidPath);
+        assert_eq!(err(SessionConfig::pyramid("a").domain(Some("a b"))), ConfigError::InvalidDomain);
+        assert_eq!(err(SessionConfig::pyramid("a").samesite(Some("bogus"))), ConfigError::InvalidSameSite);
+        assert_eq!(err(SessionConfig::pyramid("a").samesite(Some("none"))), ConfigError::SameSiteNoneWithoutSecure);
+        assert_eq!(err(SessionConfig::pyramid("a").partitioned(true)), ConfigError::PartitionedWithoutSecure);
+        assert_eq!(err(SessionConfig::pyramid("a").timeout(Some(-1))), ConfigError::NegativeDuration);
+        assert_eq!(err(SessionConfig::pyramid("a").reissue_time(Some(-1))), ConfigError::NegativeDuration);
+        assert_eq!(err(SessionConfig::pyramid("a").max_age(Some(-5))), ConfigError::NegativeDuration);
+        assert_eq!(err(SessionConfig::pyramid("a").cookie_name("__Host-s").secure(true).path(Some("/x"))), ConfigError::CookiePrefixViolated);
+        assert_eq!(err(SessionConfig::pyramid("a").cookie_name("__Secure-s")), ConfigError::CookiePrefixViolated);
+        assert!(SessionConfig::pyramid("a").cookie_name("__Host-s").secure(true).build().is_ok());
+        assert!(SessionConfig::pyramid("a").samesite(Some("NONE")).secure(true).build().is_ok());
+    }
+}

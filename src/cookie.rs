@@ -1,0 +1,401 @@
+//! `Cookie:` request headers in, `Set-Cookie:` response header values out.
+//!
+//! Parsing follows RFC 6265 on bytes: pairs are split on `;`, surrounding spaces and tabs
+//! are trimmed, the name must be a non-empty token and the value is taken literally (one
+//! surrounding pair of double quotes is stripped; nothing is unescaped). Pairs without
+//! `=`, with an empty or non-token name, or with control characters are skipped; a pair
+//! that is not UTF-8 never affects the others. The header length and the number of pairs
+//! are bounded, and the work is linear in the header length.
+//!
+//! Rendering is byte-identical to WebOb's `Response.set_cookie`: attribute order
+//! `Comment, Domain, Max-Age, Path, expires, secure, HttpOnly, SameSite`, `expires` as
+//! `Tue, 14-Nov-2023 23:13:20 GMT`, WebOb's octal quoting for odd bytes. `Partitioned`,
+//! which WebOb does not know, comes last.
+
+use alloc::string::String;
+use core::fmt::Write as _;
+
+/// Longest `Cookie:` header that is parsed; longer ones yield no cookies at all.
+pub const MAX_COOKIE_HEADER_LEN: usize = 16 * 1024;
+
+/// At most this many `;`-separated pieces of a header are examined.
+pub const MAX_COOKIE_PAIRS: usize = 512;
+
+/// Pyramid's limit on the length of a cookie value, in characters.
+pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
+
+/// The `expires` date WebOb writes in a removal cookie.
+pub const REMOVAL_EXPIRES: &str = "Wed, 31-Dec-97 23:59:59 GMT";
+
+/// Iterator over the `(name, value)` pairs of a `Cookie:` header, in header order.
+///
+/// Created by [`parse_cookie_header`]. Duplicate names are all yielded; callers choose
+/// (the session uses the first one that verifies).
+#[derive(Clone, Debug)]
+pub struct CookiePairs<'a> {
+    rest: &'a [u8],
+    pieces_left: usize,
+}
+
+/// Parses a `Cookie:` header value. A header longer than [`MAX_COOKIE_HEADER_LEN`]
+/// yields nothing.
+pub fn parse_cookie_header(header: &[u8]) -> CookiePairs<'_> {
+    let too_long = header.len() > MAX_COOKIE_HEADER_LEN;
+    CookiePairs {
+        rest: if too_long { &[] } else { header },
+        pieces_left: MAX_COOKIE_PAIRS,
+    }
+}
+
+/// The values of every cookie named exactly `name` (no case folding), in header order.
+pub fn cookie_values<'a>(header: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    parse_cookie_header(header).filter_map(move |(n, v)| (n == name.as_bytes()).then_some(v))
+}
+
+impl<'a> Iterator for CookiePairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.rest.is_empty() && self.pieces_left > 0 {
+            self.pieces_left -= 1;
+            let (piece, rest) = match self.rest.iter().position(|&b| b == b';') {
+                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                None => (self.rest, &[][..]),
+            };
+            self.rest = rest;
+            if let Some(pair) = parse_pair(piece) {
+                return Some(pair);
+            }
+        }
+        None
+    }
+}
+
+fn parse_pair(piece: &[u8]) -> Option<(&[u8], &[u8])> {
+    let eq = piece.iter().position(|&b| b == b'=')?;
+    let name = trim(&piece[..eq]);
+    let mut value = trim(&piece[eq + 1..]);
+    if !is_cookie_name(name) {
+        return None;
+    }
+    if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
+        value = &value[1..value.len() - 1];
+    }
+    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7F) {
+        return None;
+    }
+    Some((name, value))
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// True for an RFC 2616 token character.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// True when `name` is usable as a cookie name, by WebOb's rules: a non-empty RFC 2616
+/// token, not starting with `$`, and not a reserved attribute name (any case).
+pub fn is_cookie_name(name: &[u8]) -> bool {
+    const RESERVED: [&[u8]; 8] = [
+        b"path",
+        b"domain",
+        b"comment",
+        b"max-age",
+        b"expires",
+        b"secure",
+        b"httponly",
+        b"samesite",
+    ];
+    !name.is_empty()
+        && name[0] != b'$'
+        && name.iter().all(|&b| is_token_byte(b))
+        && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Bytes WebOb leaves unquoted in a cookie value.
+fn is_value_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'()*+-./:<=>?@[]^_`{|}~".contains(&b)
+}
+
+/// True when `s` can be a `Path` or `Domain` attribute without any quoting: the bytes
+/// WebOb leaves alone, and no space (configuration refuses everything else).
+pub fn is_plain_attribute(s: &str) -> bool {
+    s.bytes().all(is_value_byte)
+}
+
+/// The attributes of a `Set-Cookie` header, as WebOb's `set_cookie` takes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CookieAttributes<'a> {
+    /// `Comment=`; Pyramid never sets one.
+    pub comment: Option<&'a str>,
+    /// `Domain=`.
+    pub domain: Option<&'a str>,
+    /// `Max-Age=` in seconds, which also produces `expires=`; `None` makes a
+    /// browser-session cookie.
+    pub max_age: Option<i64>,
+    /// `Path=`; `None` omits it (WebOb's default is `/`).
+    pub path: Option<&'a str>,
+    /// `secure`.
+    pub secure: bool,
+    /// `HttpOnly`.
+    pub httponly: bool,
+    /// `SameSite=`, written exactly as given.
+    pub samesite: Option<&'a str>,
+    /// `Partitioned` (CHIPS).
+    pub partitioned: bool,
+}
+
+/// Renders a `Set-Cookie` header value the way WebOb does. `now` (seconds since the Unix
+/// epoch) dates `expires` when `max_age` is set.
+pub fn render_set_cookie(name: &str, value: &str, attrs: &CookieAttributes<'_>, now: f64) -> String {
+    let mut out = String::with_capacity(name.len() + value.len() + 96);
+    out.push_str(name);
+    out.push('=');
+    push_value(&mut out, value);
+    if let Some(comment) = attrs.comment {
+        out.push_str("; Comment=");
+        push_attribute(&mut out, comment);
+    }
+    if let Some(domain) = attrs.domain {
+        out.push_str("; Domain=");
+        push_attribute(&mut out, domain);
+    }
+    if let Some(max_age) = attrs.max_age {
+        let _ = write!(out, "; Max-Age={max_age}");
+    }
+    if let Some(path) = attrs.path {
+        out.push_str("; Path=");
+        push_attribute(&mut out, path);
+    }
+    if let Some(max_age) = attrs.max_age {
+        out.push_str("; expires=");
+        // WebOb: utcnow() + timedelta(seconds=max_age), microseconds dropped.
+        let base = if now.is_finite() { now.floor() as i64 } else { 0 };
+        push_http_date(&mut out, base.saturating_add(max_age));
+    }
+    if attrs.secure {
+        out.push_str("; secure");
+    }
+    if attrs.httponly {
+        out.push_str("; HttpOnly");
+    }
+    if let Some(samesite) = attrs.samesite {
+        out.push_str("; SameSite=");
+        out.push_str(samesite);
+    }
+    if attrs.partitioned {
+        out.push_str("; Partitioned");
+    }
+    out
+}
+
+/// Renders the header that deletes a cookie, as WebOb's `delete_cookie` does:
+/// `name=; Domain=…; Max-Age=0; Path=…; expires=Wed, 31-Dec-97 23:59:59 GMT`.
+///
+/// `secure` and `SameSite=None` are added when given, since browsers refuse to let a
+/// cookie set with them be replaced without them; WebOb adds neither.
+pub fn render_removal(
+    name: &str,
+    path: Option<&str>,
+    domain: Option<&str>,
+    secure: bool,
+    samesite_none: bool,
+) -> String {
+    let mut out = String::with_capacity(name.len() + 96);
+    out.push_str(name);
+    out.push('=');
+    if let Some(domain) = domain {
+        out.push_str("; Domain=");
+        push_attribute(&mut out, domain);
+    }
+    out.push_str("; Max-Age=0");
+    if let Some(path) = path {
+        out.push_str("; Path=");
+        push_attribute(&mut out, path);
+    }
+    out.push_str("; expires=");
+    out.push_str(REMOVAL_EXPIRES);
+    if secure {
+        out.push_str("; secure");
+    }
+    if samesite_none {
+        out.push_str("; SameSite=None");
+    }
+    out
+}
+
+fn push_octal(out: &mut String, b: u8) {
+    let _ = write!(out, "\\{b:03o}");
+}
+
+/// WebOb's value quoting: untouched when every byte is allowed, otherwise wrapped in
+/// double quotes with every disallowed byte except space written as `\ooo` (UTF-8 bytes).
+fn push_value(out: &mut String, value: &str) {
+    if value.bytes().all(is_value_byte) {
+        out.push_str(value);
+        return;
+    }
+    out.push('"');
+    for b in value.bytes() {
+        if is_value_byte(b) || b == b' ' {
+            out.push(char::from(b));
+        } else {
+            push_octal(out, b);
+        }
+    }
+    out.push('"');
+}
+
+/// WebOb's attribute quoting: disallowed bytes (space excepted) as `\ooo`, no quotes.
+/// Characters up to U+00FF count as one Latin-1 byte, as in WebOb.
+fn push_attribute(out: &mut String, value: &str) {
+    if value.bytes().all(is_value_byte) {
+        out.push_str(value);
+        return;
+    }
+    let mut utf8 = [0u8; 4];
+    for c in value.chars() {
+        let bytes: &[u8] = match u8::try_from(u32::from(c)) {
+            Ok(b) => {
+                utf8[0] = b;
+                &utf8[..1]
+            }
+            Err(_) => c.encode_utf8(&mut utf8).as_bytes(),
+        };
+        for &b in bytes {
+            if is_value_byte(b) || b == b' ' {
+                out.push(char::from(b));
+            } else {
+                push_octal(out, b);
+            }
+        }
+    }
+}
+
+/// Latest instant WebOb can date (9999-12-31 23:59:59 UTC); later ones are clamped.
+const MAX_HTTP_DATE: i64 = 253_402_300_799;
+
+/// Appends `secs` (Unix time, clamped to years 1970–9999) in WebOb's cookie date format,
+/// `Tue, 14-Nov-2023 23:13:20 GMT`.
+pub fn push_http_date(out: &mut String, secs: i64) {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = secs.clamp(0, MAX_HTTP_DATE);
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let _ = write!(
+        out,
+        "{}, {:02}-{}-{:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    );
+}
+
+/// Days since 1970-01-01 to (year, month 1–12, day 1–31), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn pairs(header: &[u8]) -> Vec<(&[u8], &[u8])> {
+        parse_cookie_header(header).collect()
+    }
+
+    #[test]
+    fn parses_pairs_in_order_with_duplicates() {
+        assert_eq!(
+            pairs(b"a=1; session=x ;session=\"y\";b=2"),
+            [
+                (&b"a"[..], &b"1"[..]),
+                (b"session", b"x"),
+                (b"session", b"y"),
+                (b"b", b"2")
+            ]
+        );
+    }
+
+    #[test]
+    fn nameless_or_bare_pairs_never_shadow_a_name() {
+        assert!(pairs(b"=__Host-sid=evil").is_empty());
+        assert!(pairs(b"__Host-sid").is_empty());
+        assert!(pairs(b"\"__Host-sid\"=x").is_empty());
+        assert_eq!(pairs(b"__HOST-sid=x")[0].0, b"__HOST-sid");
+    }
+
+    #[test]
+    fn values_are_literal_and_ctl_pairs_are_dropped() {
+        assert_eq!(pairs(br"a=\141bc")[0].1, br"\141bc");
+        assert_eq!(pairs(b"a=%41")[0].1, b"%41");
+        assert_eq!(pairs(b"a=x\x00y; b=1"), [(&b"b"[..], &b"1"[..])]);
+        assert_eq!(pairs(b"a=\"\xff\"; b=1")[0].1, b"\xff");
+        assert_eq!(pairs(b"a=x\ty")[0].1, b"x\ty");
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let mut long = Vec::new();
+        long.extend_from_slice(b"a=1;");
+        long.resize(MAX_COOKIE_HEADER_LEN + 1, b' ');
+        assert!(pairs(&long).is_empty());
+        let many: Vec<u8> = b"x=1;".repeat(MAX_COOKIE_PAIRS + 10);
+        assert_eq!(pairs(&many).len(), MAX_COOKIE_PAIRS);
+    }
+
+    #[test]
+    fn dates_match_webob() {
+        let mut s = String::new();
+        push_http_date(&mut s, 1_700_003_600);
+        assert_eq!(s, "Tue, 14-Nov-2023 23:13:20 GMT");
+        s.clear();
+        push_http_date(&mut s, 951_782_400); // leap day 2000
+        assert_eq!(s, "Tue, 29-Feb-2000 00:00:00 GMT");
+        s.clear();
+        push_http_date(&mut s, i64::MAX);
+        assert_eq!(s, "Fri, 31-Dec-9999 23:59:59 GMT");
+        s.clear();
+        push_http_date(&mut s, i64::MIN);
+        assert_eq!(s, "Thu, 01-Jan-1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn huge_max_age_does_not_panic() {
+        let attrs = CookieAttributes {
+            max_age: Some(i64::MAX),
+            path: Some("/"),
+            ..CookieAttributes::default()
+        };
+        let header = render_set_cookie("s", "v", &attrs, f64::MAX);
+        assert!(header.ends_with("expires=Fri, 31-Dec-9999 23:59:59 GMT"), "{header}");
+    }
+}

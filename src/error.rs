@@ -1,0 +1,155 @@
+//! Error types, one enum per stage. All are `no_std`, `Copy`, and implement `Display`
+//! and `core::error::Error`.
+
+use core::fmt;
+
+/// A configuration that cannot be used, reported when it is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No secret was given.
+    NoSecret,
+    /// A secret is empty.
+    EmptySecret,
+    /// The same secret appears twice in a keyring.
+    DuplicateSecret,
+    /// `hashalg` is not one of sha224, sha256, sha384, sha512, sha512_224, sha512_256.
+    UnsupportedHashAlg,
+    /// The cookie name is empty, not an RFC 2616 token, starts with `$`, or is a reserved
+    /// attribute name (`path`, `domain`, `expires`, ...).
+    InvalidCookieName,
+    /// The path contains a byte that would need quoting (`;`, space, CTL, non-ASCII, ...).
+    InvalidPath,
+    /// The domain contains a byte that would need quoting, or is empty.
+    InvalidDomain,
+    /// `SameSite` is not `Strict`, `Lax` or `None` (any case).
+    InvalidSameSite,
+    /// `SameSite=None` without `Secure`: browsers drop such cookies.
+    SameSiteNoneWithoutSecure,
+    /// `Partitioned` without `Secure`: browsers drop such cookies.
+    PartitionedWithoutSecure,
+    /// A `__Secure-` or `__Host-` cookie name without the attributes its prefix requires
+    /// (`Secure`; for `__Host-` also `Path=/` and no `Domain`).
+    CookiePrefixViolated,
+    /// A negative idle timeout, reissue time, lifetime or max-age.
+    NegativeDuration,
+    /// A number that is not an integer (settings are read as Pyramid's `int()` does).
+    InvalidNumber,
+    /// A boolean setting that is not yes/no/true/false/on/off/1/0.
+    InvalidBool,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::NoSecret => "no secret configured",
+            ConfigError::EmptySecret => "a secret is empty",
+            ConfigError::DuplicateSecret => "the same secret is listed twice",
+            ConfigError::UnsupportedHashAlg => {
+                "unsupported hashalg (use sha224, sha256, sha384, sha512, sha512_224 or sha512_256)"
+            }
+            ConfigError::InvalidCookieName => "invalid cookie name",
+            ConfigError::InvalidPath => "invalid cookie path",
+            ConfigError::InvalidDomain => "invalid cookie domain",
+            ConfigError::InvalidSameSite => "SameSite must be 'Strict', 'Lax' or 'None'",
+            ConfigError::SameSiteNoneWithoutSecure => "SameSite=None requires Secure",
+            ConfigError::PartitionedWithoutSecure => "Partitioned requires Secure",
+            ConfigError::CookiePrefixViolated => {
+                "__Secure- needs Secure; __Host- needs Secure, Path=/ and no Domain"
+            }
+            ConfigError::NegativeDuration => "durations must not be negative",
+            ConfigError::InvalidNumber => "not an integer",
+            ConfigError::InvalidBool => "not a boolean (yes/no/true/false/on/off/1/0)",
+        })
+    }
+}
+
+/// Why a signed value did not verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// Longer than [`crate::signer::MAX_SIGNED_VALUE_LEN`]; refused before decoding.
+    TooLong,
+    /// Not strict urlsafe base64.
+    BadBase64,
+    /// The MAC does not match any key (or the value is too short to hold one).
+    BadSignature,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VerifyError::TooLong => "signed value too long",
+            VerifyError::BadBase64 => "signed value is not valid urlsafe base64",
+            VerifyError::BadSignature => "invalid signature",
+        })
+    }
+}
+
+/// Why a verified payload is not a usable session frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// Not valid JSON (or not UTF-8, or trailing data).
+    Syntax,
+    /// Valid JSON but not `[number, number, object]`.
+    Shape,
+    /// A timestamp is not finite (NaN or infinite).
+    NonFiniteTimestamp,
+    /// Postcard: unknown format version byte.
+    Version,
+    /// Postcard: bytes left after the frame.
+    TrailingBytes,
+    /// The value cannot be encoded (a non-finite float, or a serializer failure).
+    Encode,
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FrameError::Syntax => "payload is not valid JSON",
+            FrameError::Shape => "payload is not [accessed, created, {state}]",
+            FrameError::NonFiniteTimestamp => "payload timestamp is not finite",
+            FrameError::Version => "unknown frame version",
+            FrameError::TrailingBytes => "trailing bytes after frame",
+            FrameError::Encode => "value cannot be encoded",
+        })
+    }
+}
+
+/// Why a session could not produce its `Set-Cookie` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinishError {
+    /// The signed value would be longer than 4064 characters (Pyramid's limit); no cookie
+    /// is emitted, the caller decides what to do (Pyramid answers 500).
+    CookieTooLong {
+        /// Length of the value that was refused, in characters.
+        len: usize,
+    },
+    /// The session state cannot be encoded (a non-finite float).
+    Encode,
+}
+
+impl fmt::Display for FinishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FinishError::CookieTooLong { len } => {
+                write!(f, "cookie value is too long to store ({len} bytes)")
+            }
+            FinishError::Encode => f.write_str("session state cannot be encoded"),
+        }
+    }
+}
+
+/// A caller-supplied random source failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RandomError;
+
+impl fmt::Display for RandomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("random source failed")
+    }
+}
+
+impl core::error::Error for ConfigError {}
+impl core::error::Error for VerifyError {}
+impl core::error::Error for FrameError {}
+impl core::error::Error for FinishError {}
+impl core::error::Error for RandomError {}

@@ -1,0 +1,66 @@
+//! Pyramid-compatible web sessions: a `no_std`, sans-IO core.
+//!
+//! `pyramid-session` signs, verifies and decides exactly as Pyramid 2 / WebOb do, so a
+//! Rust service can read and write the same session cookies as a Pyramid (or CubicWeb)
+//! application with the same secret — nobody gets logged out. The core is pure: the
+//! caller passes the `Cookie:` header, the time and any randomness; the core returns the
+//! `Set-Cookie:` value to send.
+//!
+//! ```
+//! use pyramid_session::{Session, SessionConfig};
+//! use serde_json::json;
+//!
+//! let config = SessionConfig::pyramid("seekrit").build()?;
+//!
+//! // First request: no cookie; the view stores something.
+//! let mut session = Session::load(&config, None, 1700000000.25);
+//! session.insert("a", json!(1));
+//! let set_cookie = session.finish(&config, false)?.expect("a changed session sends a cookie");
+//! assert_eq!(
+//!     set_cookie,
+//!     "session=4v0IyFcbgeVNQOQ8Tlv2YwZThB-jrYUMvS_OTMoEPrCxdUEDzX2R67WSqr_Ufqwm6hfSxGcau7E1AhDm\
+//!      kvn1mVsxNzAwMDAwMDAwLCAxNzAwMDAwMDAwLjI1LCB7ImEiOiAxfV0; Path=/; SameSite=Lax"
+//! );
+//!
+//! // Next request, ten seconds later, with the cookie Pyramid would also have set.
+//! let value = set_cookie.split(';').next().unwrap();
+//! let mut session = Session::load(&config, Some(value.as_bytes()), 1700000010.25);
+//! assert_eq!(session.get("a"), Some(&json!(1)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Modules
+//! - [`signer`]: WebOb's `SignedSerializer` and a rotation [`Keyring`].
+//! - [`codec`]: the payload frame, as Pyramid's JSON (`json` feature) or postcard.
+//! - [`cookie`]: `Cookie:` parsing and `Set-Cookie:` rendering.
+//! - [`policy`]: timeout, reissue, skew, lifetime and revocation decisions.
+//! - [`config`]: profiles (`pyramid`, `cubicweb`, secure default) and validation.
+//! - [`session`]: the cookie-mode session (`json` feature).
+//!
+//! # Features
+//! - `std` (default): `std::error::Error` integration in dependencies.
+//! - `json` (default): Pyramid's JSON framing and the [`Session`] type.
+//! - `postcard`: compact typed framing for Rust-only deployments.
+//! - `cli`: the `pyramid-session` command-line tool.
+//!
+//! Without default features the crate is `no_std` + `alloc`.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod codec;
+pub mod config;
+pub mod cookie;
+pub mod error;
+pub mod policy;
+#[cfg(feature = "json")]
+pub mod session;
+pub mod signer;
+
+pub use config::{SameSite, SessionConfig};
+pub use error::{ConfigError, FinishError, FrameError, RandomError, VerifyError};
+#[cfg(feature = "json")]
+pub use session::{LoadOutcome, Session};
+pub use signer::{HashAlg, Keyring};

@@ -1,0 +1,120 @@
+//! The time decisions, as pure functions of values and `now`.
+//!
+//! All times are seconds since the Unix epoch as `f64`, like Python's `time.time()`;
+//! durations are whole seconds. Boundaries are Pyramid's: both comparisons are strict
+//! `>`, so a cookie exactly `timeout` seconds old is still valid.
+
+/// `int(time.time())` as Pyramid computes the `accessed` slot: truncation toward zero,
+/// saturating instead of failing for values outside `i64`.
+pub fn whole_seconds(now: f64) -> i64 {
+    // `as` saturates and maps NaN to 0; it never panics.
+    now.trunc() as i64
+}
+
+/// Idle timeout: expired when `now - renewed > timeout` (strict). `None` never expires.
+pub fn is_expired(now: f64, renewed: f64, timeout: Option<u64>) -> bool {
+    match timeout {
+        Some(timeout) => now - renewed > timeout as f64,
+        None => false,
+    }
+}
+
+/// Pyramid's reissue rule on access: reissue when `int(now) - renewed > reissue_time`
+/// (strict). `None` never reissues on a read.
+///
+/// Because `int(now)` is whole seconds while `renewed` keeps its fraction, a read in the
+/// same second as the cookie was issued never reissues, even with `reissue_time = 0`.
+pub fn reissue_due(now: f64, renewed: f64, reissue_time: Option<u64>) -> bool {
+    match reissue_time {
+        Some(reissue) => whole_seconds(now) as f64 - renewed > reissue as f64,
+        None => false,
+    }
+}
+
+/// Clock-skew guard (a deviation from Pyramid): a timestamp more than `skew` seconds
+/// ahead of `now` makes the cookie invalid. `None` accepts any future time, as Pyramid does.
+pub fn is_from_future(now: f64, timestamp: f64, skew: Option<u64>) -> bool {
+    match skew {
+        Some(skew) => timestamp - now > skew as f64,
+        None => false,
+    }
+}
+
+/// Absolute lifetime (a deviation from Pyramid): expired when `now - created > lifetime`,
+/// however often the cookie was reissued.
+pub fn lifetime_exceeded(now: f64, created: f64, lifetime: Option<u64>) -> bool {
+    match lifetime {
+        Some(lifetime) => now - created > lifetime as f64,
+        None => false,
+    }
+}
+
+/// Revocation (a deviation from Pyramid): every session created before `not_before` is
+/// invalid, e.g. after a password-database leak.
+pub fn is_revoked(created: f64, not_before: Option<f64>) -> bool {
+    match not_before {
+        Some(not_before) => created < not_before,
+        None => false,
+    }
+}
+
+/// The instant after which a session issued at `renewed` and created at `created` can no
+/// longer be used, whichever of the idle timeout and the absolute lifetime comes first.
+/// Stores use it as the record's expiry. `None` when neither limit is set.
+pub fn deadline(renewed: f64, created: f64, timeout: Option<u64>, lifetime: Option<u64>) -> Option<f64> {
+    let idle = timeout.map(|t| renewed + t as f64);
+    let absolute = lifetime.map(|l| created + l as f64);
+    match (idle, absolute) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_boundary_is_strict() {
+        let renewed = 1_700_000_000.0;
+        assert!(!is_expired(renewed + 1199.0, renewed, Some(1200)));
+        assert!(!is_expired(renewed + 1200.0, renewed, Some(1200)));
+        assert!(is_expired(renewed + 1200.5, renewed, Some(1200)));
+        assert!(is_expired(renewed + 1201.0, renewed, Some(1200)));
+        assert!(!is_expired(f64::MAX, renewed, None));
+    }
+
+    #[test]
+    fn reissue_uses_whole_seconds() {
+        let renewed = 1_700_000_000.25;
+        assert!(!reissue_due(1_700_000_000.75, renewed, Some(0)));
+        assert!(reissue_due(1_700_000_001.0, renewed, Some(0)));
+        let renewed = 1_700_000_000.0;
+        assert!(!reissue_due(renewed + 120.0, renewed, Some(120)));
+        assert!(!reissue_due(renewed + 120.9, renewed, Some(120)));
+        assert!(reissue_due(renewed + 121.0, renewed, Some(120)));
+        assert!(!reissue_due(renewed + 1e6, renewed, None));
+    }
+
+    #[test]
+    fn extra_guards() {
+        assert!(!is_from_future(100.0, 160.0, Some(60)));
+        assert!(is_from_future(100.0, 160.5, Some(60)));
+        assert!(!is_from_future(100.0, 1e12, None));
+        assert!(lifetime_exceeded(1000.0, 0.0, Some(999)));
+        assert!(!lifetime_exceeded(1000.0, 0.0, Some(1000)));
+        assert!(is_revoked(10.0, Some(11.0)));
+        assert!(!is_revoked(11.0, Some(11.0)));
+        assert_eq!(deadline(100.0, 0.0, Some(50), Some(120)), Some(120.0));
+        assert_eq!(deadline(100.0, 0.0, Some(10), None), Some(110.0));
+        assert_eq!(deadline(100.0, 0.0, None, None), None);
+    }
+
+    #[test]
+    fn whole_seconds_never_panics() {
+        assert_eq!(whole_seconds(1.9), 1);
+        assert_eq!(whole_seconds(-1.9), -1);
+        assert_eq!(whole_seconds(f64::NAN), 0);
+        assert_eq!(whole_seconds(f64::INFINITY), i64::MAX);
+    }
+}

@@ -1,0 +1,395 @@
+//! The cookie-mode session: Pyramid's `BaseCookieSessionFactory` session as pure
+//! functions of the request's `Cookie:` header, the configuration and `now`.
+//!
+//! [`Session::load`] reads the cookie; the dict-like methods are Pyramid's accessors
+//! (they mark the session accessed and may trigger a reissue) and mutators (they mark it
+//! changed); [`Session::finish`] returns the `Set-Cookie` value to send, if any.
+//! Timestamps follow Pyramid exactly, so cookies are byte-identical to Pyramid's.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use crate::codec::json::{decode_frame, encode_frame, State};
+use crate::codec::Accessed;
+use crate::config::SessionConfig;
+use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
+use crate::error::{FinishError, FrameError, RandomError, VerifyError};
+use crate::policy;
+use crate::signer::MAX_DECODED_LEN;
+
+/// Key prefix of flash queues: queue `q` lives at `_f_q`.
+pub const FLASH_PREFIX: &str = "_f_";
+
+/// Key of the CSRF token.
+pub const CSRF_KEY: &str = "_csrft_";
+
+/// A source of random bytes, supplied by the caller (the core never reads one itself).
+pub trait RandomSource {
+    /// Fills `buf` with cryptographically secure random bytes.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError>;
+}
+
+impl<F: FnMut(&mut [u8]) -> Result<(), RandomError>> RandomSource for F {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+        self(buf)
+    }
+}
+
+/// Why the request's cookie was not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvalidCookie {
+    /// The value is not strict urlsafe base64, or too long.
+    Encoding,
+    /// No key's MAC matches.
+    Signature,
+    /// The MAC matches but the payload is not a valid frame.
+    Frame(FrameError),
+    /// A timestamp is further in the future than the allowed clock skew.
+    FromFuture,
+    /// The absolute lifetime since creation is over.
+    LifetimeExceeded,
+    /// Created before the configured `not_before` instant.
+    Revoked,
+}
+
+/// How the session was loaded from the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadOutcome {
+    /// The request carried no session cookie: a new session.
+    NoCookie,
+    /// A valid cookie signed with the current key.
+    Valid,
+    /// A valid cookie signed with an older key; the session is marked changed so the
+    /// response re-signs it with the current key.
+    Rotated {
+        /// Index of the key that matched in the keyring.
+        key_index: usize,
+    },
+    /// A valid cookie past its idle timeout. As in Pyramid the state is emptied but
+    /// `new` stays false and `created` is kept.
+    Expired,
+    /// The cookie was not usable: a new session.
+    Invalid(InvalidCookie),
+}
+
+/// One request's view of a cookie-mode session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    state: State,
+    created: f64,
+    renewed: f64,
+    accessed: Accessed,
+    new: bool,
+    dirty: bool,
+    now: f64,
+    reissue_time: Option<u64>,
+    outcome: LoadOutcome,
+}
+
+impl Session {
+    /// Loads the session from a `Cookie:` header (or `None` when the request had none) at
+    /// time `now` (seconds since the Unix epoch, as `time.time()`).
+    ///
+    /// Never fails: every problem yields a fresh session, and [`Session::outcome`] says why.
+    /// With several cookies of the configured name, the first that verifies is used.
+    pub fn load(config: &SessionConfig, cookie_header: Option<&[u8]>, now: f64) -> Session {
+        let mut session = Session {
+            state: State::new(),
+            created: now,
+            renewed: now,
+            accessed: Accessed::Float(now),
+            new: true,
+            dirty: false,
+            now,
+            reissue_time: config.reissue_time(),
+            outcome: LoadOutcome::NoCookie,
+        };
+        let Some(header) = cookie_header else {
+            return session;
+        };
+        let mut buf = [0u8; MAX_DECODED_LEN];
+        let mut first_error = None;
+        for value in cookie_values(header, config.cookie().name()) {
+            match config.keyring().verify_in(value, &mut buf) {
+                Ok(verified) => {
+                    let key_index = verified.key_index;
+                    session.outcome = match decode_frame(verified.payload) {
+                        Ok(frame) => session.adopt(config, frame, key_index),
+                        Err(e) => LoadOutcome::Invalid(InvalidCookie::Frame(e)),
+                    };
+                    return session;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            session.outcome = LoadOutcome::Invalid(match e {
+                VerifyError::BadSignature => InvalidCookie::Signature,
+                VerifyError::BadBase64 | VerifyError::TooLong => InvalidCookie::Encoding,
+            });
+        }
+        session
+    }
+
+    fn adopt(
+        &mut self,
+        config: &SessionConfig,
+        frame: crate::codec::json::Frame,
+        key_index: usize,
+    ) -> LoadOutcome {
+        let now = self.now;
+        let skew = config.max_future_skew();
+        if policy::is_from_future(now, frame.renewed, skew)
+            || policy::is_from_future(now, frame.created, skew)
+        {
+            return LoadOutcome::Invalid(InvalidCookie::FromFuture);
+        }
+        if policy::is_revoked(frame.created, config.not_before()) {
+            return LoadOutcome::Invalid(InvalidCookie::Revoked);
+        }
+        if policy::lifetime_exceeded(now, frame.created, config.max_lifetime()) {
+            return LoadOutcome::Invalid(InvalidCookie::LifetimeExceeded);
+        }
+        self.new = false;
+        self.renewed = frame.renewed;
+        self.created = frame.created;
+        self.accessed = Accessed::Float(frame.renewed);
+        if policy::is_expired(now, frame.renewed, config.timeout()) {
+            return LoadOutcome::Expired;
+        }
+        self.state = frame.state;
+        if key_index > 0 {
+            self.dirty = true;
+            return LoadOutcome::Rotated { key_index };
+        }
+        LoadOutcome::Valid
+    }
+
+    /// How the request's cookie was used.
+    pub fn outcome(&self) -> LoadOutcome {
+        self.outcome
+    }
+    /// True when the session did not come from a valid cookie (Pyramid's `new`).
+    pub fn is_new(&self) -> bool {
+        self.new
+    }
+    /// When the session was created (seconds since the Unix epoch).
+    pub fn created(&self) -> f64 {
+        self.created
+    }
+    /// When the cookie was last issued (Pyramid's `renewed`).
+    pub fn renewed(&self) -> f64 {
+        self.renewed
+    }
+    /// The value the cookie's `accessed` slot will get.
+    pub fn accessed(&self) -> Accessed {
+        self.accessed
+    }
+    /// True when the response will carry a cookie (Pyramid's `_dirty`).
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+    /// The request time the session was loaded with.
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+    /// The state without counting as an access (for logging and inspection; Pyramid has
+    /// no equivalent).
+    pub fn peek_state(&self) -> &State {
+        &self.state
+    }
+
+    /// Pyramid's `manage_accessed`: record the access and reissue when due.
+    fn touch_read(&mut self) {
+        self.accessed = Accessed::Int(policy::whole_seconds(self.now));
+        if policy::reissue_due(self.now, self.renewed, self.reissue_time) {
+            self.dirty = true;
+        }
+    }
+
+    /// Pyramid's `manage_changed`.
+    fn touch_write(&mut self) {
+        self.accessed = Accessed::Int(policy::whole_seconds(self.now));
+        self.dirty = true;
+    }
+
+    /// Marks the session changed without touching `accessed` (Pyramid's `changed()`);
+    /// use it after mutating a nested value in place.
+    pub fn changed(&mut self) {
+        self.dirty = true;
+    }
+
+    /// `session.get(key)` — an accessor.
+    pub fn get(&mut self, key: &str) -> Option<&Value> {
+        self.touch_read();
+        self.state.get(key)
+    }
+    /// `key in session` — an accessor.
+    pub fn contains_key(&mut self, key: &str) -> bool {
+        self.touch_read();
+        self.state.contains_key(key)
+    }
+    /// `len(session)` — an accessor.
+    pub fn len(&mut self) -> usize {
+        self.touch_read();
+        self.state.len()
+    }
+    /// `not session` — an accessor.
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+    /// `session.items()` — an accessor.
+    pub fn iter(&mut self) -> serde_json::map::Iter<'_> {
+        self.touch_read();
+        self.state.iter()
+    }
+    /// `session.keys()` — an accessor.
+    pub fn keys(&mut self) -> serde_json::map::Keys<'_> {
+        self.touch_read();
+        self.state.keys()
+    }
+    /// `dict(session)` — an accessor.
+    pub fn to_state(&mut self) -> State {
+        self.touch_read();
+        self.state.clone()
+    }
+
+    /// `session[key] = value` — a mutator. Returns the previous value.
+    pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
+        self.touch_write();
+        self.state.insert(key.into(), value)
+    }
+    /// `session.pop(key, None)` / `del session[key]` — a mutator, even when absent.
+    /// Remaining keys keep their order.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.touch_write();
+        self.state.shift_remove(key)
+    }
+    /// `session.setdefault(key, default)` — a mutator. Returns the stored value.
+    pub fn setdefault(&mut self, key: &str, default: Value) -> &mut Value {
+        self.touch_write();
+        self.state.entry(key).or_insert(default)
+    }
+    /// A mutable reference to a value — a mutator, since the caller may change it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.touch_write();
+        self.state.get_mut(key)
+    }
+    /// `session.update(other)` — a mutator.
+    pub fn update(&mut self, other: State) {
+        self.touch_write();
+        self.state.extend(other);
+    }
+    /// `session.clear()` — a mutator.
+    pub fn clear(&mut self) {
+        self.touch_write();
+        self.state.clear();
+    }
+    /// `session.invalidate()`: in cookie mode, exactly Pyramid's — the state is cleared
+    /// and the cookie re-sent with `{}`; `created` is kept.
+    pub fn invalidate(&mut self) {
+        self.clear();
+    }
+
+    /// `session.flash(msg, queue, allow_duplicate)` — a mutator. A non-list value already
+    /// at the queue's key is replaced by a new queue.
+    pub fn flash(&mut self, msg: Value, queue: &str, allow_duplicate: bool) {
+        self.touch_write();
+        let key = flash_key(queue);
+        let slot = self.state.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        if !slot.is_array() {
+            *slot = Value::Array(Vec::new());
+        }
+        if let Value::Array(list) = slot {
+            if allow_duplicate || !list.contains(&msg) {
+                list.push(msg);
+            }
+        }
+    }
+    /// `session.pop_flash(queue)` — a mutator. Returns the queue's messages, or none.
+    pub fn pop_flash(&mut self, queue: &str) -> Vec<Value> {
+        self.touch_write();
+        match self.state.shift_remove(&flash_key(queue)) {
+            Some(Value::Array(list)) => list,
+            Some(other) => alloc::vec![other],
+            None => Vec::new(),
+        }
+    }
+    /// `session.peek_flash(queue)` — an accessor. Returns the queue's messages, or none.
+    pub fn peek_flash(&mut self, queue: &str) -> Vec<Value> {
+        self.touch_read();
+        match self.state.get(&flash_key(queue)) {
+            Some(Value::Array(list)) => list.clone(),
+            Some(other) => alloc::vec![other.clone()],
+            None => Vec::new(),
+        }
+    }
+
+    /// `session.new_csrf_token()` — a mutator: 20 random bytes as 40 lowercase hex
+    /// characters, stored at `_csrft_`.
+    pub fn new_csrf_token(&mut self, rng: &mut impl RandomSource) -> Result<String, RandomError> {
+        let mut bytes = [0u8; 20];
+        rng.fill(&mut bytes)?;
+        let mut token = String::with_capacity(40);
+        for b in bytes {
+            for nibble in [b >> 4, b & 0xF] {
+                token.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+            }
+        }
+        self.insert(CSRF_KEY, Value::String(token.clone()));
+        Ok(token)
+    }
+    /// `session.get_csrf_token()` — an accessor that creates the token when missing.
+    pub fn get_csrf_token(&mut self, rng: &mut impl RandomSource) -> Result<String, RandomError> {
+        match self.get(CSRF_KEY) {
+            Some(Value::String(token)) => Ok(token.clone()),
+            _ => self.new_csrf_token(rng),
+        }
+    }
+    /// Compares a token sent by the client with the session's, in constant time — an
+    /// accessor. False when the session has no token.
+    pub fn check_csrf_token(&mut self, supplied: &str) -> bool {
+        match self.get(CSRF_KEY) {
+            Some(Value::String(token)) => bool::from(token.as_bytes().ct_eq(supplied.as_bytes())),
+            _ => false,
+        }
+    }
+
+    /// The end-of-request decision: the `Set-Cookie` header value to send, or `None`.
+    ///
+    /// `failed` says the request ended in an error; with `set_on_exception` off no cookie
+    /// is sent then. A cookie value longer than 4064 characters is an error and nothing is
+    /// sent (Pyramid raises from its response callback).
+    pub fn finish(&self, config: &SessionConfig, failed: bool) -> Result<Option<String>, FinishError> {
+        if !self.dirty || (failed && !config.set_on_exception()) {
+            return Ok(None);
+        }
+        let value = self.signed_value(config)?;
+        let cookie = config.cookie();
+        Ok(Some(render_set_cookie(cookie.name(), &value, &cookie.attributes(), self.now)))
+    }
+
+    /// The signed cookie value the session would be written as now, checked against
+    /// Pyramid's 4064-character limit.
+    pub fn signed_value(&self, config: &SessionConfig) -> Result<String, FinishError> {
+        let mut payload = Vec::with_capacity(64);
+        encode_frame(self.accessed, self.created, &self.state, &mut payload)
+            .map_err(|_| FinishError::Encode)?;
+        let value = config.keyring().sign(&payload);
+        if value.len() > MAX_COOKIE_VALUE_LEN {
+            return Err(FinishError::CookieTooLong { len: value.len() });
+        }
+        Ok(value)
+    }
+}
+
+fn flash_key(queue: &str) -> String {
+    let mut key = FLASH_PREFIX.to_string();
+    key.push_str(queue);
+    key
+}
