@@ -130,6 +130,20 @@ pub fn salted_secret(salt: &str, secret: &str) -> Vec<u8> {
     key
 }
 
+/// Decodes a signed value's base64 into `buf` (at least [`MAX_DECODED_LEN`] bytes) and
+/// returns the decoded length.
+///
+/// Strict: only the urlsafe alphabet, either no padding or exactly the right padding,
+/// canonical trailing bits, at most [`MAX_SIGNED_VALUE_LEN`] characters.
+pub fn decode_value(value: &[u8], buf: &mut [u8]) -> Result<usize, VerifyError> {
+    if value.len() > MAX_SIGNED_VALUE_LEN {
+        return Err(VerifyError::TooLong);
+    }
+    DECODE
+        .decode_slice(value, buf)
+        .map_err(|_| VerifyError::BadBase64)
+}
+
 /// A precomputed HMAC state for one key.
 #[derive(Clone)]
 enum MacState {
@@ -296,12 +310,7 @@ impl Keyring {
         value: &[u8],
         buf: &'b mut [u8],
     ) -> Result<Verified<'b>, VerifyError> {
-        if value.len() > MAX_SIGNED_VALUE_LEN {
-            return Err(VerifyError::TooLong);
-        }
-        let n = DECODE
-            .decode_slice(value, buf)
-            .map_err(|_| VerifyError::BadBase64)?;
+        let n = decode_value(value, buf)?;
         let digest_len = self.alg.digest_len();
         if n < digest_len {
             return Err(VerifyError::BadSignature);
