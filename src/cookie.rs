@@ -179,7 +179,7 @@ pub fn render_set_cookie(name: &str, value: &str, attrs: &CookieAttributes<'_>, 
     if let Some(max_age) = attrs.max_age {
         out.push_str("; expires=");
         // WebOb: utcnow() + timedelta(seconds=max_age), microseconds dropped.
-        let base = if now.is_finite() { now.floor() as i64 } else { 0 };
+        let base = crate::policy::floor_seconds(now);
         push_http_date(&mut out, base.saturating_add(max_age));
     }
     if attrs.secure {

@@ -7,8 +7,19 @@
 /// `int(time.time())` as Pyramid computes the `accessed` slot: truncation toward zero,
 /// saturating instead of failing for values outside `i64`.
 pub fn whole_seconds(now: f64) -> i64 {
-    // `as` saturates and maps NaN to 0; it never panics.
-    now.trunc() as i64
+    // `as` truncates toward zero, saturates, and maps NaN to 0; it never panics.
+    now as i64
+}
+
+/// `floor(now)` as whole seconds, saturating (NaN gives 0): WebOb's `utcnow()` with the
+/// microseconds dropped, used to date `expires`.
+pub fn floor_seconds(now: f64) -> i64 {
+    let truncated = now as i64;
+    if (truncated as f64) > now {
+        truncated.saturating_sub(1)
+    } else {
+        truncated
+    }
 }
 
 /// Idle timeout: expired when `now - renewed > timeout` (strict). `None` never expires.
@@ -116,5 +127,8 @@ mod tests {
         assert_eq!(whole_seconds(-1.9), -1);
         assert_eq!(whole_seconds(f64::NAN), 0);
         assert_eq!(whole_seconds(f64::INFINITY), i64::MAX);
+        assert_eq!(floor_seconds(-1.5), -2);
+        assert_eq!(floor_seconds(1.5), 1);
+        assert_eq!(floor_seconds(f64::NEG_INFINITY), i64::MIN);
     }
 }

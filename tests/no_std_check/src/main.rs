@@ -1,0 +1,36 @@
+//! A freestanding binary that uses the core; `cargo check` must succeed.
+#![no_std]
+#![no_main]
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::panic::PanicInfo;
+
+use pyramid_session::{HashAlg, Keyring, Session, SessionConfig};
+
+/// An allocator that never allocates: enough to type-check and link-check the graph.
+struct NoAlloc;
+
+unsafe impl GlobalAlloc for NoAlloc {
+    unsafe fn alloc(&self, _layout: Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
+}
+
+#[global_allocator]
+static ALLOCATOR: NoAlloc = NoAlloc;
+
+#[panic_handler]
+fn panic(_info: &PanicInfo) -> ! {
+    loop {}
+}
+
+#[no_mangle]
+pub extern "C" fn check() -> usize {
+    let ring = Keyring::new(HashAlg::Sha512, "pyramid.session.", &["seekrit"]).ok();
+    let value = ring.as_ref().map(|r| r.sign(b"[1, 2, {}]"));
+    let config = SessionConfig::pyramid("seekrit").build().ok();
+    let session = config.as_ref().map(|c| Session::load(c, value.as_deref().map(str::as_bytes), 3.0));
+    let frame = pyramid_session::codec::postcard::encode(pyramid_session::codec::Accessed::Int(1), 2.0, &7u8);
+    usize::from(session.is_some()) + frame.map(|f| f.len()).unwrap_or(0)
+}
