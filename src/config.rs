@@ -312,7 +312,11 @@ impl Builder {
                 return Err(ConfigError::InvalidDomain);
             }
         }
-        let samesite = self.samesite.as_deref().map(SameSite::from_name).transpose()?;
+        let samesite = self
+            .samesite
+            .as_deref()
+            .map(SameSite::from_name)
+            .transpose()?;
         if samesite == Some(SameSite::None) && !self.secure {
             return Err(ConfigError::SameSiteNoneWithoutSecure);
         }
@@ -365,7 +369,10 @@ mod tests {
         assert_eq!(p.reissue_time(), Some(0));
         assert_eq!(p.keyring().alg(), HashAlg::Sha512);
         let a = p.cookie().attributes();
-        assert_eq!((a.path, a.secure, a.httponly, a.samesite), (Some("/"), false, false, Some("Lax")));
+        assert_eq!(
+            (a.path, a.secure, a.httponly, a.samesite),
+            (Some("/"), false, false, Some("Lax"))
+        );
         let c = SessionConfig::cubicweb("s").build().unwrap();
         assert_eq!(c.reissue_time(), Some(120));
         assert!(c.cookie().attributes().httponly);
@@ -379,23 +386,77 @@ mod tests {
     fn bad_settings_are_refused() {
         let err = |b: Builder| b.build().unwrap_err();
         assert_eq!(err(SessionConfig::pyramid("")), ConfigError::EmptySecret);
-        assert_eq!(err(SessionConfig::pyramid("a").old_secret("a")), ConfigError::DuplicateSecret);
-        assert_eq!(err(SessionConfig::pyramid("a").hashalg("md5")), ConfigError::UnsupportedHashAlg);
+        assert_eq!(
+            err(SessionConfig::pyramid("a").old_secret("a")),
+            ConfigError::DuplicateSecret
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").hashalg("md5")),
+            ConfigError::UnsupportedHashAlg
+        );
         for name in ["", "bad name", "$x", "Path", "max-age", "a;b", "é"] {
-            assert_eq!(err(SessionConfig::pyramid("a").cookie_name(name)), ConfigError::InvalidCookieName, "{name}");
+            assert_eq!(
+                err(SessionConfig::pyramid("a").cookie_name(name)),
+                ConfigError::InvalidCookieName,
+                "{name}"
+            );
         }
-        assert_eq!(err(SessionConfig::pyramid("a").path(Some("/a;b"))), ConfigError::InvalidPath);
-        assert_eq!(err(SessionConfig::pyramid("a").path(Some("/a\r\nX: y"))), ConfigError::InvalidPath);
-        assert_eq!(err(SessionConfig::pyramid("a").domain(Some("a b"))), ConfigError::InvalidDomain);
-        assert_eq!(err(SessionConfig::pyramid("a").samesite(Some("bogus"))), ConfigError::InvalidSameSite);
-        assert_eq!(err(SessionConfig::pyramid("a").samesite(Some("none"))), ConfigError::SameSiteNoneWithoutSecure);
-        assert_eq!(err(SessionConfig::pyramid("a").partitioned(true)), ConfigError::PartitionedWithoutSecure);
-        assert_eq!(err(SessionConfig::pyramid("a").timeout(Some(-1))), ConfigError::NegativeDuration);
-        assert_eq!(err(SessionConfig::pyramid("a").reissue_time(Some(-1))), ConfigError::NegativeDuration);
-        assert_eq!(err(SessionConfig::pyramid("a").max_age(Some(-5))), ConfigError::NegativeDuration);
-        assert_eq!(err(SessionConfig::pyramid("a").cookie_name("__Host-s").secure(true).path(Some("/x"))), ConfigError::CookiePrefixViolated);
-        assert_eq!(err(SessionConfig::pyramid("a").cookie_name("__Secure-s")), ConfigError::CookiePrefixViolated);
-        assert!(SessionConfig::pyramid("a").cookie_name("__Host-s").secure(true).build().is_ok());
-        assert!(SessionConfig::pyramid("a").samesite(Some("NONE")).secure(true).build().is_ok());
+        assert_eq!(
+            err(SessionConfig::pyramid("a").path(Some("/a;b"))),
+            ConfigError::InvalidPath
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").path(Some("/a\r\nX: y"))),
+            ConfigError::InvalidPath
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").domain(Some("a b"))),
+            ConfigError::InvalidDomain
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").samesite(Some("bogus"))),
+            ConfigError::InvalidSameSite
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").samesite(Some("none"))),
+            ConfigError::SameSiteNoneWithoutSecure
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").partitioned(true)),
+            ConfigError::PartitionedWithoutSecure
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").timeout(Some(-1))),
+            ConfigError::NegativeDuration
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").reissue_time(Some(-1))),
+            ConfigError::NegativeDuration
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").max_age(Some(-5))),
+            ConfigError::NegativeDuration
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a")
+                .cookie_name("__Host-s")
+                .secure(true)
+                .path(Some("/x"))),
+            ConfigError::CookiePrefixViolated
+        );
+        assert_eq!(
+            err(SessionConfig::pyramid("a").cookie_name("__Secure-s")),
+            ConfigError::CookiePrefixViolated
+        );
+        assert!(SessionConfig::pyramid("a")
+            .cookie_name("__Host-s")
+            .secure(true)
+            .build()
+            .is_ok());
+        assert!(SessionConfig::pyramid("a")
+            .samesite(Some("NONE"))
+            .secure(true)
+            .build()
+            .is_ok());
     }
 }

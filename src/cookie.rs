@@ -156,7 +156,12 @@ pub struct CookieAttributes<'a> {
 
 /// Renders a `Set-Cookie` header value the way WebOb does. `now` (seconds since the Unix
 /// epoch) dates `expires` when `max_age` is set.
-pub fn render_set_cookie(name: &str, value: &str, attrs: &CookieAttributes<'_>, now: f64) -> String {
+pub fn render_set_cookie(
+    name: &str,
+    value: &str,
+    attrs: &CookieAttributes<'_>,
+    now: f64,
+) -> String {
     let mut out = String::with_capacity(name.len() + value.len() + 96);
     out.push_str(name);
     out.push('=');
@@ -396,6 +401,9 @@ mod tests {
             ..CookieAttributes::default()
         };
         let header = render_set_cookie("s", "v", &attrs, f64::MAX);
-        assert!(header.ends_with("expires=Fri, 31-Dec-9999 23:59:59 GMT"), "{header}");
+        assert!(
+            header.ends_with("expires=Fri, 31-Dec-9999 23:59:59 GMT"),
+            "{header}"
+        );
     }
 }

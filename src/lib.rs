@@ -64,3 +64,8 @@ pub use error::{ConfigError, FinishError, FrameError, RandomError, VerifyError};
 #[cfg(feature = "json")]
 pub use session::{LoadOutcome, Session};
 pub use signer::{HashAlg, Keyring};
+
+/// The README's examples run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -72,7 +72,12 @@ pub fn is_revoked(created: f64, not_before: Option<f64>) -> bool {
 /// The instant after which a session issued at `renewed` and created at `created` can no
 /// longer be used, whichever of the idle timeout and the absolute lifetime comes first.
 /// Stores use it as the record's expiry. `None` when neither limit is set.
-pub fn deadline(renewed: f64, created: f64, timeout: Option<u64>, lifetime: Option<u64>) -> Option<f64> {
+pub fn deadline(
+    renewed: f64,
+    created: f64,
+    timeout: Option<u64>,
+    lifetime: Option<u64>,
+) -> Option<f64> {
     let idle = timeout.map(|t| renewed + t as f64);
     let absolute = lifetime.map(|l| created + l as f64);
     match (idle, absolute) {

@@ -301,7 +301,10 @@ impl Session {
     pub fn flash(&mut self, msg: Value, queue: &str, allow_duplicate: bool) {
         self.touch_write();
         let key = flash_key(queue);
-        let slot = self.state.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        let slot = self
+            .state
+            .entry(key)
+            .or_insert_with(|| Value::Array(Vec::new()));
         if !slot.is_array() {
             *slot = Value::Array(Vec::new());
         }
@@ -365,13 +368,22 @@ impl Session {
     /// `failed` says the request ended in an error; with `set_on_exception` off no cookie
     /// is sent then. A cookie value longer than 4064 characters is an error and nothing is
     /// sent (Pyramid raises from its response callback).
-    pub fn finish(&self, config: &SessionConfig, failed: bool) -> Result<Option<String>, FinishError> {
+    pub fn finish(
+        &self,
+        config: &SessionConfig,
+        failed: bool,
+    ) -> Result<Option<String>, FinishError> {
         if !self.dirty || (failed && !config.set_on_exception()) {
             return Ok(None);
         }
         let value = self.signed_value(config)?;
         let cookie = config.cookie();
-        Ok(Some(render_set_cookie(cookie.name(), &value, &cookie.attributes(), self.now)))
+        Ok(Some(render_set_cookie(
+            cookie.name(),
+            &value,
+            &cookie.attributes(),
+            self.now,
+        )))
     }
 
     /// The signed cookie value the session would be written as now, checked against

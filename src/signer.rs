@@ -117,7 +117,10 @@ impl fmt::Display for HashAlg {
 /// encoded as Latin-1 when every character of *both* fits in Latin-1, otherwise both are
 /// encoded as UTF-8.
 pub fn salted_secret(salt: &str, secret: &str) -> Vec<u8> {
-    let latin1 = salt.chars().chain(secret.chars()).all(|c| (c as u32) <= 0xFF);
+    let latin1 = salt
+        .chars()
+        .chain(secret.chars())
+        .all(|c| (c as u32) <= 0xFF);
     let mut key = Vec::with_capacity(salt.len() + secret.len());
     for part in [salt, secret] {
         if latin1 {
@@ -294,9 +297,8 @@ impl Keyring {
 
     /// Signs `payload` with the first key and returns the cookie value.
     pub fn sign(&self, payload: &[u8]) -> String {
-        let mut out = String::with_capacity(
-            (self.alg.digest_len() + payload.len()).div_ceil(3) * 4,
-        );
+        let mut out =
+            String::with_capacity((self.alg.digest_len() + payload.len()).div_ceil(3) * 4);
         self.sign_into(payload, &mut out);
         out
     }
@@ -325,10 +327,7 @@ impl Keyring {
             }
         }
         match matched {
-            Some(key_index) => Ok(Verified {
-                payload,
-                key_index,
-            }),
+            Some(key_index) => Ok(Verified { payload, key_index }),
             None => Err(VerifyError::BadSignature),
         }
     }
@@ -351,15 +350,29 @@ mod tests {
     fn hash_names_are_case_insensitive_and_sha2_only() {
         assert_eq!(HashAlg::from_name("SHA512"), Ok(HashAlg::Sha512));
         assert_eq!(HashAlg::from_name("sha512_256"), Ok(HashAlg::Sha512_256));
-        for bad in ["md5", "sha1", "sha3_512", "blake2b", "shake_128", "", "sha-512"] {
-            assert_eq!(HashAlg::from_name(bad), Err(ConfigError::UnsupportedHashAlg));
+        for bad in [
+            "md5",
+            "sha1",
+            "sha3_512",
+            "blake2b",
+            "shake_128",
+            "",
+            "sha-512",
+        ] {
+            assert_eq!(
+                HashAlg::from_name(bad),
+                Err(ConfigError::UnsupportedHashAlg)
+            );
         }
     }
 
     #[test]
     fn key_encoding_follows_webob() {
         assert_eq!(salted_secret("s.", "café"), b"s.caf\xe9".to_vec());
-        assert_eq!(salted_secret("salt\u{20ac}.", "café"), "salt\u{20ac}.café".as_bytes());
+        assert_eq!(
+            salted_secret("salt\u{20ac}.", "café"),
+            "salt\u{20ac}.café".as_bytes()
+        );
         assert_eq!(salted_secret("", "k"), b"k".to_vec());
     }
 

@@ -20,10 +20,18 @@ fn signed_serializer_matches_webob_byte_for_byte() {
     for case in cases {
         let id = case["id"].as_str().unwrap();
         let key = webob_key(&case["salt"], &case["secret"]);
-        assert_eq!(key, hex(case["salted_secret_hex"].as_str().unwrap()), "{id}: HMAC key");
+        assert_eq!(
+            key,
+            hex(case["salted_secret_hex"].as_str().unwrap()),
+            "{id}: HMAC key"
+        );
         let json_text = case["json_text"].as_str().unwrap();
         // Our writer reproduces Python's json.dumps of the logical payload.
-        assert_eq!(to_pyjson(&case["payload"]).unwrap(), json_text, "{id}: JSON text");
+        assert_eq!(
+            to_pyjson(&case["payload"]).unwrap(),
+            json_text,
+            "{id}: JSON text"
+        );
         let alg = match HashAlg::from_name(case["hashalg"].as_str().unwrap()) {
             Ok(alg) => alg,
             Err(e) => {
@@ -33,18 +41,33 @@ fn signed_serializer_matches_webob_byte_for_byte() {
                 continue;
             }
         };
-        assert_eq!(alg.digest_len() as u64, case["digest_size"].as_u64().unwrap(), "{id}");
+        assert_eq!(
+            alg.digest_len() as u64,
+            case["digest_size"].as_u64().unwrap(),
+            "{id}"
+        );
         let cookie = case["cookie_value"].as_str().unwrap();
         if key.is_empty() {
             // Divergence: an empty key (empty salt and secret) is refused.
-            assert_eq!(Keyring::from_keys(alg, &[&key]).unwrap_err(), ConfigError::EmptySecret);
+            assert_eq!(
+                Keyring::from_keys(alg, &[&key]).unwrap_err(),
+                ConfigError::EmptySecret
+            );
             refused += 1;
             continue;
         }
         let ring = Keyring::from_keys(alg, &[&key]).unwrap();
-        assert_eq!(ring.sign(json_text.as_bytes()), cookie, "{id}: cookie value");
+        assert_eq!(
+            ring.sign(json_text.as_bytes()),
+            cookie,
+            "{id}: cookie value"
+        );
         let (payload, key_index) = ring.verify(cookie.as_bytes()).unwrap();
-        assert_eq!((payload.as_slice(), key_index), (json_text.as_bytes(), 0), "{id}");
+        assert_eq!(
+            (payload.as_slice(), key_index),
+            (json_text.as_bytes(), 0),
+            "{id}"
+        );
         // Text secrets also work through the str API with WebOb's encoding rule.
         if let (Some(salt), Some(secret)) = (text(&case["salt"]), text(&case["secret"])) {
             if !secret.is_empty() {
@@ -75,8 +98,15 @@ fn hashalg_acceptance() {
                 assert_eq!(e, ConfigError::UnsupportedHashAlg);
                 let lower = name.to_ascii_lowercase();
                 assert!(
-                    ["md5", "sha1", "sha3_512", "blake2s", "shake_128", "nonexistent"]
-                        .contains(&lower.as_str()),
+                    [
+                        "md5",
+                        "sha1",
+                        "sha3_512",
+                        "blake2s",
+                        "shake_128",
+                        "nonexistent"
+                    ]
+                    .contains(&lower.as_str()),
                     "{name} should be supported"
                 );
             }
@@ -116,7 +146,10 @@ fn json_loads_leniency() {
             // 1e400 parses (arbitrary precision) but is refused as non-finite in a frame.
             "big_exponent" => {
                 assert!(ours.is_ok());
-                assert_eq!(decode_frame(b"[1e400, 1, {}]"), Err(FrameError::NonFiniteTimestamp));
+                assert_eq!(
+                    decode_frame(b"[1e400, 1, {}]"),
+                    Err(FrameError::NonFiniteTimestamp)
+                );
             }
             _ => assert_eq!(ours.is_ok(), python_ok, "{id}"),
         }
@@ -132,8 +165,10 @@ fn strictly_valid(input: &str) -> bool {
     use base64::Engine as _;
     let data = input.trim_end_matches('=');
     let pad = input.len() - data.len();
-    let alphabet_ok = data.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let len_ok = data.len() % 4 != 1 && (pad == 0 || (input.len() % 4 == 0 && pad <= 2));
+    let alphabet_ok = data
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let len_ok = data.len() % 4 != 1 && (pad == 0 || (input.len().is_multiple_of(4) && pad <= 2));
     if !(alphabet_ok && len_ok) {
         return false;
     }
@@ -155,7 +190,11 @@ fn base64_is_a_strict_subset_of_webob() {
         if let Ok(n) = ours {
             // Whatever we accept, Python accepts with the same bytes.
             assert_eq!(case["outcome"], "ok", "{input:?}");
-            assert_eq!(buf[..n], hex(case["decoded_hex"].as_str().unwrap()), "{input:?}");
+            assert_eq!(
+                buf[..n],
+                hex(case["decoded_hex"].as_str().unwrap()),
+                "{input:?}"
+            );
             accepted += 1;
         } else {
             assert_eq!(ours, Err(VerifyError::BadBase64));
@@ -178,7 +217,9 @@ fn negative_cases() {
         let python_ok = case["outcome"] == "ok";
         match id {
             // Divergence: only WebOb's lenient decoder accepts these encodings.
-            "junk_char_inserted_two" | "explicit_padding_appended" | "standard_alphabet"
+            "junk_char_inserted_two"
+            | "explicit_padding_appended"
+            | "standard_alphabet"
             | "non_canonical_trailing_bits" => {
                 assert!(python_ok);
                 assert_eq!(ours, Err(VerifyError::BadBase64), "{id}");

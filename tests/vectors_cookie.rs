@@ -3,7 +3,9 @@
 mod common;
 
 use common::{hex, vectors};
-use pyramid_session::cookie::{parse_cookie_header, render_removal, render_set_cookie, CookieAttributes};
+use pyramid_session::cookie::{
+    parse_cookie_header, render_removal, render_set_cookie, CookieAttributes,
+};
 use pyramid_session::{ConfigError, SessionConfig};
 use serde_json::Value;
 
@@ -26,8 +28,14 @@ fn set_cookie_matches_webob() {
         let now = case["now"].as_f64().unwrap();
         if id == "delete_cookie" {
             let want = case["set_cookie_headers"].as_array().unwrap();
-            assert_eq!(render_removal("session", Some("/"), None, false, false), want[0]);
-            assert_eq!(render_removal("session", Some("/app"), Some("example.com"), false, false), want[1]);
+            assert_eq!(
+                render_removal("session", Some("/"), None, false, false),
+                want[0]
+            );
+            assert_eq!(
+                render_removal("session", Some("/app"), Some("example.com"), false, false),
+                want[1]
+            );
             continue;
         }
         let name = case["name"].as_str().unwrap();
@@ -119,18 +127,32 @@ fn cookie_parsing_matches_webob_or_documented_divergence() {
         let bytes = hex(case["cookie_header_bytes_hex"].as_str().unwrap());
         let ours: Vec<(&[u8], &[u8])> = parse_cookie_header(&bytes).collect();
         let want: Vec<(Vec<u8>, Vec<u8>)> = match divergence(header) {
-            Some(pairs) => pairs.into_iter().map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec())).collect(),
+            Some(pairs) => pairs
+                .into_iter()
+                .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+                .collect(),
             None => {
-                assert_eq!(case["outcome"], "ok", "{header}: WebOb failed but no divergence listed");
+                assert_eq!(
+                    case["outcome"], "ok",
+                    "{header}: WebOb failed but no divergence listed"
+                );
                 case["parsed"]
                     .as_object()
                     .unwrap()
                     .iter()
-                    .map(|(n, v)| (n.as_bytes().to_vec(), v.as_str().unwrap().as_bytes().to_vec()))
+                    .map(|(n, v)| {
+                        (
+                            n.as_bytes().to_vec(),
+                            v.as_str().unwrap().as_bytes().to_vec(),
+                        )
+                    })
                     .collect()
             }
         };
-        let ours: Vec<(Vec<u8>, Vec<u8>)> = ours.into_iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+        let ours: Vec<(Vec<u8>, Vec<u8>)> = ours
+            .into_iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect();
         assert_eq!(ours, want, "{header}");
     }
 }

@@ -9,7 +9,9 @@ mod common;
 use common::vectors;
 use pyramid_session::codec::Accessed;
 use pyramid_session::session::InvalidCookie;
-use pyramid_session::{ConfigError, FinishError, FrameError, LoadOutcome, RandomError, Session, SessionConfig};
+use pyramid_session::{
+    ConfigError, FinishError, FrameError, LoadOutcome, RandomError, Session, SessionConfig,
+};
 use serde_json::{json, Value};
 
 fn config_for(factory: &Value) -> Result<SessionConfig, ConfigError> {
@@ -25,7 +27,11 @@ fn config_for(factory: &Value) -> Result<SessionConfig, ConfigError> {
         .domain(f("domain").and_then(Value::as_str))
         .secure(f("secure").and_then(Value::as_bool).unwrap_or(false))
         .httponly(f("httponly").and_then(Value::as_bool).unwrap_or(false))
-        .set_on_exception(f("set_on_exception").and_then(Value::as_bool).unwrap_or(true));
+        .set_on_exception(
+            f("set_on_exception")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        );
     if let Some(path) = f("path") {
         b = b.path(path.as_str());
     }
@@ -53,7 +59,10 @@ fn patched_urandom(buf: &mut [u8]) -> Result<(), RandomError> {
 }
 
 fn arg_str(op: &[Value], i: usize, default: &str) -> String {
-    op.get(i).and_then(Value::as_str).unwrap_or(default).to_string()
+    op.get(i)
+        .and_then(Value::as_str)
+        .unwrap_or(default)
+        .to_string()
 }
 
 /// Runs one op the way the recording view did and returns its result.
@@ -65,7 +74,9 @@ fn apply(session: &mut Session, op: &[Value]) -> Value {
             Value::Null
         }
         "get" | "getitem" => session.get(key()).cloned().unwrap_or(Value::Null),
-        "del" | "pop" => session.remove(key()).unwrap_or_else(|| op.get(2).cloned().unwrap_or(Value::Null)),
+        "del" | "pop" => session
+            .remove(key())
+            .unwrap_or_else(|| op.get(2).cloned().unwrap_or(Value::Null)),
         "contains" => json!(session.contains_key(key())),
         "len" => json!(session.len()),
         "bool" => json!(!session.is_empty()),
@@ -108,7 +119,10 @@ enum Divergence {
     Invalid(InvalidCookie),
     /// Another cookie in the header verifies (first-that-verifies, or a broken unrelated
     /// cookie that Pyramid chokes on): the listed results and payload.
-    Loaded { results: Value, payload: &'static str },
+    Loaded {
+        results: Value,
+        payload: &'static str,
+    },
     /// The end-of-request decision fails with a typed error instead of a 500.
     Finish(FinishError),
 }
@@ -128,7 +142,9 @@ fn divergence(flow: &str, step: &str) -> Option<Divergence> {
         | ("malformed_signed_payloads", "state_is_int_recent" | "state_is_list_recent") => {
             Invalid(InvalidCookie::Frame(FrameError::Shape))
         }
-        ("malformed_signed_payloads", "nan_renewed") => Invalid(InvalidCookie::Frame(FrameError::Syntax)),
+        ("malformed_signed_payloads", "nan_renewed") => {
+            Invalid(InvalidCookie::Frame(FrameError::Syntax))
+        }
         ("duplicate_cookie_last_wins", "good_first") => Loaded {
             results: json!(["first"]),
             payload: r#"[1700000010, 1700000000.0, {"a": "first"}]"#,
@@ -145,13 +161,21 @@ fn divergence(flow: &str, step: &str) -> Option<Divergence> {
 fn check_accessed(ours: Accessed, after: &Value, ctx: &str) {
     match (ours, after["accessed_type"].as_str().unwrap()) {
         (Accessed::Int(n), "int") => assert_eq!(n, after["accessed"].as_i64().unwrap(), "{ctx}"),
-        (Accessed::Float(x), "float") => assert_eq!(x, after["accessed"].as_f64().unwrap(), "{ctx}"),
+        (Accessed::Float(x), "float") => {
+            assert_eq!(x, after["accessed"].as_f64().unwrap(), "{ctx}")
+        }
         (ours, kind) => panic!("{ctx}: accessed {ours:?}, Pyramid had {kind}"),
     }
 }
 
 fn decoded_payload(config: &SessionConfig, set_cookie: &str) -> String {
-    let value = set_cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let value = set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1;
     let (payload, _) = config.keyring().verify(value.as_bytes()).unwrap();
     String::from_utf8(payload).unwrap()
 }
@@ -189,7 +213,10 @@ fn pyramid_flows_replay() {
 
             match divergence(flow_id, step_id) {
                 None => {
-                    assert!(step.get("app_exception").is_none(), "{ctx}: Pyramid failed here");
+                    assert!(
+                        step.get("app_exception").is_none(),
+                        "{ctx}: Pyramid failed here"
+                    );
                     let observed = &step["observed"];
                     let want_results: Vec<Value> = observed["results"]
                         .as_array()
@@ -199,12 +226,32 @@ fn pyramid_flows_replay() {
                         .collect();
                     assert_eq!(results, want_results, "{ctx}: results");
                     let after = &observed["after_ops"];
-                    assert_eq!(session.is_new(), after["new"].as_bool().unwrap(), "{ctx}: new");
-                    assert_eq!(session.created(), after["created"].as_f64().unwrap(), "{ctx}: created");
-                    assert_eq!(session.renewed(), after["renewed"].as_f64().unwrap(), "{ctx}: renewed");
+                    assert_eq!(
+                        session.is_new(),
+                        after["new"].as_bool().unwrap(),
+                        "{ctx}: new"
+                    );
+                    assert_eq!(
+                        session.created(),
+                        after["created"].as_f64().unwrap(),
+                        "{ctx}: created"
+                    );
+                    assert_eq!(
+                        session.renewed(),
+                        after["renewed"].as_f64().unwrap(),
+                        "{ctx}: renewed"
+                    );
                     check_accessed(session.accessed(), after, &ctx);
-                    assert_eq!(&Value::Object(session.peek_state().clone()), &after["state"], "{ctx}: state");
-                    assert_eq!(session.is_dirty(), after["dirty"].as_bool().unwrap(), "{ctx}: dirty");
+                    assert_eq!(
+                        &Value::Object(session.peek_state().clone()),
+                        &after["state"],
+                        "{ctx}: state"
+                    );
+                    assert_eq!(
+                        session.is_dirty(),
+                        after["dirty"].as_bool().unwrap(),
+                        "{ctx}: dirty"
+                    );
                     let want: Vec<&str> = step["response_set_cookie"]
                         .as_array()
                         .unwrap()
@@ -223,7 +270,10 @@ fn pyramid_flows_replay() {
                     assert_eq!(finished, Ok(None), "{ctx}");
                     divergent_steps += 1;
                 }
-                Some(Divergence::Loaded { results: want, payload }) => {
+                Some(Divergence::Loaded {
+                    results: want,
+                    payload,
+                }) => {
                     assert_eq!(Value::Array(results), want, "{ctx}");
                     let header = finished.unwrap().expect("reissued");
                     assert_eq!(decoded_payload(config, &header), payload, "{ctx}");
@@ -249,12 +299,17 @@ fn pyramid_cookies_verify_and_decode() {
     let v = vectors();
     let mut n = 0;
     for flow in v["pyramid_flows"].as_array().unwrap() {
-        let Ok(config) = config_for(&flow["factory"]) else { continue };
+        let Ok(config) = config_for(&flow["factory"]) else {
+            continue;
+        };
         for step in flow["steps"].as_array().unwrap() {
             for decoded in step["decoded_set_cookie"].as_array().into_iter().flatten() {
                 let value = decoded["value"].as_str().unwrap();
                 let (payload, _) = config.keyring().verify(value.as_bytes()).unwrap();
-                assert_eq!(payload, decoded["payload_json_text"].as_str().unwrap().as_bytes());
+                assert_eq!(
+                    payload,
+                    decoded["payload_json_text"].as_str().unwrap().as_bytes()
+                );
                 n += 1;
             }
         }

@@ -348,12 +348,18 @@ mod tests {
 
     #[test]
     fn frames_roundtrip_and_keep_order() {
-        let frame = decode_frame(br#"[1700000000, 1700000000.25, {"b": 1, "a": [1.0, "x"]}]"#)
-            .unwrap();
+        let frame =
+            decode_frame(br#"[1700000000, 1700000000.25, {"b": 1, "a": [1.0, "x"]}]"#).unwrap();
         assert_eq!(frame.renewed, 1700000000.0);
         assert_eq!(frame.created, 1700000000.25);
         let mut out = Vec::new();
-        encode_frame(Accessed::Int(1700000005), frame.created, &frame.state, &mut out).unwrap();
+        encode_frame(
+            Accessed::Int(1700000005),
+            frame.created,
+            &frame.state,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"[1700000005, 1700000000.25, {"b": 1, "a": [1.0, "x"]}]"#
@@ -376,7 +382,10 @@ mod tests {
         }
         assert_eq!(decode_frame(b"[NaN, 1, {}]"), Err(FrameError::Syntax));
         assert_eq!(decode_frame(b"[1, 2, {}] x"), Err(FrameError::Syntax));
-        assert_eq!(decode_frame(b"\xef\xbb\xbf[1, 2, {}]"), Err(FrameError::Syntax));
+        assert_eq!(
+            decode_frame(b"\xef\xbb\xbf[1, 2, {}]"),
+            Err(FrameError::Syntax)
+        );
         assert_eq!(
             decode_frame(b"[1e400, 2, {}]"),
             Err(FrameError::NonFiniteTimestamp)
@@ -389,8 +398,8 @@ mod tests {
 
     #[test]
     fn big_integers_keep_their_digits() {
-        let v: Value = serde_json::from_str("[18446744073709551616, -1180591620717411303424, -0]")
-            .unwrap();
+        let v: Value =
+            serde_json::from_str("[18446744073709551616, -1180591620717411303424, -0]").unwrap();
         assert_eq!(
             to_pyjson(&v).unwrap(),
             "[18446744073709551616, -1180591620717411303424, 0]"

@@ -43,12 +43,17 @@ pub struct TypedFrame<T> {
 }
 
 /// Encodes `[accessed, created, state]` with the version byte in front.
-pub fn encode<T: Serialize>(accessed: Accessed, created: f64, state: &T) -> Result<Vec<u8>, FrameError> {
+pub fn encode<T: Serialize>(
+    accessed: Accessed,
+    created: f64,
+    state: &T,
+) -> Result<Vec<u8>, FrameError> {
     if !accessed.as_secs_f64().is_finite() || !created.is_finite() {
         return Err(FrameError::Encode);
     }
     let mut out = alloc::vec![POSTCARD_FRAME_VERSION];
-    let body = postcard::to_allocvec(&(accessed, created, state)).map_err(|_| FrameError::Encode)?;
+    let body =
+        postcard::to_allocvec(&(accessed, created, state)).map_err(|_| FrameError::Encode)?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -85,17 +90,29 @@ mod tests {
     fn roundtrip_and_rejections() {
         let bytes = encode(Accessed::Float(1.5), 2.0, &(String::from("x"), 7u8)).unwrap();
         let frame = decode::<(String, u8)>(&bytes).unwrap();
-        assert_eq!((frame.renewed, frame.created, frame.state), (1.5, 2.0, (String::from("x"), 7)));
+        assert_eq!(
+            (frame.renewed, frame.created, frame.state),
+            (1.5, 2.0, (String::from("x"), 7))
+        );
 
         let mut trailing = bytes.clone();
         trailing.push(0);
-        assert_eq!(decode::<(String, u8)>(&trailing), Err(FrameError::TrailingBytes));
+        assert_eq!(
+            decode::<(String, u8)>(&trailing),
+            Err(FrameError::TrailingBytes)
+        );
         let mut version = bytes.clone();
         version[0] = 2;
         assert_eq!(decode::<(String, u8)>(&version), Err(FrameError::Version));
         assert_eq!(decode::<(String, u8)>(&[]), Err(FrameError::Syntax));
-        assert_eq!(decode::<(String, u8)>(&bytes[..bytes.len() - 1]), Err(FrameError::Syntax));
-        assert_eq!(encode(Accessed::Float(f64::NAN), 2.0, &()), Err(FrameError::Encode));
+        assert_eq!(
+            decode::<(String, u8)>(&bytes[..bytes.len() - 1]),
+            Err(FrameError::Syntax)
+        );
+        assert_eq!(
+            encode(Accessed::Float(f64::NAN), 2.0, &()),
+            Err(FrameError::Encode)
+        );
         let nan = {
             let mut v = alloc::vec![POSTCARD_FRAME_VERSION];
             v.extend(postcard::to_allocvec(&(Accessed::Float(f64::NAN), 1.0f64, ())).unwrap());

@@ -5,8 +5,11 @@ use serde_json::Value;
 
 /// The whole vectors file (made by the real pyramid 2.1 / WebOb 1.8.11).
 pub fn vectors() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json"))
-        .expect("tests/data/vectors.json");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/vectors.json"
+    ))
+    .expect("tests/data/vectors.json");
     serde_json::from_str(&text).expect("vectors.json is JSON")
 }
 

@@ -1,0 +1,273 @@
+//! The `pyramid-session` command-line tool: its interface is a contract for scripts.
+//!
+//! Checked against the recorded vectors and against the real Python WebOb, which the
+//! test installs into a virtualenv under `target/` (PyPI must be reachable; set
+//! `PYRAMID_SESSION_PYTHON` to a Python with `webob==1.8.11` to use your own).
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use common::{text, vectors};
+use serde_json::Value;
+
+fn cli(args: &[String], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pyramid-session"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pyramid-session");
+    // The tool may exit before reading stdin (e.g. a refused key): ignore a broken pipe.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn key_args(secret: &str, salt: &str, hashalg: &str) -> Vec<String> {
+    vec![
+        format!("--secret={secret}"),
+        format!("--salt={salt}"),
+        format!("--hashalg={hashalg}"),
+    ]
+}
+
+fn sign(keys: &[String], json: &str) -> String {
+    let mut args = keys.to_vec();
+    args.push("sign".into());
+    let out = cli(&args, json.as_bytes());
+    assert!(
+        out.status.success(),
+        "sign failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout
+        .strip_suffix('\n')
+        .expect("a trailing newline")
+        .to_string()
+}
+
+fn verify(keys: &[String], cookie: &str) -> Output {
+    let mut args = keys.to_vec();
+    args.extend(["verify".into(), "--".into(), cookie.into()]);
+    cli(&args, b"")
+}
+
+#[test]
+fn sign_and_verify_reproduce_the_vectors() {
+    let v = vectors();
+    let mut n = 0;
+    for case in v["signed_serializer"].as_array().unwrap() {
+        let (Some(salt), Some(secret)) = (text(&case["salt"]), text(&case["secret"])) else {
+            continue;
+        };
+        let alg = case["hashalg"].as_str().unwrap();
+        if pyramid_session::HashAlg::from_name(alg).is_err() {
+            continue;
+        }
+        let keys = key_args(secret, salt, alg);
+        let json_text = case["json_text"].as_str().unwrap();
+        let cookie = case["cookie_value"].as_str().unwrap();
+        assert_eq!(sign(&keys, json_text), cookie, "{}", case["id"]);
+        // Any formatting on stdin gives the same cookie.
+        let compact =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(json_text).unwrap())
+                .unwrap();
+        assert_eq!(sign(&keys, &compact), cookie, "{}", case["id"]);
+        let out = verify(&keys, cookie);
+        assert!(out.status.success());
+        assert_eq!(out.stdout, format!("{json_text}\n").into_bytes());
+        n += 1;
+    }
+    assert!(n >= 40, "{n}");
+}
+
+#[test]
+fn verify_failures_exit_1_with_a_reason() {
+    let keys = key_args("seekrit", "pyramid.session.", "sha512");
+    let good = sign(&keys, r#"{"a": 1}"#);
+    let mut tampered = good.clone().into_bytes();
+    tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+    for bad in [
+        String::from_utf8(tampered).unwrap(),
+        format!("{good}x"),
+        String::new(),
+        "-abc".into(),
+    ] {
+        let out = verify(&keys, &bad);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(out.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pyramid-session: "));
+    }
+    let wrong = key_args("other", "pyramid.session.", "sha512");
+    assert_eq!(verify(&wrong, &good).status.code(), Some(1));
+    // Rotation: an old secret still verifies when listed after the new one.
+    let mut rotated = vec!["--secret=new".to_string()];
+    rotated.extend(keys.clone());
+    assert!(verify(&rotated, &good).status.success());
+}
+
+#[test]
+fn secrets_and_salts_may_start_with_a_dash_or_be_empty() {
+    let keys = vec![
+        "--secret".to_string(),
+        "-dash".into(),
+        "--salt".into(),
+        "-s".into(),
+    ];
+    let cookie = sign(&keys, "[1, 2.5, {}]");
+    let ring =
+        pyramid_session::Keyring::new(pyramid_session::HashAlg::Sha512, "-s", &["-dash"]).unwrap();
+    assert_eq!(ring.sign(b"[1, 2.5, {}]"), cookie);
+    // WebOb allows an empty secret (the key is the salt alone); the tool does too.
+    let empty_secret = key_args("", "pyramid.session.", "sha256");
+    let ring = pyramid_session::Keyring::from_keys(
+        pyramid_session::HashAlg::Sha256,
+        &[b"pyramid.session."],
+    )
+    .unwrap();
+    assert_eq!(sign(&empty_secret, "{}"), ring.sign(b"{}"));
+    assert_eq!(
+        cli(
+            &["--secret=".into(), "--salt=".into(), "sign".into()],
+            b"{}"
+        )
+        .status
+        .code(),
+        Some(1),
+        "an all-empty key is refused"
+    );
+}
+
+#[test]
+fn inspect_and_keygen() {
+    let keys = key_args("seekrit", "pyramid.session.", "sha512");
+    let cookie = sign(&keys, r#"[1700000000, 1700000000.25, {"a": 1}]"#);
+    let mut args = keys.clone();
+    args.extend([
+        "inspect".into(),
+        cookie.clone(),
+        "--now".into(),
+        "1700001200.5".into(),
+    ]);
+    let out = cli(&args, b"");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(
+        text.contains("created:    1700000000.25 (Tue, 14-Nov-2023 22:13:20 GMT)"),
+        "{text}"
+    );
+    assert!(text.contains("expired:    yes (timeout 1200 s)"), "{text}");
+    assert!(text.contains("\"a\": 1"), "{text}");
+    let mut args = keys.clone();
+    args.extend([
+        "inspect".into(),
+        cookie,
+        "--now=1700000060".into(),
+        "--reissue-time=120".into(),
+    ]);
+    let text = String::from_utf8(cli(&args, b"").stdout).unwrap();
+    assert!(
+        text.contains("expired:    no") && text.contains("reissue:    not due"),
+        "{text}"
+    );
+
+    let a = cli(&["keygen".into()], b"");
+    let b = cli(&["keygen".into()], b"");
+    assert!(a.status.success());
+    assert_eq!(
+        a.stdout.len(),
+        87,
+        "64 bytes of urlsafe base64 and a newline"
+    );
+    assert_ne!(a.stdout, b.stdout);
+}
+
+/// A Python with webob 1.8.11 and pyramid 2.1: `PYRAMID_SESSION_PYTHON`, or a virtualenv
+/// this test creates under `target/`.
+fn python() -> PathBuf {
+    if let Ok(python) = std::env::var("PYRAMID_SESSION_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(".ready");
+    if !ready.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "python3 -m venv failed: install python3 and python3-venv (Debian packages)"
+        );
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "webob==1.8.11",
+                "pyramid==2.1",
+            ])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "pip install webob==1.8.11 pyramid==2.1 failed (is PyPI reachable?)"
+        );
+        std::fs::write(&ready, b"").unwrap();
+    }
+    python
+}
+
+#[test]
+fn interop_with_real_webob() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/webob_cases.py");
+    let out = Command::new(python())
+        .args([script, "20261128", "150"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut n = 0;
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let s = |k: &str| case[k].as_str().unwrap();
+        let keys = key_args(s("secret"), s("salt"), s("hashalg"));
+        // Python's cookie verifies, with Python's exact payload bytes.
+        let out = verify(&keys, s("cookie"));
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{}\n", s("json_text")),
+            "{line}"
+        );
+        // Signing the same value, however it was formatted, gives Python's cookie.
+        assert_eq!(sign(&keys, s("compact")), s("cookie"), "{line}");
+        // A one-character change is refused.
+        let mut bad = s("cookie").as_bytes().to_vec();
+        let i = bad.len() / 2;
+        bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            verify(&keys, std::str::from_utf8(&bad).unwrap())
+                .status
+                .code(),
+            Some(1),
+            "{line}"
+        );
+        n += 1;
+    }
+    assert_eq!(n, 150);
+}
