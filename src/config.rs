@@ -112,6 +112,17 @@ impl SessionConfig {
         Builder::new(secret).httponly(true).reissue_time(Some(120))
     }
 
+    /// pyramid_session_redis's `RedisSessionFactory(secret)` cookie: salt
+    /// `pyramid_session_redis.`, HttpOnly, no SameSite attribute, no reissue on read.
+    /// Use it with server mode's `IdCookieFormat::PyramidSessionRedis`.
+    pub fn pyramid_session_redis(secret: &str) -> Builder {
+        Builder::new(secret)
+            .salt("pyramid_session_redis.")
+            .httponly(true)
+            .samesite(None)
+            .reissue_time(None)
+    }
+
     /// The crate's secure default: Secure, HttpOnly, `SameSite=Lax`, timeout 1200 s,
     /// reissue 120 s. Cookies stay readable by Pyramid with the same secret.
     pub fn secure(secret: &str) -> Builder {

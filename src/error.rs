@@ -36,6 +36,9 @@ pub enum ConfigError {
     InvalidNumber,
     /// A boolean setting that is not yes/no/true/false/on/off/1/0.
     InvalidBool,
+    /// Server mode without an idle timeout or an absolute lifetime: records would never
+    /// expire.
+    NoExpiry,
 }
 
 impl fmt::Display for ConfigError {
@@ -59,6 +62,7 @@ impl fmt::Display for ConfigError {
             ConfigError::NegativeDuration => "durations must not be negative",
             ConfigError::InvalidNumber => "not an integer",
             ConfigError::InvalidBool => "not a boolean (yes/no/true/false/on/off/1/0)",
+            ConfigError::NoExpiry => "server-side sessions need a timeout or a max lifetime",
         })
     }
 }

@@ -53,14 +53,24 @@ extern crate alloc;
 pub mod codec;
 pub mod config;
 pub mod cookie;
+#[cfg(feature = "json")]
+pub mod driver;
 pub mod error;
 pub mod policy;
+pub mod random;
+#[cfg(feature = "json")]
+pub mod server;
 #[cfg(feature = "json")]
 pub mod session;
 pub mod signer;
+#[cfg(feature = "memory-store")]
+pub mod store;
 
 pub use config::{SameSite, SessionConfig};
 pub use error::{ConfigError, FinishError, FrameError, RandomError, VerifyError};
+#[cfg(feature = "std")]
+pub use random::OsRandom;
+pub use random::RandomSource;
 #[cfg(feature = "json")]
 pub use session::{LoadOutcome, Session};
 pub use signer::{HashAlg, Keyring};

@@ -18,6 +18,7 @@ use crate::config::SessionConfig;
 use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
 use crate::error::{FinishError, FrameError, RandomError, VerifyError};
 use crate::policy;
+pub use crate::random::RandomSource;
 use crate::signer::MAX_DECODED_LEN;
 
 /// Key prefix of flash queues: queue `q` lives at `_f_q`.
@@ -25,18 +26,6 @@ pub const FLASH_PREFIX: &str = "_f_";
 
 /// Key of the CSRF token.
 pub const CSRF_KEY: &str = "_csrft_";
-
-/// A source of random bytes, supplied by the caller (the core never reads one itself).
-pub trait RandomSource {
-    /// Fills `buf` with cryptographically secure random bytes.
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError>;
-}
-
-impl<F: FnMut(&mut [u8]) -> Result<(), RandomError>> RandomSource for F {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
-        self(buf)
-    }
-}
 
 /// Why the request's cookie was not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -46,3 +46,21 @@ pub fn webob_key(salt: &Value, secret: &Value) -> Vec<u8> {
         _ => panic!("vectors only use bytes secrets with text salts"),
     }
 }
+
+/// A deterministic random source for tests (splitmix64): repeatable, never repeating.
+pub fn counter_rng(
+    seed: u64,
+) -> impl FnMut(&mut [u8]) -> Result<(), pyramid_session::RandomError> + Send {
+    let mut state = seed;
+    move |buf: &mut [u8]| {
+        for chunk in buf.chunks_mut(8) {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! Drivers: run the pure server-mode plan ([`crate::server`]) against a store.
+//!
+//! The decisions live once, in [`Pending`], [`ServerSession`] and [`Finisher`]; the
+//! blocking and async drivers only carry each [`StoreOp`] to the store and its answer back.
+
+use alloc::string::String;
+
+use crate::random::RandomSource;
+use crate::server::{
+    AsyncStore, OpResult, Pending, ServerConfig, ServerError, ServerSession, Store, StoreOp,
+};
+
+/// Loads the session's record, if its cookie carried an id (one `load`, or no I/O).
+pub fn open<S: Store + ?Sized>(
+    store: &S,
+    config: &ServerConfig,
+    pending: Pending,
+) -> Result<ServerSession, ServerError> {
+    let loaded = match pending.load_key() {
+        Some(key) => store.load(&key, pending.now())?,
+        None => None,
+    };
+    Ok(pending.open(config, loaded))
+}
+
+/// Runs the end-of-request writes; returns the `Set-Cookie` value to send once they all
+/// succeeded. Any error means: send no cookie.
+pub fn finish<S: Store + ?Sized>(
+    store: &S,
+    config: &ServerConfig,
+    session: &mut ServerSession,
+    failed: bool,
+    rng: &mut impl RandomSource,
+) -> Result<Option<String>, ServerError> {
+    let mut finisher = session.finish(config, failed, rng)?;
+    while let Some(op) = finisher.next_op()? {
+        let result = run(store, op)?;
+        finisher.complete(result, rng)?;
+    }
+    finisher.into_cookie()
+}
+
+fn run<S: Store + ?Sized>(store: &S, op: StoreOp<'_>) -> Result<OpResult, ServerError> {
+    Ok(match op {
+        StoreOp::Load { key, now } => OpResult::Loaded(store.load(&key, now)?),
+        StoreOp::Create {
+            key,
+            data,
+            expires_at,
+            now,
+        } => OpResult::Created(store.create(&key, data, expires_at, now)?),
+        StoreOp::Save {
+            key,
+            data,
+            expected_version,
+            expires_at,
+            now,
+        } => OpResult::Saved(store.save(&key, data, expected_version, expires_at, now)?),
+        StoreOp::Touch {
+            key,
+            expires_at,
+            now,
+        } => OpResult::Touched(store.touch(&key, expires_at, now)?),
+        StoreOp::Remove { key } => {
+            store.remove(&key)?;
+            OpResult::Removed
+        }
+    })
+}
+
+/// [`open`] for an [`AsyncStore`].
+pub async fn open_async<S: AsyncStore + ?Sized>(
+    store: &S,
+    config: &ServerConfig,
+    pending: Pending,
+) -> Result<ServerSession, ServerError> {
+    let loaded = match pending.load_key() {
+        Some(key) => store.load(&key, pending.now()).await?,
+        None => None,
+    };
+    Ok(pending.open(config, loaded))
+}
+
+/// [`finish`] for an [`AsyncStore`].
+pub async fn finish_async<S: AsyncStore + ?Sized>(
+    store: &S,
+    config: &ServerConfig,
+    session: &mut ServerSession,
+    failed: bool,
+    rng: &mut (impl RandomSource + Send),
+) -> Result<Option<String>, ServerError> {
+    let mut finisher = session.finish(config, failed, rng)?;
+    while let Some(op) = finisher.next_op()? {
+        let result = run_async(store, op).await?;
+        finisher.complete(result, rng)?;
+    }
+    finisher.into_cookie()
+}
+
+async fn run_async<S: AsyncStore + ?Sized>(
+    store: &S,
+    op: StoreOp<'_>,
+) -> Result<OpResult, ServerError> {
+    Ok(match op {
+        StoreOp::Load { key, now } => OpResult::Loaded(store.load(&key, now).await?),
+        StoreOp::Create {
+            key,
+            data,
+            expires_at,
+            now,
+        } => OpResult::Created(store.create(&key, data, expires_at, now).await?),
+        StoreOp::Save {
+            key,
+            data,
+            expected_version,
+            expires_at,
+            now,
+        } => OpResult::Saved(
+            store
+                .save(&key, data, expected_version, expires_at, now)
+                .await?,
+        ),
+        StoreOp::Touch {
+            key,
+            expires_at,
+            now,
+        } => OpResult::Touched(store.touch(&key, expires_at, now).await?),
+        StoreOp::Remove { key } => {
+            store.remove(&key).await?;
+            OpResult::Removed
+        }
+    })
+}

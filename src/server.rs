@@ -1,0 +1,1035 @@
+//! Server-side sessions: the signed cookie carries only a session id, the state lives in
+//! a store (CubicWeb's `CWSessionFactory`, the pyramid redis session factories).
+//!
+//! Everything here is pure. A request goes through three stages:
+//!
+//! 1. [`Pending::start`] verifies the cookie and extracts the session id. No store I/O:
+//!    a request that never touches its session costs nothing.
+//! 2. On first use a driver ([`crate::driver`]) loads the record and calls
+//!    [`Pending::open`], which yields a [`ServerSession`]. An unknown, expired or revoked id
+//!    is never adopted: the session starts fresh and gets a new id when written.
+//! 3. [`ServerSession::finish`] returns a [`Finisher`]: the store operations this request
+//!    needs, one at a time ([`Finisher::next_op`]), and — only once they all succeeded —
+//!    the `Set-Cookie` value ([`Finisher::into_cookie`]).
+//!
+//! Saves are compare-and-set on a record version. When one loses, the finisher asks for
+//! a reload, re-applies this request's own changes (set / remove / clear / modify) to the
+//! fresh state and saves again, a bounded number of times. A save that finds the record
+//! gone fails with [`ServerError::Removed`]: a removal (logout) always wins.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::codec::json::{decode_frame, encode_frame, write_float, write_value, State};
+use crate::codec::Accessed;
+use crate::config::SessionConfig;
+use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
+use crate::error::{ConfigError, FinishError, RandomError};
+use crate::policy;
+use crate::random::RandomSource;
+use crate::signer::MAX_DECODED_LEN;
+
+/// Random bytes in a generated session id (256 bits; at least 128 are required).
+pub const SESSION_ID_BYTES: usize = 32;
+
+/// Longest session id accepted from a cookie.
+pub const MAX_SESSION_ID_LEN: usize = 200;
+
+/// How many times a lost compare-and-set or an id collision is retried.
+pub const DEFAULT_MAX_RETRIES: u32 = 8;
+
+/// The salt pyramid_session_redis hard-codes.
+pub const PYRAMID_SESSION_REDIS_SALT: &str = "pyramid_session_redis.";
+
+/// A session id: the bearer secret the cookie carries. `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(..)")
+    }
+}
+
+impl SessionId {
+    /// A new id: [`SESSION_ID_BYTES`] random bytes, urlsafe base64 (43 characters).
+    pub fn generate(rng: &mut impl RandomSource) -> Result<SessionId, RandomError> {
+        let mut bytes = [0u8; SESSION_ID_BYTES];
+        rng.fill(&mut bytes)?;
+        Ok(SessionId(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        ))
+    }
+
+    /// Accepts an id read from a signed cookie: 1 to [`MAX_SESSION_ID_LEN`] characters of
+    /// `A-Z a-z 0-9 - _ . :` (which covers this crate's ids, pyramid_session_redis tokens
+    /// with a `prefix:`, legacy hex ids and CubicWeb's integer eids).
+    pub fn parse(id: &str) -> Option<SessionId> {
+        let ok = !id.is_empty()
+            && id.len() <= MAX_SESSION_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        ok.then(|| SessionId(id.to_string()))
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key the record is stored under: SHA-256 of the id, so a leaked store does not
+    /// leak usable cookies.
+    pub fn store_key(&self) -> StoreKey {
+        StoreKey(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+/// The key of a stored record: SHA-256 of the session id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreKey(pub [u8; 32]);
+
+impl StoreKey {
+    /// Lowercase hex, 64 characters (what SQL and Redis stores use as the key).
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            for nibble in [b >> 4, b & 0xF] {
+                out.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreKey({})", self.to_hex())
+    }
+}
+
+/// A record as a store holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    /// The encoded record (JSON `{"created": …, "state": {…}}`); opaque to stores.
+    pub data: Vec<u8>,
+    /// Incremented by every successful save; 1 after create.
+    pub version: u64,
+    /// When the record stops being valid (Unix seconds).
+    pub expires_at: f64,
+}
+
+/// Result of a compare-and-set save.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Written; the record now has this version.
+    Saved {
+        /// The new version.
+        version: u64,
+    },
+    /// The record exists with another version: someone saved in between.
+    Conflict,
+    /// The record is gone (removed or expired).
+    Missing,
+}
+
+/// What went wrong in a store, as a category a framework can map (e.g. to 503).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The store could not be reached or refused the connection.
+    Unavailable,
+    /// The call did not finish in time.
+    Timeout,
+    /// The store answered something that is not a valid record.
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+/// A store failure: a category and a message for logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError {
+    /// The category.
+    pub kind: StoreErrorKind,
+    /// A human-readable description (never contains session ids).
+    pub message: String,
+}
+
+impl StoreError {
+    /// Builds an error of `kind` with a message.
+    pub fn new(kind: StoreErrorKind, message: impl fmt::Display) -> StoreError {
+        StoreError {
+            kind,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session store {:?}: {}", self.kind, self.message)
+    }
+}
+
+impl core::error::Error for StoreError {}
+
+/// The store contract, blocking flavour. Every write carries the record's expiry, which
+/// the core computes; `now` lets stores without native expiry ignore expired records.
+///
+/// - `load` returns `None` for a missing or expired record and never creates one.
+/// - `create` inserts only if no live record has the key (returns `false` otherwise);
+///   the new record has version 1.
+/// - `save` replaces the record only if it is live and has `expected_version`.
+/// - `touch` moves the expiry of a live record without rewriting it; `false` if missing.
+/// - `remove` deletes the record (absent is fine).
+pub trait Store {
+    /// Loads a live record.
+    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError>;
+    /// Inserts a record if the key is free.
+    fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, StoreError>;
+    /// Compare-and-set on the version.
+    fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError>;
+    /// Extends the expiry of a live record.
+    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError>;
+    /// Deletes a record.
+    fn remove(&self, key: &StoreKey) -> Result<(), StoreError>;
+}
+
+/// The store contract, async flavour: the same operations and rules as [`Store`].
+pub trait AsyncStore: Sync {
+    /// Loads a live record.
+    fn load(
+        &self,
+        key: &StoreKey,
+        now: f64,
+    ) -> impl Future<Output = Result<Option<Stored>, StoreError>> + Send;
+    /// Inserts a record if the key is free.
+    fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Compare-and-set on the version.
+    fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
+    /// Extends the expiry of a live record.
+    fn touch(
+        &self,
+        key: &StoreKey,
+        expires_at: f64,
+        now: f64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes a record.
+    fn remove(&self, key: &StoreKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Why a server-mode request could not finish. No cookie is sent with any of these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerError {
+    /// The store failed.
+    Store(StoreError),
+    /// The record was removed (e.g. a concurrent logout) while this request changed it;
+    /// the change is dropped rather than resurrecting the session.
+    Removed,
+    /// Compare-and-set kept losing (or ids kept colliding) after the retry limit.
+    Contended,
+    /// The random source failed (no id could be made).
+    Random,
+    /// The cookie could not be produced.
+    Finish(FinishError),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Store(e) => e.fmt(f),
+            ServerError::Removed => f.write_str("session was removed concurrently; change dropped"),
+            ServerError::Contended => f.write_str("session store contention: retries exhausted"),
+            ServerError::Random => f.write_str("random source failed"),
+            ServerError::Finish(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for ServerError {}
+
+impl From<StoreError> for ServerError {
+    fn from(e: StoreError) -> ServerError {
+        ServerError::Store(e)
+    }
+}
+
+/// How the session id travels in the cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdCookieFormat {
+    /// CubicWeb's `CWSessionFactory`: the Pyramid cookie frame with state
+    /// `{"sessioneid": id}` (integer eids are read; ids are written as strings, or as
+    /// integers when all digits, as CubicWeb does).
+    CubicWeb,
+    /// pyramid_session_redis: the signed id string itself (salt `pyramid_session_redis.`).
+    PyramidSessionRedis,
+}
+
+/// A verified id cookie.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdCookie {
+    /// The session id.
+    pub id: SessionId,
+    /// For [`IdCookieFormat::CubicWeb`]: the frame's `renewed` and `created`.
+    pub times: Option<(f64, f64)>,
+    /// Index of the keyring key that verified it.
+    pub key_index: usize,
+}
+
+impl IdCookieFormat {
+    /// The signed cookie value carrying `id` (for CubicWeb, with `accessed` and `created`).
+    pub fn encode(
+        self,
+        config: &SessionConfig,
+        id: &SessionId,
+        accessed: Accessed,
+        created: f64,
+    ) -> Result<String, FinishError> {
+        let value = match self {
+            IdCookieFormat::PyramidSessionRedis => config.keyring().sign(id.as_str().as_bytes()),
+            IdCookieFormat::CubicWeb => {
+                let mut state = State::new();
+                let eid = match id.as_str().parse::<u64>() {
+                    Ok(n) if !id.as_str().starts_with('0') || id.as_str() == "0" => Value::from(n),
+                    _ => Value::String(id.as_str().to_string()),
+                };
+                state.insert("sessioneid".into(), eid);
+                let mut payload = Vec::with_capacity(96);
+                encode_frame(accessed, created, &state, &mut payload)
+                    .map_err(|_| FinishError::Encode)?;
+                config.keyring().sign(&payload)
+            }
+        };
+        if value.len() > MAX_COOKIE_VALUE_LEN {
+            return Err(FinishError::CookieTooLong { len: value.len() });
+        }
+        Ok(value)
+    }
+
+    /// Verifies a cookie value and extracts the id; `None` if it is not a valid id cookie.
+    pub fn decode(self, config: &SessionConfig, value: &[u8]) -> Option<IdCookie> {
+        let mut buf = [0u8; MAX_DECODED_LEN];
+        let verified = config.keyring().verify_in(value, &mut buf).ok()?;
+        let key_index = verified.key_index;
+        match self {
+            IdCookieFormat::PyramidSessionRedis => {
+                let id = SessionId::parse(core::str::from_utf8(verified.payload).ok()?)?;
+                Some(IdCookie {
+                    id,
+                    times: None,
+                    key_index,
+                })
+            }
+            IdCookieFormat::CubicWeb => {
+                let frame = decode_frame(verified.payload).ok()?;
+                let id = match frame.state.get("sessioneid")? {
+                    Value::String(s) => SessionId::parse(s)?,
+                    Value::Number(n) if n.is_u64() => SessionId::parse(n.as_str())?,
+                    _ => return None,
+                };
+                Some(IdCookie {
+                    id,
+                    times: Some((frame.renewed, frame.created)),
+                    key_index,
+                })
+            }
+        }
+    }
+}
+
+/// A validated server-mode configuration: cookie settings, keyring and timeouts from a
+/// [`SessionConfig`], the id cookie format and the retry limit.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    session: SessionConfig,
+    format: IdCookieFormat,
+    max_retries: u32,
+}
+
+impl ServerConfig {
+    /// Server mode over `session`'s cookie and timing settings. Fails when neither an
+    /// idle timeout nor an absolute lifetime is set: every record must expire.
+    pub fn new(
+        session: SessionConfig,
+        format: IdCookieFormat,
+    ) -> Result<ServerConfig, ConfigError> {
+        if session.timeout().is_none() && session.max_lifetime().is_none() {
+            return Err(ConfigError::NoExpiry);
+        }
+        Ok(ServerConfig {
+            session,
+            format,
+            max_retries: DEFAULT_MAX_RETRIES,
+        })
+    }
+
+    /// Sets how often a lost compare-and-set or an id collision is retried.
+    #[must_use]
+    pub fn with_max_retries(mut self, retries: u32) -> ServerConfig {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The cookie and timing settings.
+    pub fn session(&self) -> &SessionConfig {
+        &self.session
+    }
+    /// The id cookie format.
+    pub fn format(&self) -> IdCookieFormat {
+        self.format
+    }
+    /// The retry limit.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    fn deadline(&self, renewed: f64, created: f64) -> f64 {
+        let s = &self.session;
+        // `new` guarantees at least one limit, so this is always Some.
+        policy::deadline(renewed, created, s.timeout(), s.max_lifetime()).unwrap_or(renewed)
+    }
+
+    /// When a record expiring at `expires_at` was last extended.
+    fn renewed_from(&self, expires_at: f64, created: f64) -> f64 {
+        match (self.session.timeout(), self.session.max_lifetime()) {
+            (Some(timeout), _) => expires_at - timeout as f64,
+            (None, _) => created,
+        }
+    }
+}
+
+/// A request's session before its record is loaded (stage 1).
+#[derive(Clone, Debug)]
+pub struct Pending {
+    candidate: Option<IdCookie>,
+    now: f64,
+}
+
+impl Pending {
+    /// Verifies the request's cookie (first one that verifies wins) at time `now`. No
+    /// store I/O. A CubicWeb cookie whose own timestamps are expired, too far in the
+    /// future, too old or revoked yields no id.
+    pub fn start(config: &ServerConfig, cookie_header: Option<&[u8]>, now: f64) -> Pending {
+        let s = config.session();
+        let candidate = cookie_header.and_then(|header| {
+            cookie_values(header, s.cookie().name())
+                .find_map(|value| config.format().decode(s, value))
+        });
+        let candidate = candidate.filter(|c| match c.times {
+            None => true,
+            Some((renewed, created)) => {
+                !policy::is_expired(now, renewed, s.timeout())
+                    && !policy::is_from_future(now, renewed, s.max_future_skew())
+                    && !policy::is_from_future(now, created, s.max_future_skew())
+                    && !policy::lifetime_exceeded(now, created, s.max_lifetime())
+                    && !policy::is_revoked(created, s.not_before())
+            }
+        });
+        Pending { candidate, now }
+    }
+
+    /// The request time.
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// The record to load before [`Pending::open`], if the cookie carried an id.
+    pub fn load_key(&self) -> Option<StoreKey> {
+        self.candidate.as_ref().map(|c| c.id.store_key())
+    }
+
+    /// Stage 2: the session, given what the store returned for [`Pending::load_key`]
+    /// (`None` when there was no key or no live record). Unknown, undecodable, expired
+    /// or revoked records give a fresh session that will get a new id.
+    pub fn open(self, config: &ServerConfig, loaded: Option<Stored>) -> ServerSession {
+        let now = self.now;
+        let mut session = ServerSession {
+            id: None,
+            version: 0,
+            state: State::new(),
+            created: now,
+            renewed: now,
+            expires_at: config.deadline(now, now),
+            ops: Vec::new(),
+            dirty: false,
+            read: false,
+            rotated: false,
+            remove_ids: Vec::new(),
+            now,
+        };
+        let (Some(candidate), Some(stored)) = (self.candidate, loaded) else {
+            return session;
+        };
+        let Some((created, state)) = decode_record(&stored.data) else {
+            return session;
+        };
+        let s = config.session();
+        let renewed = config.renewed_from(stored.expires_at, created);
+        if stored.expires_at <= now
+            || policy::is_expired(now, renewed, s.timeout())
+            || policy::lifetime_exceeded(now, created, s.max_lifetime())
+            || policy::is_revoked(created, s.not_before())
+            || policy::is_from_future(now, created, s.max_future_skew())
+        {
+            return session;
+        }
+        session.id = Some(candidate.id);
+        session.version = stored.version;
+        session.state = state;
+        session.created = created;
+        session.renewed = renewed;
+        session.expires_at = stored.expires_at;
+        session.rotated = candidate.key_index > 0;
+        session
+    }
+}
+
+fn encode_record(created: f64, state: &State) -> Result<Vec<u8>, FinishError> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"{\"created\": ");
+    write_float(created, &mut out).map_err(|_| FinishError::Encode)?;
+    out.extend_from_slice(b", \"state\": ");
+    write_value(&Value::Object(state.clone()), &mut out).map_err(|_| FinishError::Encode)?;
+    out.push(b'}');
+    Ok(out)
+}
+
+fn decode_record(data: &[u8]) -> Option<(f64, State)> {
+    let Value::Object(mut record) = serde_json::from_slice::<Value>(data).ok()? else {
+        return None;
+    };
+    let created = record.get("created")?.as_f64().filter(|c| c.is_finite())?;
+    let Value::Object(state) = record.remove("state")? else {
+        return None;
+    };
+    Some((created, state))
+}
+
+/// A read-modify-write function recorded by [`ServerSession::modify`].
+pub type Modifier = Box<dyn Fn(Option<&Value>) -> Option<Value> + Send + Sync>;
+
+/// One change this request made, replayed onto a fresh record after a lost save.
+enum Op {
+    Set(String, Value),
+    Remove(String),
+    Clear,
+    Modify(String, Modifier),
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Set(k, _) => write!(f, "Set({k:?})"),
+            Op::Remove(k) => write!(f, "Remove({k:?})"),
+            Op::Clear => f.write_str("Clear"),
+            Op::Modify(k, _) => write!(f, "Modify({k:?})"),
+        }
+    }
+}
+
+fn apply(state: &mut State, op: &Op) {
+    match op {
+        Op::Set(k, v) => {
+            state.insert(k.clone(), v.clone());
+        }
+        Op::Remove(k) => {
+            state.shift_remove(k);
+        }
+        Op::Clear => state.clear(),
+        Op::Modify(k, f) => match f(state.get(k)) {
+            Some(v) => {
+                state.insert(k.clone(), v);
+            }
+            None => {
+                state.shift_remove(k);
+            }
+        },
+    }
+}
+
+/// A server-mode session, loaded (stage 2). Methods mirror the cookie-mode
+/// [`crate::Session`]; every change is also recorded so it can be replayed.
+#[derive(Debug)]
+pub struct ServerSession {
+    id: Option<SessionId>,
+    version: u64,
+    state: State,
+    created: f64,
+    renewed: f64,
+    expires_at: f64,
+    ops: Vec<Op>,
+    dirty: bool,
+    read: bool,
+    rotated: bool,
+    remove_ids: Vec<SessionId>,
+    now: f64,
+}
+
+impl ServerSession {
+    /// True when the session has no stored record yet (new, or its old id was refused).
+    pub fn is_new(&self) -> bool {
+        self.id.is_none()
+    }
+    /// When the session was created.
+    pub fn created(&self) -> f64 {
+        self.created
+    }
+    /// When the record's expiry was last extended.
+    pub fn renewed(&self) -> f64 {
+        self.renewed
+    }
+    /// The loaded record's version (0 when new).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// The state, without counting as a read.
+    pub fn peek_state(&self) -> &State {
+        &self.state
+    }
+    /// True when this request changed the session.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    fn record(&mut self, op: Op) {
+        apply(&mut self.state, &op);
+        self.ops.push(op);
+        self.dirty = true;
+    }
+
+    /// Reads a value.
+    pub fn get(&mut self, key: &str) -> Option<&Value> {
+        self.read = true;
+        self.state.get(key)
+    }
+    /// True when `key` is set.
+    pub fn contains_key(&mut self, key: &str) -> bool {
+        self.read = true;
+        self.state.contains_key(key)
+    }
+    /// Number of keys.
+    pub fn len(&mut self) -> usize {
+        self.read = true;
+        self.state.len()
+    }
+    /// True when no key is set.
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+    /// Sets a value.
+    pub fn insert(&mut self, key: impl Into<String>, value: Value) {
+        self.record(Op::Set(key.into(), value));
+    }
+    /// Removes a value, returning it.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let old = self.state.get(key).cloned();
+        self.record(Op::Remove(key.to_string()));
+        old
+    }
+    /// Removes every value.
+    pub fn clear(&mut self) {
+        self.record(Op::Clear);
+    }
+    /// Read-modify-write of one key that survives concurrent requests: `f` gets the
+    /// current value and returns the new one (`None` removes the key). If the save loses
+    /// to a concurrent one, `f` runs again on the fresh value. Returns the new value.
+    ///
+    /// ```
+    /// # use pyramid_session::server::*;
+    /// # use pyramid_session::SessionConfig;
+    /// # let config = ServerConfig::new(SessionConfig::secure("s").build()?, IdCookieFormat::PyramidSessionRedis)?;
+    /// # let mut session = Pending::start(&config, None, 1.0).open(&config, None);
+    /// let count = session.modify("count", |n| Some((n.and_then(|n| n.as_u64()).unwrap_or(0) + 1).into()));
+    /// assert_eq!(count, Some(1.into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn modify<F>(&mut self, key: &str, f: F) -> Option<Value>
+    where
+        F: Fn(Option<&Value>) -> Option<Value> + Send + Sync + 'static,
+    {
+        self.record(Op::Modify(key.to_string(), Box::new(f)));
+        self.state.get(key).cloned()
+    }
+
+    /// Logs out: the stored record is removed and the data dropped. Writing afterwards in
+    /// the same request starts a new session under a new id.
+    pub fn invalidate(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.remove_ids.push(id);
+        }
+        self.state.clear();
+        self.ops.clear();
+        self.dirty = false;
+        self.version = 0;
+        self.created = self.now;
+        self.renewed = self.now;
+    }
+
+    /// Moves the data to a new id and removes the old record: call it at login, against
+    /// session fixation.
+    pub fn regenerate_id(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.remove_ids.push(id);
+            self.version = 0;
+            // The new record must hold the whole state, not just this request's changes.
+            self.ops.clear();
+            self.ops.push(Op::Clear);
+            for (k, v) in self.state.iter() {
+                self.ops.push(Op::Set(k.clone(), v.clone()));
+            }
+            self.dirty = true;
+        }
+    }
+
+    /// Stage 3: plans the store writes and the cookie. `failed` says the request ended in
+    /// an error; with `set_on_exception` off nothing at all is written then.
+    pub fn finish<'s>(
+        &'s mut self,
+        config: &'s ServerConfig,
+        failed: bool,
+        rng: &mut impl RandomSource,
+    ) -> Result<Finisher<'s>, ServerError> {
+        let mut steps = VecDeque::new();
+        let mut cookie = CookieAction::None;
+        if failed && !config.session().set_on_exception() {
+            return Ok(Finisher::new(self, config, steps, cookie));
+        }
+        let had_old = !self.remove_ids.is_empty();
+        let now = self.now;
+        match &self.id {
+            None => {
+                // A new (or re-keyed) session is only stored once it holds something.
+                if self.dirty && !self.state.is_empty() {
+                    self.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                    self.renewed = now;
+                    self.expires_at = config.deadline(now, self.created);
+                    steps.push_back(Step::Create);
+                    cookie = CookieAction::Set;
+                } else if had_old {
+                    cookie = CookieAction::Remove;
+                }
+            }
+            Some(_) => {
+                let reissue =
+                    policy::reissue_due(now, self.renewed, config.session().reissue_time());
+                if self.dirty {
+                    self.renewed = now;
+                    self.expires_at = config.deadline(now, self.created);
+                    steps.push_back(Step::Save);
+                } else if self.read && reissue {
+                    let extended = config.deadline(now, self.created);
+                    if extended > self.expires_at {
+                        self.renewed = now;
+                        self.expires_at = extended;
+                        steps.push_back(Step::Touch);
+                    }
+                }
+                if reissue && (self.dirty || self.read) || self.rotated {
+                    cookie = CookieAction::Set;
+                }
+            }
+        }
+        // Old ids go last, so a failed create leaves the old session intact.
+        for id in self.remove_ids.drain(..) {
+            steps.push_back(Step::Remove(id.store_key()));
+        }
+        Ok(Finisher::new(self, config, steps, cookie))
+    }
+
+    fn rebase(&mut self, fresh: Option<Stored>) -> Result<(), ServerError> {
+        let stored = fresh.ok_or(ServerError::Removed)?;
+        let (created, mut state) = decode_record(&stored.data).ok_or(ServerError::Removed)?;
+        for op in &self.ops {
+            apply(&mut state, op);
+        }
+        self.state = state;
+        self.created = created;
+        self.version = stored.version;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+enum Step {
+    Create,
+    Save,
+    /// A reload after a lost compare-and-set, then the save again.
+    Reload,
+    Touch,
+    Remove(StoreKey),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CookieAction {
+    None,
+    Set,
+    Remove,
+}
+
+/// One store operation the driver must run, then report with [`Finisher::complete`].
+#[derive(Debug)]
+pub enum StoreOp<'a> {
+    /// [`Store::load`].
+    Load {
+        /// Record key.
+        key: StoreKey,
+        /// Request time.
+        now: f64,
+    },
+    /// [`Store::create`].
+    Create {
+        /// Record key.
+        key: StoreKey,
+        /// Encoded record.
+        data: &'a [u8],
+        /// Expiry.
+        expires_at: f64,
+        /// Request time.
+        now: f64,
+    },
+    /// [`Store::save`].
+    Save {
+        /// Record key.
+        key: StoreKey,
+        /// Encoded record.
+        data: &'a [u8],
+        /// Version the record must still have.
+        expected_version: u64,
+        /// Expiry.
+        expires_at: f64,
+        /// Request time.
+        now: f64,
+    },
+    /// [`Store::touch`].
+    Touch {
+        /// Record key.
+        key: StoreKey,
+        /// New expiry.
+        expires_at: f64,
+        /// Request time.
+        now: f64,
+    },
+    /// [`Store::remove`].
+    Remove {
+        /// Record key.
+        key: StoreKey,
+    },
+}
+
+/// What the store answered to a [`StoreOp`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpResult {
+    /// Answer to `Load`.
+    Loaded(Option<Stored>),
+    /// Answer to `Create`: false when the key was taken.
+    Created(bool),
+    /// Answer to `Save`.
+    Saved(SaveOutcome),
+    /// Answer to `Touch`: false when the record was gone.
+    Touched(bool),
+    /// Answer to `Remove`.
+    Removed,
+}
+
+/// The end of a server-mode request, as a sequence of store operations (stage 3).
+///
+/// ```text
+/// while let Some(op) = finisher.next_op()? { let r = run(op)?; finisher.complete(r)?; }
+/// let set_cookie = finisher.into_cookie()?;
+/// ```
+#[derive(Debug)]
+pub struct Finisher<'s> {
+    session: &'s mut ServerSession,
+    config: &'s ServerConfig,
+    steps: VecDeque<Step>,
+    cookie: CookieAction,
+    retries: u32,
+    data: Vec<u8>,
+}
+
+impl<'s> Finisher<'s> {
+    fn new(
+        session: &'s mut ServerSession,
+        config: &'s ServerConfig,
+        steps: VecDeque<Step>,
+        cookie: CookieAction,
+    ) -> Finisher<'s> {
+        Finisher {
+            session,
+            config,
+            steps,
+            cookie,
+            retries: 0,
+            data: Vec::new(),
+        }
+    }
+
+    /// The number of operations still planned (reloads after conflicts add more).
+    pub fn remaining(&self) -> usize {
+        self.steps.len()
+    }
+
+    fn key(&self) -> StoreKey {
+        // Create, Save, Reload and Touch are only planned once the session has an id.
+        self.session
+            .id
+            .as_ref()
+            .map(SessionId::store_key)
+            .unwrap_or(StoreKey([0; 32]))
+    }
+
+    /// The next operation to run, or `None` when all are done.
+    pub fn next_op(&mut self) -> Result<Option<StoreOp<'_>>, ServerError> {
+        let now = self.session.now;
+        let key = self.key();
+        let expires_at = self.session.expires_at;
+        Ok(Some(match self.steps.front() {
+            None => return Ok(None),
+            Some(Step::Create) | Some(Step::Save) => {
+                self.data = encode_record(self.session.created, &self.session.state)
+                    .map_err(ServerError::Finish)?;
+                if matches!(self.steps.front(), Some(Step::Create)) {
+                    StoreOp::Create {
+                        key,
+                        data: &self.data,
+                        expires_at,
+                        now,
+                    }
+                } else {
+                    StoreOp::Save {
+                        key,
+                        data: &self.data,
+                        expected_version: self.session.version,
+                        expires_at,
+                        now,
+                    }
+                }
+            }
+            Some(Step::Reload) => StoreOp::Load { key, now },
+            Some(Step::Touch) => StoreOp::Touch {
+                key,
+                expires_at,
+                now,
+            },
+            Some(Step::Remove(key)) => StoreOp::Remove { key: *key },
+        }))
+    }
+
+    fn retry(&mut self) -> Result<(), ServerError> {
+        self.retries += 1;
+        if self.retries > self.config.max_retries() {
+            return Err(ServerError::Contended);
+        }
+        Ok(())
+    }
+
+    /// Reports the store's answer to the operation [`Finisher::next_op`] returned.
+    /// `rng` makes a new id when a created id collides.
+    pub fn complete(
+        &mut self,
+        result: OpResult,
+        rng: &mut impl RandomSource,
+    ) -> Result<(), ServerError> {
+        let step = self.steps.pop_front();
+        match (step, result) {
+            (Some(Step::Create), OpResult::Created(true)) => {
+                self.session.version = 1;
+                Ok(())
+            }
+            (Some(Step::Create), OpResult::Created(false)) => {
+                self.retry()?;
+                self.session.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                self.steps.push_front(Step::Create);
+                Ok(())
+            }
+            (Some(Step::Save), OpResult::Saved(SaveOutcome::Saved { version })) => {
+                self.session.version = version;
+                Ok(())
+            }
+            (Some(Step::Save), OpResult::Saved(SaveOutcome::Conflict)) => {
+                self.retry()?;
+                self.steps.push_front(Step::Save);
+                self.steps.push_front(Step::Reload);
+                Ok(())
+            }
+            (Some(Step::Save), OpResult::Saved(SaveOutcome::Missing)) => Err(ServerError::Removed),
+            (Some(Step::Reload), OpResult::Loaded(fresh)) => self.session.rebase(fresh),
+            (Some(Step::Touch), OpResult::Touched(found)) => {
+                if !found {
+                    // Removed meanwhile: nothing to extend, nothing to re-send.
+                    self.cookie = CookieAction::None;
+                }
+                Ok(())
+            }
+            (Some(Step::Remove(_)), OpResult::Removed) => Ok(()),
+            (step, result) => Err(ServerError::Store(StoreError::new(
+                StoreErrorKind::Other,
+                alloc::format!("driver answered {result:?} to {step:?}"),
+            ))),
+        }
+    }
+
+    /// After every operation succeeded: the `Set-Cookie` value to send, if any.
+    pub fn into_cookie(self) -> Result<Option<String>, ServerError> {
+        if !self.steps.is_empty() {
+            return Err(ServerError::Store(StoreError::new(
+                StoreErrorKind::Other,
+                "cookie requested before the store writes finished",
+            )));
+        }
+        let s = self.config.session();
+        match (self.cookie, &self.session.id) {
+            (CookieAction::Set, Some(id)) => {
+                let accessed = Accessed::Int(policy::whole_seconds(self.session.now));
+                let value = self
+                    .config
+                    .format()
+                    .encode(s, id, accessed, self.session.created)
+                    .map_err(ServerError::Finish)?;
+                let cookie = s.cookie();
+                Ok(Some(render_set_cookie(
+                    cookie.name(),
+                    &value,
+                    &cookie.attributes(),
+                    self.session.now,
+                )))
+            }
+            (CookieAction::Remove, _) => Ok(Some(s.cookie().removal())),
+            _ => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Store implementations (std): [`memory::MemoryStore`], the embedded default, and
+//! [`sqlite::SqliteStore`] (feature `sqlite`).
+//!
+//! Every store implements the contract of [`crate::server::Store`] (and
+//! [`crate::server::AsyncStore`]); `tests/store_contract.rs` runs one suite against all.
+
+pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
