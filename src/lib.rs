@@ -62,6 +62,7 @@ pub mod random;
 pub mod server;
 #[cfg(feature = "json")]
 pub mod session;
+pub mod settings;
 pub mod signer;
 #[cfg(feature = "memory-store")]
 pub mod store;
