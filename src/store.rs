@@ -5,9 +5,17 @@
 //! [`crate::server::AsyncStore`]); `tests/store_contract.rs` runs one suite against all.
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{AsyncPostgresStore, PostgresStore};
+#[cfg(feature = "redis")]
+pub use redis::{AsyncRedisStore, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -229,3 +229,396 @@ mod sqlite {
         }
     }
 }
+
+/// Runs an async store through the blocking contract: each call is `block_on` on a
+/// Tokio runtime, so the async stores meet exactly the same suite.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+struct BlockOn<S> {
+    store: S,
+    rt: tokio::runtime::Handle,
+}
+
+#[cfg(any(feature = "redis", feature = "postgres"))]
+impl<S: pyramid_session::server::AsyncStore> Store for BlockOn<S> {
+    fn load(
+        &self,
+        key: &StoreKey,
+        now: f64,
+    ) -> Result<Option<pyramid_session::server::Stored>, pyramid_session::server::StoreError> {
+        self.rt.block_on(self.store.load(key, now))
+    }
+    fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, pyramid_session::server::StoreError> {
+        self.rt
+            .block_on(self.store.create(key, data, expires_at, now))
+    }
+    fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        v: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, pyramid_session::server::StoreError> {
+        self.rt
+            .block_on(self.store.save(key, data, v, expires_at, now))
+    }
+    fn touch(
+        &self,
+        key: &StoreKey,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, pyramid_session::server::StoreError> {
+        self.rt.block_on(self.store.touch(key, expires_at, now))
+    }
+    fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
+        self.rt.block_on(self.store.remove(key))
+    }
+}
+
+#[cfg(any(feature = "redis", feature = "postgres"))]
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Real-time "now" for stores whose expiry is enforced by the server's clock (Redis TTLs).
+#[cfg(feature = "redis")]
+fn wall_clock() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod servers;
+
+#[cfg(feature = "redis")]
+mod redis_store {
+    use super::servers::RedisServer;
+    use super::*;
+    use pyramid_session::store::redis::DEFAULT_TIMEOUT;
+    use pyramid_session::store::{AsyncRedisStore, RedisStore};
+
+    /// Redis enforces expiry with real TTLs, so the contract runs at the real time.
+    fn contract_now<S: Store>(store: &S, server: &RedisServer, prefix: &str) {
+        let shift = wall_clock() - NOW;
+        let shifted = Shifted { store, shift };
+        contract(&shifted);
+        // Every write path leaves a TTL: create, save, touch.
+        let k = key(9);
+        let now = wall_clock();
+        let redis_key = format!("{prefix}{}", k.to_hex());
+        assert!(store.create(&k, b"x", now + 100.0, now).unwrap());
+        assert!(server.pttl(&redis_key) > 90_000);
+        assert_eq!(
+            store.save(&k, b"y", 1, now + 200.0, now).unwrap(),
+            SaveOutcome::Saved { version: 2 }
+        );
+        assert!(server.pttl(&redis_key) > 190_000);
+        assert!(store.touch(&k, now + 50.0, now).unwrap());
+        let ttl = server.pttl(&redis_key);
+        assert!(ttl > 40_000 && ttl <= 50_000, "{ttl}");
+        // An expiry in the past deletes at once.
+        assert!(store.touch(&k, now - 1.0, now).unwrap());
+        assert_eq!(server.pttl(&redis_key), -2);
+        // Keys are namespaced by the prefix and never hold the raw id.
+        assert!(server.keys("*").iter().all(|k| k.starts_with(prefix)));
+    }
+
+    /// Shifts the contract's fixed clock to the real one.
+    struct Shifted<'a, S> {
+        store: &'a S,
+        shift: f64,
+    }
+
+    impl<S: Store> Store for Shifted<'_, S> {
+        fn load(
+            &self,
+            key: &StoreKey,
+            now: f64,
+        ) -> Result<Option<pyramid_session::server::Stored>, pyramid_session::server::StoreError>
+        {
+            Ok(self.store.load(key, now + self.shift)?.map(|mut r| {
+                r.expires_at -= self.shift;
+                r
+            }))
+        }
+        fn create(
+            &self,
+            key: &StoreKey,
+            data: &[u8],
+            e: f64,
+            now: f64,
+        ) -> Result<bool, pyramid_session::server::StoreError> {
+            self.store
+                .create(key, data, e + self.shift, now + self.shift)
+        }
+        fn save(
+            &self,
+            key: &StoreKey,
+            data: &[u8],
+            v: u64,
+            e: f64,
+            now: f64,
+        ) -> Result<SaveOutcome, pyramid_session::server::StoreError> {
+            self.store
+                .save(key, data, v, e + self.shift, now + self.shift)
+        }
+        fn touch(
+            &self,
+            key: &StoreKey,
+            e: f64,
+            now: f64,
+        ) -> Result<bool, pyramid_session::server::StoreError> {
+            self.store.touch(key, e + self.shift, now + self.shift)
+        }
+        fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
+            self.store.remove(key)
+        }
+    }
+
+    #[test]
+    fn redis_store_contract() {
+        let server = RedisServer::start();
+        let store = RedisStore::open(&server.url(), "<my-app>:", DEFAULT_TIMEOUT).unwrap();
+        contract_now(&store, &server, "<my-app>:");
+    }
+
+    #[test]
+    fn async_redis_store_contract() {
+        let server = RedisServer::start();
+        let rt = runtime();
+        let store = rt
+            .block_on(AsyncRedisStore::connect(
+                &server.url(),
+                "app:",
+                DEFAULT_TIMEOUT,
+            ))
+            .unwrap();
+        contract_now(
+            &BlockOn {
+                store,
+                rt: rt.handle().clone(),
+            },
+            &server,
+            "app:",
+        );
+    }
+
+    #[test]
+    fn redis_store_concurrent_increments() {
+        let server = RedisServer::start();
+        let store = RedisStore::open(&server.url(), "app:", DEFAULT_TIMEOUT).unwrap();
+        // The increments run at NOW + 1; give the record a far expiry by shifting time.
+        let shifted = Arc::new(ShiftedOwned {
+            store,
+            shift: wall_clock() - NOW,
+        });
+        assert_eq!(concurrent_increments(shifted), 2000);
+    }
+
+    #[test]
+    fn async_redis_store_concurrent_increments() {
+        let server = RedisServer::start();
+        let rt = runtime();
+        let store = rt
+            .block_on(AsyncRedisStore::connect(
+                &server.url(),
+                "app:",
+                DEFAULT_TIMEOUT,
+            ))
+            .unwrap();
+        let blocking = BlockOn {
+            store,
+            rt: rt.handle().clone(),
+        };
+        let shifted = Arc::new(ShiftedOwned {
+            store: blocking,
+            shift: wall_clock() - NOW,
+        });
+        assert_eq!(concurrent_increments(shifted), 2000);
+    }
+
+    /// [`Shifted`] owning its store, for the threads of the concurrency test.
+    struct ShiftedOwned<S> {
+        store: S,
+        shift: f64,
+    }
+
+    impl<S: Store> Store for ShiftedOwned<S> {
+        fn load(
+            &self,
+            key: &StoreKey,
+            now: f64,
+        ) -> Result<Option<pyramid_session::server::Stored>, pyramid_session::server::StoreError>
+        {
+            Shifted {
+                store: &self.store,
+                shift: self.shift,
+            }
+            .load(key, now)
+        }
+        fn create(
+            &self,
+            key: &StoreKey,
+            data: &[u8],
+            e: f64,
+            now: f64,
+        ) -> Result<bool, pyramid_session::server::StoreError> {
+            Shifted {
+                store: &self.store,
+                shift: self.shift,
+            }
+            .create(key, data, e, now)
+        }
+        fn save(
+            &self,
+            key: &StoreKey,
+            data: &[u8],
+            v: u64,
+            e: f64,
+            now: f64,
+        ) -> Result<SaveOutcome, pyramid_session::server::StoreError> {
+            Shifted {
+                store: &self.store,
+                shift: self.shift,
+            }
+            .save(key, data, v, e, now)
+        }
+        fn touch(
+            &self,
+            key: &StoreKey,
+            e: f64,
+            now: f64,
+        ) -> Result<bool, pyramid_session::server::StoreError> {
+            Shifted {
+                store: &self.store,
+                shift: self.shift,
+            }
+            .touch(key, e, now)
+        }
+        fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
+            self.store.remove(key)
+        }
+    }
+
+    /// Two independent store instances (two app servers) share one Redis.
+    #[test]
+    fn two_instances_share_sessions() {
+        let server = RedisServer::start();
+        let rt = runtime();
+        let a = RedisStore::open(&server.url(), "app:", DEFAULT_TIMEOUT).unwrap();
+        let b = rt
+            .block_on(AsyncRedisStore::connect(
+                &server.url(),
+                "app:",
+                DEFAULT_TIMEOUT,
+            ))
+            .unwrap();
+        let config = server_config(8);
+        let now = wall_clock();
+        let mut s = driver::open(&a, &config, Pending::start(&config, None, now)).unwrap();
+        s.insert("user", json!("ada"));
+        let cookie = cookie_pair(
+            &driver::finish(&a, &config, &mut s, false, &mut OsRandom)
+                .unwrap()
+                .unwrap(),
+        );
+        rt.block_on(async {
+            let pending = Pending::start(&config, Some(cookie.as_bytes()), now + 1.0);
+            let mut s = driver::open_async(&b, &config, pending).await.unwrap();
+            assert_eq!(s.get("user"), Some(&json!("ada")));
+            s.insert("seen_by", json!("b"));
+            driver::finish_async(&b, &config, &mut s, false, &mut OsRandom)
+                .await
+                .unwrap();
+        });
+        let mut s = driver::open(
+            &a,
+            &config,
+            Pending::start(&config, Some(cookie.as_bytes()), now + 2.0),
+        )
+        .unwrap();
+        assert_eq!(s.get("seen_by"), Some(&json!("b")));
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres_store {
+    use super::servers::PostgresServer;
+    use super::*;
+    use pyramid_session::store::postgres::DEFAULT_TIMEOUT;
+    use pyramid_session::store::{AsyncPostgresStore, PostgresStore};
+
+    /// A private cluster and a fresh database in it; the cluster stops when dropped.
+    fn database(server: &PostgresServer, name: &str) -> String {
+        let admin = server.url();
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        server.url_for(name)
+    }
+
+    #[test]
+    fn postgres_store_contract() {
+        let server = PostgresServer::start();
+        let store =
+            PostgresStore::open(&database(&server, "contract_sync"), DEFAULT_TIMEOUT).unwrap();
+        contract(&store);
+        store.create(&key(7), b"old", NOW + 1.0, NOW).unwrap();
+        assert_eq!(store.sweep(NOW + 2.0).unwrap(), 1);
+    }
+
+    #[test]
+    fn async_postgres_store_contract() {
+        let server = PostgresServer::start();
+        let url = database(&server, "contract_async");
+        let rt = runtime();
+        let store = rt
+            .block_on(AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT))
+            .unwrap();
+        contract(&BlockOn {
+            store,
+            rt: rt.handle().clone(),
+        });
+    }
+
+    #[test]
+    fn postgres_store_concurrent_increments() {
+        let server = PostgresServer::start();
+        let store =
+            PostgresStore::open(&database(&server, "increments_sync"), DEFAULT_TIMEOUT).unwrap();
+        assert_eq!(concurrent_increments(Arc::new(store)), 2000);
+    }
+
+    #[test]
+    fn async_postgres_store_concurrent_increments() {
+        let server = PostgresServer::start();
+        let url = database(&server, "increments_async");
+        let rt = runtime();
+        let store = rt
+            .block_on(AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT))
+            .unwrap();
+        assert_eq!(
+            concurrent_increments(Arc::new(BlockOn {
+                store,
+                rt: rt.handle().clone()
+            })),
+            2000
+        );
+    }
+}

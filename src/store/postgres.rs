@@ -1,0 +1,347 @@
+//! PostgreSQL store (feature `postgres`): [`PostgresStore`] (blocking, `postgres`) and
+//! [`AsyncPostgresStore`] (`tokio-postgres`, needs a Tokio runtime).
+//!
+//! Schema, created on first use (no other migrations; run it yourself if the
+//! application's role may not create tables):
+//!
+//! ```sql
+//! CREATE TABLE IF NOT EXISTS pyramid_sessions (
+//!     key        TEXT PRIMARY KEY,            -- hex SHA-256 of the session id
+//!     data       BYTEA NOT NULL,              -- the encoded record
+//!     version    BIGINT NOT NULL,             -- compare-and-set version, 1 after create
+//!     expires_at DOUBLE PRECISION NOT NULL    -- Unix seconds
+//! );
+//! CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires_at);
+//! ```
+//!
+//! Expired rows are never returned; `sweep` deletes them (schedule it).
+
+extern crate std;
+
+use std::format;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use std::vec::Vec;
+
+use crate::server::{AsyncStore, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
+
+const SCHEMA: &str = "
+BEGIN;
+SELECT pg_advisory_xact_lock(727136541);
+CREATE TABLE IF NOT EXISTS pyramid_sessions (
+    key        TEXT PRIMARY KEY,
+    data       BYTEA NOT NULL,
+    version    BIGINT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires_at);
+COMMIT;
+";
+
+const LOAD: &str =
+    "SELECT data, version, expires_at FROM pyramid_sessions WHERE key = $1 AND expires_at > $2";
+const CREATE: &str = "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES ($1, $2, 1, $3)
+     ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = 1, expires_at = excluded.expires_at
+     WHERE pyramid_sessions.expires_at <= $4";
+const SAVE: &str = "UPDATE pyramid_sessions SET data = $2, version = version + 1, expires_at = $3
+     WHERE key = $1 AND version = $4 AND expires_at > $5";
+const LIVE: &str = "SELECT version FROM pyramid_sessions WHERE key = $1 AND expires_at > $2";
+const TOUCH: &str =
+    "UPDATE pyramid_sessions SET expires_at = $2 WHERE key = $1 AND expires_at > $3";
+const REMOVE: &str = "DELETE FROM pyramid_sessions WHERE key = $1";
+const SWEEP: &str = "DELETE FROM pyramid_sessions WHERE expires_at <= $1";
+
+/// Default timeout for connecting and for each statement.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn error(e: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let kind = match e.code() {
+        Some(code) if *code == SqlState::QUERY_CANCELED => StoreErrorKind::Timeout,
+        Some(code)
+            if *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::TOO_MANY_CONNECTIONS =>
+        {
+            StoreErrorKind::Unavailable
+        }
+        Some(_) => StoreErrorKind::Other,
+        // No SQLSTATE: the connection itself failed (refused, reset, closed).
+        None => StoreErrorKind::Unavailable,
+    };
+    match e.as_db_error() {
+        Some(db) => StoreError::new(
+            kind,
+            format_args!("{} ({})", db.message(), db.code().code()),
+        ),
+        None => StoreError::new(kind, e),
+    }
+}
+
+fn row_to_stored(row: &tokio_postgres::Row) -> Result<Stored, StoreError> {
+    let version: i64 = row.try_get(1).map_err(error)?;
+    Ok(Stored {
+        data: row.try_get(0).map_err(error)?,
+        version: u64::try_from(version)
+            .map_err(|_| StoreError::new(StoreErrorKind::Corrupt, "negative version"))?,
+        expires_at: row.try_get(2).map_err(error)?,
+    })
+}
+
+fn version_param(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn parse_config(url: &str, timeout: Duration) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| StoreError::new(StoreErrorKind::Other, e))?;
+    config.connect_timeout(timeout);
+    let ms = timeout.as_millis();
+    config.options(format!("-c statement_timeout={ms}"));
+    Ok(config)
+}
+
+/// A blocking PostgreSQL store with a small pool of connections (made on demand; one
+/// that fails is dropped and replaced on the next call).
+pub struct PostgresStore {
+    config: postgres::Config,
+    idle: Mutex<Vec<postgres::Client>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db` or key=value form), creates the
+    /// table if missing. `timeout` bounds connecting and every statement.
+    pub fn open(url: &str, timeout: Duration) -> Result<PostgresStore, StoreError> {
+        let store = PostgresStore {
+            config: postgres::Config::from(parse_config(url, timeout)?),
+            idle: Mutex::new(Vec::new()),
+        };
+        store.with_client(|c| c.batch_execute(SCHEMA))?;
+        Ok(store)
+    }
+
+    fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut client = match pooled {
+            Some(client) => client,
+            None => self.config.connect(postgres::NoTls).map_err(error)?,
+        };
+        let result = f(&mut client);
+        if !client.is_closed() {
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(client);
+        }
+        result.map_err(error)
+    }
+
+    /// Deletes every row expired at `now`; returns how many.
+    pub fn sweep(&self, now: f64) -> Result<u64, StoreError> {
+        self.with_client(|c| c.execute(SWEEP, &[&now]))
+    }
+}
+
+impl Store for PostgresStore {
+    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        let row = self.with_client(|c| c.query_opt(LOAD, &[&key.to_hex(), &now]))?;
+        row.as_ref().map(row_to_stored).transpose()
+    }
+    fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        let n =
+            self.with_client(|c| c.execute(CREATE, &[&key.to_hex(), &data, &expires_at, &now]))?;
+        Ok(n == 1)
+    }
+    fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let hex = key.to_hex();
+        let expected = version_param(expected_version);
+        let n =
+            self.with_client(|c| c.execute(SAVE, &[&hex, &data, &expires_at, &expected, &now]))?;
+        if n == 1 {
+            return Ok(SaveOutcome::Saved {
+                version: expected_version + 1,
+            });
+        }
+        let live = self.with_client(|c| c.query_opt(LIVE, &[&hex, &now]))?;
+        Ok(if live.is_some() {
+            SaveOutcome::Conflict
+        } else {
+            SaveOutcome::Missing
+        })
+    }
+    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
+        Ok(self.with_client(|c| c.execute(TOUCH, &[&key.to_hex(), &expires_at, &now]))? == 1)
+    }
+    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.with_client(|c| c.execute(REMOVE, &[&key.to_hex()]))?;
+        Ok(())
+    }
+}
+
+/// An async PostgreSQL store on one pipelined `tokio-postgres` connection, reconnected
+/// when it breaks. Every call is bounded by the configured timeout.
+pub struct AsyncPostgresStore {
+    config: tokio_postgres::Config,
+    timeout: Duration,
+    client: Mutex<Option<Arc<tokio_postgres::Client>>>,
+}
+
+impl std::fmt::Debug for AsyncPostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncPostgresStore")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncPostgresStore {
+    /// Connects to `url` and creates the table if missing. Must run inside a Tokio
+    /// runtime (the connection task is spawned on it).
+    pub async fn connect(url: &str, timeout: Duration) -> Result<AsyncPostgresStore, StoreError> {
+        let store = AsyncPostgresStore {
+            config: parse_config(url, timeout)?,
+            timeout,
+            client: Mutex::new(None),
+        };
+        let client = store.client().await?;
+        store.bounded(client.batch_execute(SCHEMA)).await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        let current = self
+            .client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(client) = current.filter(|c| !c.is_closed()) {
+            return Ok(client);
+        }
+        let connect = self.config.connect(tokio_postgres::NoTls);
+        let (client, connection) = match tokio::time::timeout(self.timeout, connect).await {
+            Ok(result) => result.map_err(error)?,
+            Err(_) => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Timeout,
+                    "connecting to postgres timed out",
+                ))
+            }
+        };
+        tokio::spawn(async move {
+            // Ends when the connection closes; errors surface on the client's calls.
+            let _ = connection.await;
+        });
+        let client = Arc::new(client);
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
+        Ok(client)
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl core::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(result) => result.map_err(error),
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                "postgres call timed out",
+            )),
+        }
+    }
+
+    /// Deletes every row expired at `now`; returns how many.
+    pub async fn sweep(&self, now: f64) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        self.bounded(client.execute(SWEEP, &[&now])).await
+    }
+}
+
+impl AsyncStore for AsyncPostgresStore {
+    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        let client = self.client().await?;
+        let hex = key.to_hex();
+        let row = self.bounded(client.query_opt(LOAD, &[&hex, &now])).await?;
+        row.as_ref().map(row_to_stored).transpose()
+    }
+    async fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let hex = key.to_hex();
+        Ok(self
+            .bounded(client.execute(CREATE, &[&hex, &data, &expires_at, &now]))
+            .await?
+            == 1)
+    }
+    async fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let client = self.client().await?;
+        let hex = key.to_hex();
+        let expected = version_param(expected_version);
+        let n = self
+            .bounded(client.execute(SAVE, &[&hex, &data, &expires_at, &expected, &now]))
+            .await?;
+        if n == 1 {
+            return Ok(SaveOutcome::Saved {
+                version: expected_version + 1,
+            });
+        }
+        let live = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
+        Ok(if live.is_some() {
+            SaveOutcome::Conflict
+        } else {
+            SaveOutcome::Missing
+        })
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let hex = key.to_hex();
+        Ok(self
+            .bounded(client.execute(TOUCH, &[&hex, &expires_at, &now]))
+            .await?
+            == 1)
+    }
+    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let hex = key.to_hex();
+        self.bounded(client.execute(REMOVE, &[&hex])).await?;
+        Ok(())
+    }
+}

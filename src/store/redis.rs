@@ -1,0 +1,393 @@
+//! Redis store (feature `redis`): [`RedisStore`] (blocking, a small connection pool) and
+//! [`AsyncRedisStore`] (a `ConnectionManager`, or any multiplexed async connection).
+//!
+//! Each record is a hash at `<prefix><hex sha256(id)>` with fields `v` (version), `d`
+//! (data) and `x` (expiry, Unix seconds). Every write sets the key's expiry with
+//! `PEXPIREAT` in the same Lua script, so no key ever lacks a TTL, and compare-and-set
+//! runs atomically on the server. The stored deadline `x` is checked too, so expiry
+//! does not depend on the Redis server's clock alone. Each command touches exactly one key, so the layout
+//! works unchanged on Redis Cluster (no multi-key operation needs a hash tag).
+
+extern crate std;
+
+use std::string::String;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+use std::vec::Vec;
+
+use redis::{Cmd, ErrorKind, RedisError, Script, ScriptInvocation};
+
+use crate::server::{AsyncStore, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
+
+const CREATE: &str = r"
+local x = redis.call('HGET', KEYS[1], 'x')
+if x and tonumber(x) > tonumber(ARGV[4]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', 1, 'd', ARGV[1], 'x', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
+const SAVE: &str = r"
+local v = redis.call('HGET', KEYS[1], 'v')
+local x = redis.call('HGET', KEYS[1], 'x')
+if not v or not x or tonumber(x) <= tonumber(ARGV[5]) then return -1 end
+if v ~= ARGV[1] then return -2 end
+local nv = tonumber(v) + 1
+redis.call('HSET', KEYS[1], 'v', nv, 'd', ARGV[2], 'x', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return nv
+";
+
+const TOUCH: &str = r"
+local x = redis.call('HGET', KEYS[1], 'x')
+if not x or tonumber(x) <= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'x', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+";
+
+/// Default timeout for connecting and for each call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn error(e: RedisError) -> StoreError {
+    let kind = if e.is_timeout() {
+        StoreErrorKind::Timeout
+    } else if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || e.is_unrecoverable_error()
+    {
+        StoreErrorKind::Unavailable
+    } else if e.kind() == ErrorKind::UnexpectedReturnType {
+        StoreErrorKind::Corrupt
+    } else {
+        StoreErrorKind::Other
+    };
+    StoreError::new(kind, e)
+}
+
+fn ms(expires_at: f64) -> i64 {
+    // Saturating; a time in the past makes Redis delete the key at once.
+    (expires_at * 1000.0).ceil() as i64
+}
+
+/// The commands, shared by the blocking and async stores.
+#[derive(Debug)]
+struct Commands {
+    prefix: String,
+    create: Script,
+    save: Script,
+    touch: Script,
+}
+
+impl Commands {
+    fn new(prefix: &str) -> Commands {
+        Commands {
+            prefix: prefix.into(),
+            create: Script::new(CREATE),
+            save: Script::new(SAVE),
+            touch: Script::new(TOUCH),
+        }
+    }
+
+    fn key(&self, key: &StoreKey) -> String {
+        let mut k = self.prefix.clone();
+        k.push_str(&key.to_hex());
+        k
+    }
+
+    fn load(&self, key: &StoreKey) -> Cmd {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.key(key)).arg("v").arg("d").arg("x");
+        cmd
+    }
+
+    fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> ScriptInvocation<'_> {
+        let mut inv = self.create.key(self.key(key));
+        inv.arg(data).arg(expires_at).arg(ms(expires_at)).arg(now);
+        inv
+    }
+
+    fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> ScriptInvocation<'_> {
+        let mut inv = self.save.key(self.key(key));
+        inv.arg(expected)
+            .arg(data)
+            .arg(expires_at)
+            .arg(ms(expires_at))
+            .arg(now);
+        inv
+    }
+
+    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> ScriptInvocation<'_> {
+        let mut inv = self.touch.key(self.key(key));
+        inv.arg(expires_at).arg(ms(expires_at)).arg(now);
+        inv
+    }
+
+    fn remove(&self, key: &StoreKey) -> Cmd {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.key(key));
+        cmd
+    }
+}
+
+type Fields = (Option<u64>, Option<Vec<u8>>, Option<f64>);
+
+fn stored(fields: Fields, now: f64) -> Result<Option<Stored>, StoreError> {
+    match fields {
+        (None, None, None) => Ok(None),
+        (Some(version), Some(data), Some(expires_at)) => Ok((expires_at > now).then_some(Stored {
+            data,
+            version,
+            expires_at,
+        })),
+        _ => Err(StoreError::new(
+            StoreErrorKind::Corrupt,
+            "incomplete session record",
+        )),
+    }
+}
+
+fn save_outcome(code: i64) -> SaveOutcome {
+    match code {
+        -1 => SaveOutcome::Missing,
+        -2 => SaveOutcome::Conflict,
+        v => SaveOutcome::Saved {
+            version: u64::try_from(v).unwrap_or(0),
+        },
+    }
+}
+
+/// A blocking Redis store with a small pool of connections (one per concurrent caller,
+/// made on demand; a connection that fails is dropped and replaced on the next call).
+pub struct RedisStore {
+    client: redis::Client,
+    commands: Commands,
+    timeout: Duration,
+    idle: Mutex<Vec<redis::Connection>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.commands.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://host:port/db`) with keys under `prefix` (for example
+    /// `myapp:`). Connects lazily; `timeout` bounds connecting and every call.
+    pub fn open(url: &str, prefix: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
+        Ok(RedisStore {
+            client: redis::Client::open(url).map_err(error)?,
+            commands: Commands::new(prefix),
+            timeout,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = self
+                    .client
+                    .get_connection_with_timeout(self.timeout)
+                    .map_err(error)?;
+                conn.set_read_timeout(Some(self.timeout)).map_err(error)?;
+                conn.set_write_timeout(Some(self.timeout)).map_err(error)?;
+                conn
+            }
+        };
+        let result = f(&mut conn);
+        // Only a connection that just worked goes back to the pool.
+        if result.is_ok() {
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+        }
+        result.map_err(error)
+    }
+}
+
+impl Store for RedisStore {
+    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        let fields: Fields = self.with_conn(|c| self.commands.load(key).query(c))?;
+        stored(fields, now)
+    }
+    fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        let created: i64 =
+            self.with_conn(|c| self.commands.create(key, data, expires_at, now).invoke(c))?;
+        Ok(created == 1)
+    }
+    fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let code: i64 = self.with_conn(|c| {
+            self.commands
+                .save(key, data, expected_version, expires_at, now)
+                .invoke(c)
+        })?;
+        Ok(save_outcome(code))
+    }
+    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
+        let touched: i64 =
+            self.with_conn(|c| self.commands.touch(key, expires_at, now).invoke(c))?;
+        Ok(touched == 1)
+    }
+    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let _: i64 = self.with_conn(|c| self.commands.remove(key).query(c))?;
+        Ok(())
+    }
+}
+
+/// An async Redis store over a `ConnectionManager` (reconnects by itself) or any other
+/// multiplexed connection. Every call is bounded by the configured timeout.
+pub struct AsyncRedisStore<C = redis::aio::ConnectionManager> {
+    conn: C,
+    commands: Commands,
+    timeout: Duration,
+}
+
+impl<C> std::fmt::Debug for AsyncRedisStore<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncRedisStore")
+            .field("prefix", &self.commands.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncRedisStore {
+    /// Connects a `ConnectionManager` to `url`, with keys under `prefix`.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<AsyncRedisStore, StoreError> {
+        let client = redis::Client::open(url).map_err(error)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        let conn = tokio::time::timeout(timeout, client.get_connection_manager_with_config(config))
+            .await
+            .map_err(|_| StoreError::new(StoreErrorKind::Timeout, "connecting to redis timed out"))?
+            .map_err(error)?;
+        Ok(AsyncRedisStore::with_connection(conn, prefix, timeout))
+    }
+}
+
+impl<C> AsyncRedisStore<C>
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync,
+{
+    /// Uses an existing connection (e.g. a `MultiplexedConnection`).
+    pub fn with_connection(conn: C, prefix: &str, timeout: Duration) -> AsyncRedisStore<C> {
+        AsyncRedisStore {
+            conn,
+            commands: Commands::new(prefix),
+            timeout,
+        }
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl core::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(result) => result.map_err(error),
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                "redis call timed out",
+            )),
+        }
+    }
+}
+
+impl<C> AsyncStore for AsyncRedisStore<C>
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync,
+{
+    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        let mut conn = self.conn.clone();
+        let cmd = self.commands.load(key);
+        let fields: Fields = self.bounded(cmd.query_async(&mut conn)).await?;
+        stored(fields, now)
+    }
+    async fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let inv = self.commands.create(key, data, expires_at, now);
+        let created: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(created == 1)
+    }
+    async fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let mut conn = self.conn.clone();
+        let inv = self
+            .commands
+            .save(key, data, expected_version, expires_at, now);
+        let code: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(save_outcome(code))
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let inv = self.commands.touch(key, expires_at, now);
+        let touched: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(touched == 1)
+    }
+    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let cmd = self.commands.remove(key);
+        let _: i64 = self.bounded(cmd.query_async(&mut conn)).await?;
+        Ok(())
+    }
+}
