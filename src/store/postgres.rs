@@ -1,5 +1,5 @@
-//! PostgreSQL store (feature `postgres`): [`PostgresStore`] (blocking, `postgres`) and
-//! [`AsyncPostgresStore`] (`tokio-postgres`, needs a Tokio runtime).
+//! PostgreSQL store (feature `postgres`, `tokio-postgres`): [`AsyncPostgresStore`] (needs
+//! a Tokio runtime) and [`PostgresStore`], its blocking wrapper.
 //!
 //! Schema, created on first use (no other migrations; run it yourself if the
 //! application's role may not create tables):
@@ -21,7 +21,6 @@ extern crate std;
 use std::format;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use std::vec::Vec;
 
 use crate::server::{AsyncStore, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
 
@@ -102,16 +101,19 @@ fn parse_config(url: &str, timeout: Duration) -> Result<tokio_postgres::Config, 
     Ok(config)
 }
 
-/// A blocking PostgreSQL store with a small pool of connections (made on demand; one
-/// that fails is dropped and replaced on the next call).
+/// A blocking PostgreSQL store: the async store driven by a private one-thread Tokio
+/// runtime, so every call — connecting included — is bounded by the timeout. Do not
+/// call it from inside an async runtime (use [`AsyncPostgresStore`] there).
 pub struct PostgresStore {
-    config: postgres::Config,
-    idle: Mutex<Vec<postgres::Client>>,
+    rt: tokio::runtime::Runtime,
+    inner: AsyncPostgresStore,
 }
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore").finish_non_exhaustive()
+        f.debug_struct("PostgresStore")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,47 +121,25 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db` or key=value form), creates the
     /// table if missing. `timeout` bounds connecting and every statement.
     pub fn open(url: &str, timeout: Duration) -> Result<PostgresStore, StoreError> {
-        let store = PostgresStore {
-            config: postgres::Config::from(parse_config(url, timeout)?),
-            idle: Mutex::new(Vec::new()),
-        };
-        store.with_client(|c| c.batch_execute(SCHEMA))?;
-        Ok(store)
-    }
-
-    fn with_client<T>(
-        &self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
-    ) -> Result<T, StoreError> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut client = match pooled {
-            Some(client) => client,
-            None => self.config.connect(postgres::NoTls).map_err(error)?,
-        };
-        let result = f(&mut client);
-        if !client.is_closed() {
-            self.idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(client);
-        }
-        result.map_err(error)
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("pyramid-session-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+        let inner = rt.block_on(AsyncPostgresStore::connect(url, timeout))?;
+        Ok(PostgresStore { rt, inner })
     }
 
     /// Deletes every row expired at `now`; returns how many.
     pub fn sweep(&self, now: f64) -> Result<u64, StoreError> {
-        self.with_client(|c| c.execute(SWEEP, &[&now]))
+        self.rt.block_on(self.inner.sweep(now))
     }
 }
 
 impl Store for PostgresStore {
     fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        let row = self.with_client(|c| c.query_opt(LOAD, &[&key.to_hex(), &now]))?;
-        row.as_ref().map(row_to_stored).transpose()
+        self.rt.block_on(AsyncStore::load(&self.inner, key, now))
     }
     fn create(
         &self,
@@ -168,9 +148,8 @@ impl Store for PostgresStore {
         expires_at: f64,
         now: f64,
     ) -> Result<bool, StoreError> {
-        let n =
-            self.with_client(|c| c.execute(CREATE, &[&key.to_hex(), &data, &expires_at, &now]))?;
-        Ok(n == 1)
+        self.rt
+            .block_on(AsyncStore::create(&self.inner, key, data, expires_at, now))
     }
     fn save(
         &self,
@@ -180,28 +159,21 @@ impl Store for PostgresStore {
         expires_at: f64,
         now: f64,
     ) -> Result<SaveOutcome, StoreError> {
-        let hex = key.to_hex();
-        let expected = version_param(expected_version);
-        let n =
-            self.with_client(|c| c.execute(SAVE, &[&hex, &data, &expires_at, &expected, &now]))?;
-        if n == 1 {
-            return Ok(SaveOutcome::Saved {
-                version: expected_version + 1,
-            });
-        }
-        let live = self.with_client(|c| c.query_opt(LIVE, &[&hex, &now]))?;
-        Ok(if live.is_some() {
-            SaveOutcome::Conflict
-        } else {
-            SaveOutcome::Missing
-        })
+        self.rt.block_on(AsyncStore::save(
+            &self.inner,
+            key,
+            data,
+            expected_version,
+            expires_at,
+            now,
+        ))
     }
     fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        Ok(self.with_client(|c| c.execute(TOUCH, &[&key.to_hex(), &expires_at, &now]))? == 1)
+        self.rt
+            .block_on(AsyncStore::touch(&self.inner, key, expires_at, now))
     }
     fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.with_client(|c| c.execute(REMOVE, &[&key.to_hex()]))?;
-        Ok(())
+        self.rt.block_on(AsyncStore::remove(&self.inner, key))
     }
 }
 
