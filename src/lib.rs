@@ -56,6 +56,8 @@ pub mod cookie;
 #[cfg(feature = "json")]
 pub mod driver;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod integrations;
 pub mod policy;
 pub mod random;
 #[cfg(feature = "json")]
@@ -73,7 +75,7 @@ pub use error::{ConfigError, FinishError, FrameError, RandomError, VerifyError};
 pub use random::OsRandom;
 pub use random::RandomSource;
 #[cfg(feature = "json")]
-pub use session::{LoadOutcome, Session};
+pub use session::{LoadOutcome, Session, SessionData};
 pub use signer::{HashAlg, Keyring};
 
 /// The README's examples run as doc-tests.

@@ -44,7 +44,7 @@ pub const SESSION_ID_BYTES: usize = 32;
 pub const MAX_SESSION_ID_LEN: usize = 200;
 
 /// How many times a lost compare-and-set or an id collision is retried.
-pub const DEFAULT_MAX_RETRIES: u32 = 8;
+pub const DEFAULT_MAX_RETRIES: u32 = 64;
 
 /// The salt pyramid_session_redis hard-codes.
 pub const PYRAMID_SESSION_REDIS_SALT: &str = "pyramid_session_redis.";
@@ -539,8 +539,7 @@ fn decode_record(data: &[u8]) -> Option<(f64, State)> {
     Some((created, state))
 }
 
-/// A read-modify-write function recorded by [`ServerSession::modify`].
-pub type Modifier = Box<dyn Fn(Option<&Value>) -> Option<Value> + Send + Sync>;
+pub use crate::session::Modifier;
 
 /// One change this request made, replayed onto a fresh record after a lost save.
 enum Op {
@@ -681,7 +680,12 @@ impl ServerSession {
     where
         F: Fn(Option<&Value>) -> Option<Value> + Send + Sync + 'static,
     {
-        self.record(Op::Modify(key.to_string(), Box::new(f)));
+        self.modify_boxed(key, Box::new(f))
+    }
+
+    /// The recorded form of [`ServerSession::modify`], for boxed functions.
+    pub fn modify_boxed(&mut self, key: &str, f: Modifier) -> Option<Value> {
+        self.record(Op::Modify(key.to_string(), f));
         self.state.get(key).cloned()
     }
 
@@ -780,6 +784,18 @@ impl ServerSession {
         self.created = created;
         self.version = stored.version;
         Ok(())
+    }
+}
+
+impl crate::session::SessionData for ServerSession {
+    fn read(&mut self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn write(&mut self, key: &str, value: Value) {
+        self.insert(key, value);
+    }
+    fn update(&mut self, key: &str, f: Modifier) -> Option<Value> {
+        self.modify_boxed(key, f)
     }
 }
 
@@ -1011,6 +1027,11 @@ impl<'s> Finisher<'s> {
                 "cookie requested before the store writes finished",
             )));
         }
+        // Everything planned is written: a later finish in the same request (after an
+        // early `save`) only writes what changes after this point.
+        self.session.dirty = false;
+        self.session.ops.clear();
+        self.session.rotated = false;
         let s = self.config.session();
         match (self.cookie, &self.session.id) {
             (CookieAction::Set, Some(id)) => {

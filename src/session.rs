@@ -285,70 +285,22 @@ impl Session {
         self.clear();
     }
 
-    /// `session.flash(msg, queue, allow_duplicate)` — a mutator. A non-list value already
-    /// at the queue's key is replaced by a new queue.
-    pub fn flash(&mut self, msg: Value, queue: &str, allow_duplicate: bool) {
+    /// Read-modify-write of one key — a mutator. `f` gets the current value and returns
+    /// the new one (`None` removes the key). Returns the new value.
+    pub fn modify<F>(&mut self, key: &str, f: F) -> Option<Value>
+    where
+        F: Fn(Option<&Value>) -> Option<Value> + Send + Sync + 'static,
+    {
         self.touch_write();
-        let key = flash_key(queue);
-        let slot = self
-            .state
-            .entry(key)
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !slot.is_array() {
-            *slot = Value::Array(Vec::new());
-        }
-        if let Value::Array(list) = slot {
-            if allow_duplicate || !list.contains(&msg) {
-                list.push(msg);
+        match f(self.state.get(key)) {
+            Some(v) => {
+                self.state.insert(key.to_string(), v.clone());
+                Some(v)
             }
-        }
-    }
-    /// `session.pop_flash(queue)` — a mutator. Returns the queue's messages, or none.
-    pub fn pop_flash(&mut self, queue: &str) -> Vec<Value> {
-        self.touch_write();
-        match self.state.shift_remove(&flash_key(queue)) {
-            Some(Value::Array(list)) => list,
-            Some(other) => alloc::vec![other],
-            None => Vec::new(),
-        }
-    }
-    /// `session.peek_flash(queue)` — an accessor. Returns the queue's messages, or none.
-    pub fn peek_flash(&mut self, queue: &str) -> Vec<Value> {
-        self.touch_read();
-        match self.state.get(&flash_key(queue)) {
-            Some(Value::Array(list)) => list.clone(),
-            Some(other) => alloc::vec![other.clone()],
-            None => Vec::new(),
-        }
-    }
-
-    /// `session.new_csrf_token()` — a mutator: 20 random bytes as 40 lowercase hex
-    /// characters, stored at `_csrft_`.
-    pub fn new_csrf_token(&mut self, rng: &mut impl RandomSource) -> Result<String, RandomError> {
-        let mut bytes = [0u8; 20];
-        rng.fill(&mut bytes)?;
-        let mut token = String::with_capacity(40);
-        for b in bytes {
-            for nibble in [b >> 4, b & 0xF] {
-                token.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+            None => {
+                self.state.shift_remove(key);
+                None
             }
-        }
-        self.insert(CSRF_KEY, Value::String(token.clone()));
-        Ok(token)
-    }
-    /// `session.get_csrf_token()` — an accessor that creates the token when missing.
-    pub fn get_csrf_token(&mut self, rng: &mut impl RandomSource) -> Result<String, RandomError> {
-        match self.get(CSRF_KEY) {
-            Some(Value::String(token)) => Ok(token.clone()),
-            _ => self.new_csrf_token(rng),
-        }
-    }
-    /// Compares a token sent by the client with the session's, in constant time — an
-    /// accessor. False when the session has no token.
-    pub fn check_csrf_token(&mut self, supplied: &str) -> bool {
-        match self.get(CSRF_KEY) {
-            Some(Value::String(token)) => bool::from(token.as_bytes().ct_eq(supplied.as_bytes())),
-            _ => false,
         }
     }
 
@@ -386,6 +338,106 @@ impl Session {
             return Err(FinishError::CookieTooLong { len: value.len() });
         }
         Ok(value)
+    }
+}
+
+/// A read-modify-write function over one session value.
+pub type Modifier = alloc::boxed::Box<dyn Fn(Option<&Value>) -> Option<Value> + Send + Sync>;
+
+/// The operations cookie-mode [`Session`] and server-mode
+/// [`crate::server::ServerSession`] share, and Pyramid's flash and CSRF helpers built on
+/// them (so both kinds of session behave alike).
+pub trait SessionData {
+    /// Reads a value — an accessor.
+    fn read(&mut self, key: &str) -> Option<&Value>;
+    /// Sets a value — a mutator.
+    fn write(&mut self, key: &str, value: Value);
+    /// Read-modify-write of one value — a mutator. Returns the new value.
+    fn update(&mut self, key: &str, f: Modifier) -> Option<Value>;
+
+    /// `session.flash(msg, queue, allow_duplicate)` — a mutator, even when a duplicate is
+    /// skipped. A non-list value already at the queue's key is replaced by a new queue.
+    fn flash(&mut self, msg: Value, queue: &str, allow_duplicate: bool) {
+        self.update(
+            &flash_key(queue),
+            alloc::boxed::Box::new(move |old: Option<&Value>| {
+                let mut list = match old {
+                    Some(Value::Array(list)) => list.clone(),
+                    _ => Vec::new(),
+                };
+                if allow_duplicate || !list.contains(&msg) {
+                    list.push(msg.clone());
+                }
+                Some(Value::Array(list))
+            }),
+        );
+    }
+    /// `session.pop_flash(queue)` — a mutator, even when the queue is empty. Returns the
+    /// queue's messages.
+    fn pop_flash(&mut self, queue: &str) -> Vec<Value> {
+        let key = flash_key(queue);
+        let old = self.read(&key).cloned();
+        self.update(&key, alloc::boxed::Box::new(|_| None));
+        match old {
+            Some(Value::Array(list)) => list,
+            Some(other) => alloc::vec![other],
+            None => Vec::new(),
+        }
+    }
+    /// `session.peek_flash(queue)` — an accessor. Returns the queue's messages.
+    fn peek_flash(&mut self, queue: &str) -> Vec<Value> {
+        match self.read(&flash_key(queue)) {
+            Some(Value::Array(list)) => list.clone(),
+            Some(other) => alloc::vec![other.clone()],
+            None => Vec::new(),
+        }
+    }
+    /// `session.new_csrf_token()` — a mutator: 20 random bytes as 40 lowercase hex
+    /// characters, stored at `_csrft_`.
+    fn new_csrf_token(&mut self, rng: &mut impl RandomSource) -> Result<String, RandomError>
+    where
+        Self: Sized,
+    {
+        let mut bytes = [0u8; 20];
+        rng.fill(&mut bytes)?;
+        let mut token = String::with_capacity(40);
+        for b in bytes {
+            for nibble in [b >> 4, b & 0xF] {
+                token.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+            }
+        }
+        self.write(CSRF_KEY, Value::String(token.clone()));
+        Ok(token)
+    }
+    /// `session.get_csrf_token()` — an accessor that creates the token when missing.
+    fn get_csrf_token(&mut self, rng: &mut impl RandomSource) -> Result<String, RandomError>
+    where
+        Self: Sized,
+    {
+        match self.read(CSRF_KEY) {
+            Some(Value::String(token)) => Ok(token.clone()),
+            _ => self.new_csrf_token(rng),
+        }
+    }
+    /// Compares a token sent by the client with the session's, in constant time — an
+    /// accessor. False when the session has no token.
+    fn check_csrf_token(&mut self, supplied: &str) -> bool {
+        match self.read(CSRF_KEY) {
+            Some(Value::String(token)) => bool::from(token.as_bytes().ct_eq(supplied.as_bytes())),
+            _ => false,
+        }
+    }
+}
+
+impl SessionData for Session {
+    fn read(&mut self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn write(&mut self, key: &str, value: Value) {
+        self.insert(key, value);
+    }
+    fn update(&mut self, key: &str, f: Modifier) -> Option<Value> {
+        self.modify(key, f)
     }
 }
 

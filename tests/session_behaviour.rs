@@ -3,7 +3,7 @@
 
 use pyramid_session::session::InvalidCookie;
 use pyramid_session::{
-    FinishError, FrameError, Keyring, LoadOutcome, RandomError, Session, SessionConfig,
+    FinishError, FrameError, Keyring, LoadOutcome, RandomError, Session, SessionConfig, SessionData,
 };
 use serde_json::json;
 

@@ -11,6 +11,7 @@ use pyramid_session::codec::Accessed;
 use pyramid_session::session::InvalidCookie;
 use pyramid_session::{
     ConfigError, FinishError, FrameError, LoadOutcome, RandomError, Session, SessionConfig,
+    SessionData,
 };
 use serde_json::{json, Value};
 

@@ -1,0 +1,598 @@
+//! axum / tower integration (feature `axum`): [`SessionLayer`] and the [`Session`]
+//! extractor. Handlers never see cookies or signatures.
+//!
+//! ```no_run
+//! use axum::{routing::post, Json, Router};
+//! use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
+//! use pyramid_session::server::{IdCookieFormat, ServerConfig};
+//! use pyramid_session::store::MemoryStore;
+//! use pyramid_session::SessionConfig;
+//! use serde_json::{json, Value};
+//!
+//! async fn increment(session: Session) -> Result<Json<Value>, SessionError> {
+//!     session.modify("count", |n| Some(json!(n.and_then(Value::as_u64).unwrap_or(0) + 1))).await?;
+//!     session.save().await?; // optional: write now, so the answer is the stored value
+//!     Ok(Json(json!({ "count": session.get("count").await? })))
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ServerConfig::new(SessionConfig::secure("s3cret").build()?, IdCookieFormat::CubicWeb)?;
+//! let app = Router::new()
+//!     .route("/increment", post(increment))
+//!     .layer(SessionLayer::server(config, MemoryStore::new()));
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! Per request the layer reads the clock once, verifies the cookie (no store I/O), and
+//! hands the handler a [`Session`] that loads its record on first use. After the handler
+//! it runs the store writes; only when they succeeded is `Set-Cookie` added, with
+//! `Vary: Cookie` and `Cache-Control: private`. A store failure turns the response into
+//! `503 Service Unavailable` with a JSON error. Responses with a 5xx status count as
+//! failed requests for `set_on_exception`.
+
+extern crate std;
+
+use std::boxed::Box;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::string::{String, ToString};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::vec::Vec;
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::config::SessionConfig;
+use crate::driver;
+use crate::error::{FinishError, RandomError};
+use crate::integrations::http::{apply_session_headers, cookie_header};
+use crate::random::OsRandom;
+use crate::server::{
+    AsyncStore, Pending, SaveOutcome, ServerConfig, ServerError, ServerSession, StoreError,
+    StoreKey, Stored,
+};
+use crate::session::{Modifier, SessionData};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`AsyncStore`] with boxed futures, so the layer and the extractor need no store type.
+trait DynStore: Send + Sync {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: f64,
+    ) -> BoxFuture<'a, Result<Option<Stored>, StoreError>>;
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        data: &'a [u8],
+        e: f64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn save<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        data: &'a [u8],
+        v: u64,
+        e: f64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<SaveOutcome, StoreError>>;
+    fn touch<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        e: f64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn remove<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+impl<S: AsyncStore + Send + Sync> DynStore for S {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: f64,
+    ) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
+        Box::pin(AsyncStore::load(self, key, now))
+    }
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        data: &'a [u8],
+        e: f64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(AsyncStore::create(self, key, data, e, now))
+    }
+    fn save<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        data: &'a [u8],
+        v: u64,
+        e: f64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<SaveOutcome, StoreError>> {
+        Box::pin(AsyncStore::save(self, key, data, v, e, now))
+    }
+    fn touch<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        e: f64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(AsyncStore::touch(self, key, e, now))
+    }
+    fn remove<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(AsyncStore::remove(self, key))
+    }
+}
+
+impl AsyncStore for dyn DynStore + '_ {
+    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        DynStore::load(self, key, now).await
+    }
+    async fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        e: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        DynStore::create(self, key, data, e, now).await
+    }
+    async fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        v: u64,
+        e: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        DynStore::save(self, key, data, v, e, now).await
+    }
+    async fn touch(&self, key: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
+        DynStore::touch(self, key, e, now).await
+    }
+    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+        DynStore::remove(self, key).await
+    }
+}
+
+enum Mode {
+    Cookie(SessionConfig),
+    Server {
+        config: ServerConfig,
+        store: Box<dyn DynStore>,
+    },
+}
+
+struct Shared {
+    mode: Mode,
+    clock: fn() -> f64,
+}
+
+/// The system clock as Unix seconds (what `time.time()` returns in Python).
+pub fn system_clock() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The tower layer that gives every request a [`Session`].
+#[derive(Clone)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match self.shared.mode {
+            Mode::Cookie(_) => "cookie",
+            Mode::Server { .. } => "server",
+        };
+        f.debug_struct("SessionLayer")
+            .field("mode", &mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// Cookie mode: the whole state travels in the signed cookie (Pyramid's
+    /// `SignedCookieSessionFactory`).
+    pub fn cookie(config: SessionConfig) -> SessionLayer {
+        SessionLayer {
+            shared: Arc::new(Shared {
+                mode: Mode::Cookie(config),
+                clock: system_clock,
+            }),
+        }
+    }
+
+    /// Server mode over any async store.
+    pub fn server<S: AsyncStore + Send + Sync + 'static>(
+        config: ServerConfig,
+        store: S,
+    ) -> SessionLayer {
+        SessionLayer {
+            shared: Arc::new(Shared {
+                mode: Mode::Server {
+                    config,
+                    store: Box::new(store),
+                },
+                clock: system_clock,
+            }),
+        }
+    }
+
+    /// Replaces the clock (Unix seconds), e.g. for tests. It is read once per request.
+    #[must_use]
+    pub fn with_clock(self, clock: fn() -> f64) -> SessionLayer {
+        let shared = match Arc::try_unwrap(self.shared) {
+            Ok(shared) => Shared { clock, ..shared },
+            Err(_) => unreachable_shared(),
+        };
+        SessionLayer {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_shared() -> Shared {
+    // `with_clock` takes the layer by value before it is cloned into a router.
+    panic!("SessionLayer::with_clock must be called before the layer is cloned")
+}
+
+impl<S> tower_layer::Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+    fn layer(&self, inner: S) -> SessionService<S> {
+        SessionService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around the application.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+enum State {
+    Cookie(crate::Session),
+    Pending(Pending),
+    Open(ServerSession),
+}
+
+struct Inner {
+    state: State,
+    /// A cookie produced by an early [`Session::save`].
+    saved_cookie: Option<String>,
+    used: bool,
+}
+
+/// The request's session, for handlers (extract it as an argument). Cheap to clone; all
+/// clones are the same session. Every method may load the record on first use, hence
+/// `async` and the [`SessionError`].
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Mutex<Inner>>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+/// A session operation that failed. As a response: `503` with a JSON error for store
+/// trouble, `500` otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionError {
+    /// The store failed, or the session was removed concurrently.
+    Server(ServerError),
+    /// The cookie could not be produced (e.g. over 4064 characters).
+    Finish(FinishError),
+    /// The OS random source failed.
+    Random,
+    /// The handler ran without [`SessionLayer`].
+    LayerMissing,
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionError::Server(e) => e.fmt(f),
+            SessionError::Finish(e) => e.fmt(f),
+            SessionError::Random => f.write_str("random source failed"),
+            SessionError::LayerMissing => f.write_str("SessionLayer is not installed"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<RandomError> for SessionError {
+    fn from(_: RandomError) -> SessionError {
+        SessionError::Random
+    }
+}
+
+impl SessionError {
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            SessionError::Server(ServerError::Store(_) | ServerError::Contended) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            SessionError::Server(ServerError::Removed) => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> axum::response::Response {
+        let body = serde_json::json!({ "error": self.to_string() });
+        let mut response = (self.status(), body.to_string()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+/// Borrowed session of either mode, so the helpers are written once.
+enum Data<'a> {
+    Cookie(&'a mut crate::Session),
+    Server(&'a mut ServerSession),
+}
+
+impl SessionData for Data<'_> {
+    fn read(&mut self, key: &str) -> Option<&Value> {
+        match self {
+            Data::Cookie(s) => s.get(key),
+            Data::Server(s) => s.get(key),
+        }
+    }
+    fn write(&mut self, key: &str, value: Value) {
+        match self {
+            Data::Cookie(s) => s.insert(key, value).map(drop).unwrap_or(()),
+            Data::Server(s) => s.insert(key, value),
+        }
+    }
+    fn update(&mut self, key: &str, f: Modifier) -> Option<Value> {
+        match self {
+            Data::Cookie(s) => s.modify(key, f),
+            Data::Server(s) => s.modify_boxed(key, f),
+        }
+    }
+}
+
+impl Session {
+    async fn with<T>(&self, f: impl FnOnce(&mut Data<'_>) -> T) -> Result<T, SessionError> {
+        let mut inner = self.inner.lock().await;
+        inner.used = true;
+        if let (State::Pending(pending), Mode::Server { config, store }) =
+            (&inner.state, &self.shared.mode)
+        {
+            let opened = driver::open_async(&**store, config, pending.clone())
+                .await
+                .map_err(SessionError::Server)?;
+            inner.state = State::Open(opened);
+        }
+        let mut data = match &mut inner.state {
+            State::Cookie(s) => Data::Cookie(s),
+            State::Open(s) => Data::Server(s),
+            State::Pending(_) => return Err(SessionError::LayerMissing),
+        };
+        Ok(f(&mut data))
+    }
+
+    /// A value (`None` when absent).
+    pub async fn get(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        self.with(|d| d.read(key).cloned()).await
+    }
+    /// Sets a value.
+    pub async fn insert(&self, key: &str, value: Value) -> Result<(), SessionError> {
+        self.with(|d| d.write(key, value)).await
+    }
+    /// Removes a value, returning it.
+    pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        self.with(|d| {
+            let old = d.read(key).cloned();
+            d.update(key, Box::new(|_| None));
+            old
+        })
+        .await
+    }
+    /// Read-modify-write that survives concurrent requests in server mode (see
+    /// [`ServerSession::modify`]). Returns the new value.
+    pub async fn modify<F>(&self, key: &str, f: F) -> Result<Option<Value>, SessionError>
+    where
+        F: Fn(Option<&Value>) -> Option<Value> + Send + Sync + 'static,
+    {
+        self.with(|d| d.update(key, Box::new(f))).await
+    }
+    /// Adds a flash message to `queue` (`""` is the default queue).
+    pub async fn flash(&self, msg: Value, queue: &str) -> Result<(), SessionError> {
+        self.with(|d| d.flash(msg, queue, true)).await
+    }
+    /// Takes the flash messages of `queue`.
+    pub async fn pop_flash(&self, queue: &str) -> Result<Vec<Value>, SessionError> {
+        self.with(|d| d.pop_flash(queue)).await
+    }
+    /// The session's CSRF token, created when missing.
+    pub async fn csrf_token(&self) -> Result<String, SessionError> {
+        self.with(|d| d.get_csrf_token(&mut OsRandom))
+            .await?
+            .map_err(SessionError::from)
+    }
+    /// Checks a CSRF token sent by the client, in constant time.
+    pub async fn check_csrf_token(&self, supplied: &str) -> Result<bool, SessionError> {
+        self.with(|d| d.check_csrf_token(supplied)).await
+    }
+    /// Logs out: server mode removes the record (the next write gets a new id); cookie
+    /// mode clears the state, as Pyramid does.
+    pub async fn invalidate(&self) -> Result<(), SessionError> {
+        self.with_either(|c| c.invalidate(), |s| s.invalidate())
+            .await
+    }
+    /// Server mode: moves the data to a new id (call at login). Cookie mode has no id and
+    /// nothing to do.
+    pub async fn regenerate_id(&self) -> Result<(), SessionError> {
+        self.with_either(|_| (), |s| s.regenerate_id()).await
+    }
+    /// True when the session has no stored record or valid cookie yet.
+    pub async fn is_new(&self) -> Result<bool, SessionError> {
+        self.with_either(|c| c.is_new(), |s| s.is_new()).await
+    }
+    /// When the session was created (Unix seconds).
+    pub async fn created(&self) -> Result<f64, SessionError> {
+        self.with_either(|c| c.created(), |s| s.created()).await
+    }
+
+    async fn with_either<T>(
+        &self,
+        cookie: impl FnOnce(&mut crate::Session) -> T,
+        server: impl FnOnce(&mut ServerSession) -> T,
+    ) -> Result<T, SessionError> {
+        let mut cookie = Some(cookie);
+        let mut server = Some(server);
+        self.with(|d| match d {
+            Data::Cookie(s) => cookie.take().map(|f| f(s)),
+            Data::Server(s) => server.take().map(|f| f(s)),
+        })
+        .await?
+        .ok_or(SessionError::LayerMissing)
+    }
+
+    /// Server mode: runs the store writes now (instead of after the handler), so the
+    /// handler can answer with committed values; later changes are written at the end as
+    /// usual. Cookie mode: nothing to do.
+    pub async fn save(&self) -> Result<(), SessionError> {
+        let mut inner = self.inner.lock().await;
+        if let (State::Open(session), Mode::Server { config, store }) =
+            (&mut inner.state, &self.shared.mode)
+        {
+            let cookie = driver::finish_async(&**store, config, session, false, &mut OsRandom)
+                .await
+                .map_err(SessionError::Server)?;
+            if cookie.is_some() {
+                inner.saved_cookie = cookie;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the request: the `Set-Cookie` value, after the store writes.
+    async fn finish(&self, failed: bool) -> Result<(Option<String>, bool), SessionError> {
+        let mut inner = self.inner.lock().await;
+        let used = inner.used;
+        let saved = inner.saved_cookie.take();
+        let cookie = match (&mut inner.state, &self.shared.mode) {
+            (State::Cookie(session), Mode::Cookie(config)) => session
+                .finish(config, failed)
+                .map_err(SessionError::Finish)?,
+            (State::Open(session), Mode::Server { config, store }) => {
+                driver::finish_async(&**store, config, session, failed, &mut OsRandom)
+                    .await
+                    .map_err(SessionError::Server)?
+            }
+            _ => None,
+        };
+        Ok((cookie.or(saved), used))
+    }
+}
+
+impl<S> FromRequestParts<S> for Session
+where
+    S: Send + Sync,
+{
+    type Rejection = SessionError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(SessionError::LayerMissing)
+    }
+}
+
+impl<S> tower_service::Service<Request<Body>> for SessionService<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        // The ready service handles this request; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let now = (shared.clock)();
+            let header = cookie_header(request.headers());
+            let state = match &shared.mode {
+                Mode::Cookie(config) => {
+                    State::Cookie(crate::Session::load(config, header.as_deref(), now))
+                }
+                Mode::Server { config, .. } => {
+                    State::Pending(Pending::start(config, header.as_deref(), now))
+                }
+            };
+            let session = Session {
+                inner: Arc::new(Mutex::new(Inner {
+                    state,
+                    saved_cookie: None,
+                    used: false,
+                })),
+                shared,
+            };
+            request.extensions_mut().insert(session.clone());
+            let mut response = inner.call(request).await?;
+            let failed = response.status().is_server_error();
+            match session.finish(failed).await {
+                Ok((cookie, used)) => {
+                    if apply_session_headers(response.headers_mut(), cookie.as_deref(), used)
+                        .is_err()
+                    {
+                        return Ok(SessionError::Finish(FinishError::Encode).into_response());
+                    }
+                    Ok(response)
+                }
+                // The writes failed: the handler's answer must not reach the client as if
+                // it had been stored.
+                Err(e) => Ok(e.into_response()),
+            }
+        })
+    }
+}
