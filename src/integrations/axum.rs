@@ -17,7 +17,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = ServerConfig::new(SessionConfig::secure("s3cret").build()?, IdCookieFormat::CubicWeb)?;
-//! let app = Router::new()
+//! let app: Router = Router::new()
 //!     .route("/increment", post(increment))
 //!     .layer(SessionLayer::server(config, MemoryStore::new()));
 //! # let _ = app; Ok(()) }

@@ -1,0 +1,190 @@
+//! The axum layer in process: cookie mode against Pyramid's cookie, `set_on_exception`,
+//! the clock read once per request, and store failures mapped to 503.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
+use pyramid_session::server::{
+    IdCookieFormat, SaveOutcome, ServerConfig, StoreError, StoreErrorKind, StoreKey, Stored,
+};
+use pyramid_session::SessionConfig;
+use serde_json::json;
+use tower::ServiceExt;
+
+fn frozen() -> f64 {
+    1_700_000_000.25
+}
+
+async fn call(
+    app: &Router,
+    uri: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, Vec<String>, Vec<String>, String) {
+    let mut request = Request::builder().uri(uri);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let header = |name: &str| -> Vec<String> {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    };
+    let (set_cookie, vary) = (header("set-cookie"), header("vary"));
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        set_cookie,
+        vary,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+fn app(layer: SessionLayer) -> Router {
+    Router::new()
+        .route(
+            "/set",
+            get(|s: Session| async move {
+                s.insert("a", json!(1)).await?;
+                Ok::<_, SessionError>("ok")
+            }),
+        )
+        .route(
+            "/get",
+            get(|s: Session| async move {
+                Ok::<_, SessionError>(s.get("a").await?.map(|v| v.to_string()).unwrap_or_default())
+            }),
+        )
+        .route(
+            "/fail",
+            get(|s: Session| async move {
+                s.insert("a", json!(2)).await?;
+                Ok::<_, SessionError>((StatusCode::INTERNAL_SERVER_ERROR, "boom"))
+            }),
+        )
+        .route("/static", get(|| async { "no session" }))
+        .layer(layer)
+}
+
+#[tokio::test]
+async fn cookie_mode_matches_pyramid() {
+    let config = SessionConfig::pyramid("seekrit").build().unwrap();
+    let app = app(SessionLayer::cookie(config).with_clock(frozen));
+    let (status, set, vary, _) = call(&app, "/set", None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Byte-identical to Pyramid's SignedCookieSessionFactory('seekrit') at this time.
+    assert_eq!(
+        set,
+        ["session=4v0IyFcbgeVNQOQ8Tlv2YwZThB-jrYUMvS_OTMoEPrCxdUEDzX2R67WSqr_Ufqwm6hfSxGcau7E1AhDmkvn1mVsxNzAwMDAwMDAwLCAxNzAwMDAwMDAwLjI1LCB7ImEiOiAxfV0; Path=/; SameSite=Lax"]
+    );
+    assert_eq!(vary, ["Cookie"]);
+    let cookie = set[0].split(';').next().unwrap().to_string();
+    let (_, set, vary, body) = call(&app, "/get", Some(&cookie)).await;
+    assert_eq!(body, "1");
+    assert!(set.is_empty(), "same second: no reissue");
+    assert_eq!(vary, ["Cookie"], "the session was read");
+    let (_, set, vary, _) = call(&app, "/static", Some(&cookie)).await;
+    assert!(
+        set.is_empty() && vary.is_empty(),
+        "untouched sessions add no header"
+    );
+}
+
+#[tokio::test]
+async fn set_on_exception_is_honoured() {
+    let on = SessionConfig::pyramid("seekrit").build().unwrap();
+    let (status, set, _, _) = call(&app(SessionLayer::cookie(on)), "/fail", None).await;
+    assert_eq!((status, set.len()), (StatusCode::INTERNAL_SERVER_ERROR, 1));
+    let off = SessionConfig::pyramid("seekrit")
+        .set_on_exception(false)
+        .build()
+        .unwrap();
+    let (status, set, _, _) = call(&app(SessionLayer::cookie(off)), "/fail", None).await;
+    assert_eq!((status, set.len()), (StatusCode::INTERNAL_SERVER_ERROR, 0));
+}
+
+/// A store that is down.
+struct Down;
+
+impl pyramid_session::server::AsyncStore for Down {
+    async fn load(&self, _: &StoreKey, _: f64) -> Result<Option<Stored>, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "connection refused",
+        ))
+    }
+    async fn create(&self, _: &StoreKey, _: &[u8], _: f64, _: f64) -> Result<bool, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "connection refused",
+        ))
+    }
+    async fn save(
+        &self,
+        _: &StoreKey,
+        _: &[u8],
+        _: u64,
+        _: f64,
+        _: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "connection refused",
+        ))
+    }
+    async fn touch(&self, _: &StoreKey, _: f64, _: f64) -> Result<bool, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "connection refused",
+        ))
+    }
+    async fn remove(&self, _: &StoreKey) -> Result<(), StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "connection refused",
+        ))
+    }
+}
+
+#[tokio::test]
+async fn store_failures_are_503_without_cookie() {
+    let config = ServerConfig::new(
+        SessionConfig::secure("s").build().unwrap(),
+        IdCookieFormat::CubicWeb,
+    )
+    .unwrap();
+    let app = app(SessionLayer::server(config, Down));
+    // A new visitor's write fails at the end of the request: the handler's 200 becomes a 503.
+    let (status, set, _, body) = call(&app, "/set", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(set.is_empty());
+    assert!(body.contains("\"error\""), "{body}");
+    // Without a cookie nothing is loaded, so a read-only request works.
+    let (status, _, _, body) = call(&app, "/get", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+}
+
+#[tokio::test]
+async fn handlers_without_the_layer_get_500() {
+    let app: Router = Router::new().route(
+        "/",
+        get(|s: Session| async move { s.get("a").await.map(|_| "") }),
+    );
+    let response = app
+        .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
