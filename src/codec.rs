@@ -35,3 +35,14 @@ impl Accessed {
         }
     }
 }
+
+/// A decoded frame with typed state (see [`json::decode_typed`] and [`postcard::decode`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypedFrame<T> {
+    /// Slot 0, read as when the cookie was issued (Pyramid's `renewed`).
+    pub renewed: f64,
+    /// Slot 1: when the session was created.
+    pub created: f64,
+    /// Slot 2: the state.
+    pub state: T,
+}

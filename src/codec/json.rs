@@ -65,6 +65,30 @@ pub fn decode_frame(payload: &[u8]) -> Result<Frame, FrameError> {
     })
 }
 
+/// Parses a verified payload `[number, number, state]` straight into a typed state `T`
+/// (any `serde` type, e.g. a struct with the session's keys), skipping the dynamic map.
+/// Timestamps must be finite; unknown state keys are ignored unless `T` forbids them.
+pub fn decode_typed<T: serde::de::DeserializeOwned>(
+    payload: &[u8],
+) -> Result<super::TypedFrame<T>, FrameError> {
+    let (renewed, created, state): (f64, f64, T) =
+        serde_json::from_slice(payload).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                FrameError::Syntax
+            } else {
+                FrameError::Shape
+            }
+        })?;
+    if !renewed.is_finite() || !created.is_finite() {
+        return Err(FrameError::NonFiniteTimestamp);
+    }
+    Ok(super::TypedFrame {
+        renewed,
+        created,
+        state,
+    })
+}
+
 fn finite(n: &Number) -> Result<f64, FrameError> {
     match n.as_f64() {
         Some(x) if x.is_finite() => Ok(x),
@@ -393,6 +417,27 @@ mod tests {
         assert_eq!(
             decode_frame(br#"[1, 2, {"a": [1e999]}]"#),
             Err(FrameError::NonFiniteTimestamp)
+        );
+    }
+
+    #[test]
+    fn typed_decoding() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct S {
+            user: String,
+        }
+        let f =
+            decode_typed::<S>(br#"[1700000000, 1700000000.25, {"user": "ada", "x": 1}]"#).unwrap();
+        assert_eq!(
+            (f.renewed, f.created, f.state.user.as_str()),
+            (1700000000.0, 1700000000.25, "ada")
+        );
+        assert_eq!(decode_typed::<S>(b"[1, 2, {}]"), Err(FrameError::Shape));
+        assert_eq!(decode_typed::<S>(b"[1, 2"), Err(FrameError::Syntax));
+        // serde_json refuses out-of-range floats while parsing.
+        assert_eq!(
+            decode_typed::<S>(br#"[1e999, 2, {"user": "a"}]"#),
+            Err(FrameError::Syntax)
         );
     }
 

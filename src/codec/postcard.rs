@@ -25,22 +25,11 @@ use alloc::vec::Vec;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::Accessed;
+use super::{Accessed, TypedFrame};
 use crate::error::FrameError;
 
 /// The format version byte written first.
 pub const POSTCARD_FRAME_VERSION: u8 = 1;
-
-/// A decoded typed frame.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TypedFrame<T> {
-    /// Slot 0, read as when the cookie was issued (Pyramid's `renewed`).
-    pub renewed: f64,
-    /// Slot 1: when the session was created.
-    pub created: f64,
-    /// Slot 2: the state.
-    pub state: T,
-}
 
 /// Encodes `[accessed, created, state]` with the version byte in front.
 pub fn encode<T: Serialize>(

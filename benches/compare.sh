@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the criterion benches (quick mode by default) and the Python baseline, then
+# prints one Markdown table of ratios: against the floor, Python and the cookie crate.
+#   bash benches/compare.sh            # quick
+#   BENCH_ARGS= bash benches/compare.sh  # full criterion runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH_ARGS=${BENCH_ARGS---quick}
+cargo bench --bench sessions -- $BENCH_ARGS >&2
+venv=target/bench-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install -q webob==1.8.11 pyramid==2.1 >&2
+fi
+"$venv/bin/python" benches/python_baseline.py > target/python-baseline.json
+python3 benches/report.py target/criterion target/python-baseline.json
