@@ -216,6 +216,38 @@ pub trait Store {
     fn remove(&self, key: &StoreKey) -> Result<(), StoreError>;
 }
 
+macro_rules! store_via_deref {
+    ($($ty:ty),*) => {$(
+        /// A reference or shared pointer to a store is a store.
+        impl<S: Store + ?Sized> Store for $ty {
+            fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+                (**self).load(key, now)
+            }
+            fn create(&self, key: &StoreKey, data: &[u8], expires_at: f64, now: f64) -> Result<bool, StoreError> {
+                (**self).create(key, data, expires_at, now)
+            }
+            fn save(
+                &self,
+                key: &StoreKey,
+                data: &[u8],
+                expected_version: u64,
+                expires_at: f64,
+                now: f64,
+            ) -> Result<SaveOutcome, StoreError> {
+                (**self).save(key, data, expected_version, expires_at, now)
+            }
+            fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
+                (**self).touch(key, expires_at, now)
+            }
+            fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+                (**self).remove(key)
+            }
+        }
+    )*};
+}
+
+store_via_deref!(&S, alloc::sync::Arc<S>);
+
 /// The store contract, async flavour: the same operations and rules as [`Store`].
 pub trait AsyncStore: Sync {
     /// Loads a live record.

@@ -4,6 +4,55 @@
 //! Every store implements the contract of [`crate::server::Store`] (and
 //! [`crate::server::AsyncStore`]); `tests/store_contract.rs` runs one suite against all.
 
+/// Implements [`crate::server::AsyncStore`] for a store whose blocking operations never
+/// wait on the network (memory, local SQLite): each async call runs the blocking one.
+macro_rules! async_via_blocking {
+    ($store:ty) => {
+        impl $crate::server::AsyncStore for $store {
+            async fn load(
+                &self,
+                key: &$crate::server::StoreKey,
+                now: f64,
+            ) -> Result<Option<$crate::server::Stored>, $crate::server::StoreError> {
+                $crate::server::Store::load(self, key, now)
+            }
+            async fn create(
+                &self,
+                key: &$crate::server::StoreKey,
+                data: &[u8],
+                expires_at: f64,
+                now: f64,
+            ) -> Result<bool, $crate::server::StoreError> {
+                $crate::server::Store::create(self, key, data, expires_at, now)
+            }
+            async fn save(
+                &self,
+                key: &$crate::server::StoreKey,
+                data: &[u8],
+                expected_version: u64,
+                expires_at: f64,
+                now: f64,
+            ) -> Result<$crate::server::SaveOutcome, $crate::server::StoreError> {
+                $crate::server::Store::save(self, key, data, expected_version, expires_at, now)
+            }
+            async fn touch(
+                &self,
+                key: &$crate::server::StoreKey,
+                expires_at: f64,
+                now: f64,
+            ) -> Result<bool, $crate::server::StoreError> {
+                $crate::server::Store::touch(self, key, expires_at, now)
+            }
+            async fn remove(
+                &self,
+                key: &$crate::server::StoreKey,
+            ) -> Result<(), $crate::server::StoreError> {
+                $crate::server::Store::remove(self, key)
+            }
+        }
+    };
+}
+
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -336,12 +336,12 @@ mod redis_store {
     }
 
     /// Shifts the contract's fixed clock to the real one.
-    struct Shifted<'a, S> {
-        store: &'a S,
+    struct Shifted<S> {
+        store: S,
         shift: f64,
     }
 
-    impl<S: Store> Store for Shifted<'_, S> {
+    impl<S: Store> Store for Shifted<S> {
         fn load(
             &self,
             key: &StoreKey,
@@ -420,7 +420,7 @@ mod redis_store {
         let server = RedisServer::start();
         let store = RedisStore::open(&server.url(), "app:", DEFAULT_TIMEOUT).unwrap();
         // The increments run at NOW + 1; give the record a far expiry by shifting time.
-        let shifted = Arc::new(ShiftedOwned {
+        let shifted = Arc::new(Shifted {
             store,
             shift: wall_clock() - NOW,
         });
@@ -442,74 +442,11 @@ mod redis_store {
             store,
             rt: rt.handle().clone(),
         };
-        let shifted = Arc::new(ShiftedOwned {
+        let shifted = Arc::new(Shifted {
             store: blocking,
             shift: wall_clock() - NOW,
         });
         assert_eq!(concurrent_increments(shifted), 2000);
-    }
-
-    /// [`Shifted`] owning its store, for the threads of the concurrency test.
-    struct ShiftedOwned<S> {
-        store: S,
-        shift: f64,
-    }
-
-    impl<S: Store> Store for ShiftedOwned<S> {
-        fn load(
-            &self,
-            key: &StoreKey,
-            now: f64,
-        ) -> Result<Option<pyramid_session::server::Stored>, pyramid_session::server::StoreError>
-        {
-            Shifted {
-                store: &self.store,
-                shift: self.shift,
-            }
-            .load(key, now)
-        }
-        fn create(
-            &self,
-            key: &StoreKey,
-            data: &[u8],
-            e: f64,
-            now: f64,
-        ) -> Result<bool, pyramid_session::server::StoreError> {
-            Shifted {
-                store: &self.store,
-                shift: self.shift,
-            }
-            .create(key, data, e, now)
-        }
-        fn save(
-            &self,
-            key: &StoreKey,
-            data: &[u8],
-            v: u64,
-            e: f64,
-            now: f64,
-        ) -> Result<SaveOutcome, pyramid_session::server::StoreError> {
-            Shifted {
-                store: &self.store,
-                shift: self.shift,
-            }
-            .save(key, data, v, e, now)
-        }
-        fn touch(
-            &self,
-            key: &StoreKey,
-            e: f64,
-            now: f64,
-        ) -> Result<bool, pyramid_session::server::StoreError> {
-            Shifted {
-                store: &self.store,
-                shift: self.shift,
-            }
-            .touch(key, e, now)
-        }
-        fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
-            self.store.remove(key)
-        }
     }
 
     /// Two independent store instances (two app servers) share one Redis.

@@ -6,7 +6,7 @@ extern crate std;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::server::{AsyncStore, SaveOutcome, Store, StoreError, StoreKey, Stored};
+use crate::server::{SaveOutcome, Store, StoreError, StoreKey, Stored};
 
 /// The embedded default store. Cheap to share (`Arc<MemoryStore>`); sessions do not
 /// survive a restart.
@@ -118,34 +118,5 @@ impl Store for MemoryStore {
     }
 }
 
-/// The memory store never waits, so its async operations are its blocking ones.
-impl AsyncStore for MemoryStore {
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        Store::load(self, key, now)
-    }
-    async fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        Store::create(self, key, data, expires_at, now)
-    }
-    async fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        Store::save(self, key, data, expected_version, expires_at, now)
-    }
-    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        Store::touch(self, key, expires_at, now)
-    }
-    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        Store::remove(self, key)
-    }
-}
+// The memory store never waits, so its async operations are its blocking ones.
+async_via_blocking!(MemoryStore);

@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::server::{AsyncStore, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
+use crate::server::{SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pyramid_sessions (
@@ -198,35 +198,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// Each call is one short local statement, run inline: it blocks the executor thread
-/// for about as long as a memory allocation under contention.
-impl AsyncStore for SqliteStore {
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        Store::load(self, key, now)
-    }
-    async fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        Store::create(self, key, data, expires_at, now)
-    }
-    async fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        Store::save(self, key, data, expected_version, expires_at, now)
-    }
-    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        Store::touch(self, key, expires_at, now)
-    }
-    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        Store::remove(self, key)
-    }
-}
+// Each call is one short local statement, run inline: it blocks the executor thread
+// for about as long as a memory allocation under contention.
+async_via_blocking!(SqliteStore);
