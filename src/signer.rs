@@ -286,13 +286,27 @@ impl Keyring {
     }
 
     /// Signs `payload` with the first key and appends the cookie value to `out`.
+    ///
+    /// The payload is encoded straight from its buffer: only the tag's last bytes and the
+    /// payload's first ones, which share a base64 group, are copied.
     pub fn sign_into(&self, payload: &[u8], out: &mut String) {
         let mut tag = [0u8; MAX_DIGEST_LEN];
         let n = self.keys[0].tag(payload, &mut tag);
-        let mut raw = Vec::with_capacity(n + payload.len());
-        raw.extend_from_slice(&tag[..n]);
-        raw.extend_from_slice(payload);
-        ENCODE.encode_string(&raw, out);
+        out.reserve((n + payload.len()).div_ceil(3) * 4);
+        let whole = n / 3 * 3;
+        ENCODE.encode_string(&tag[..whole], out);
+        // Bridge the tag's leftover bytes (0 to 2) with the payload's first ones.
+        let mut bridge = [0u8; 3];
+        let left = n - whole;
+        bridge[..left].copy_from_slice(&tag[whole..n]);
+        let take = if left == 0 {
+            0
+        } else {
+            (3 - left).min(payload.len())
+        };
+        bridge[left..left + take].copy_from_slice(&payload[..take]);
+        ENCODE.encode_string(&bridge[..left + take], out);
+        ENCODE.encode_string(&payload[take..], out);
     }
 
     /// Signs `payload` with the first key and returns the cookie value.

@@ -252,6 +252,18 @@ pub fn write_float(x: f64, out: &mut Vec<u8>) -> Result<(), FrameError> {
     Ok(())
 }
 
+/// Bytes that can be copied into a JSON string as they are: printable ASCII except `"`
+/// and `\\`.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7F {
+        table[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
 /// Appends a JSON string with `ensure_ascii` escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -261,31 +273,46 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
             out.push(HEX[usize::from((u >> shift) & 0xF)]);
         }
     };
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if PLAIN[usize::from(b)] {
+            i += 1;
             continue;
         }
-        out.extend_from_slice(&s.as_bytes()[start..i]);
-        start = i + c.len_utf8();
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            _ => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    unit(*u, out);
-                }
+        out.extend_from_slice(&bytes[start..i]);
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0C => b"\\f",
+            _ => b"",
+        };
+        if !escape.is_empty() {
+            out.extend_from_slice(escape);
+            i += 1;
+        } else if b < 0x80 {
+            unit(u16::from(b), out);
+            i += 1;
+        } else {
+            // `i` is on a char boundary: everything before it was ASCII or whole chars.
+            let c = s[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                unit(*u, out);
             }
+            i += c.len_utf8();
         }
+        start = i;
     }
-    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
