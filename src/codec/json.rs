@@ -264,6 +264,20 @@ const PLAIN: [bool; 256] = {
     table
 };
 
+/// True when some byte of `w` is not [`PLAIN`]: below 0x20, `"`, `\\`, or 0x7F and
+/// above. Exact (the classic "has a zero byte" / "has a byte less than n" bit tricks),
+/// so plain text is skipped 8 bytes at a time.
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = has_zero(w ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(w ^ (ONES * u64::from(b'\\')));
+    let del_or_high = w | w.wrapping_add(ONES);
+    (below_space | quote | backslash | del_or_high) & HIGH != 0
+}
+
 /// Appends a JSON string with `ensure_ascii` escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -279,7 +293,17 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if needs_escape(u64::from_le_bytes(word)) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         if PLAIN[usize::from(b)] {
             i += 1;
             continue;
@@ -385,6 +409,24 @@ mod tests {
         }
         assert!(write_float(f64::NAN, &mut Vec::new()).is_err());
         assert!(write_float(f64::INFINITY, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn word_check_agrees_with_the_table() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut word = [b'A'; 8];
+                word[pos] = b;
+                assert_eq!(
+                    needs_escape(u64::from_le_bytes(word)),
+                    !PLAIN[usize::from(b)],
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
+        let mut out = Vec::new();
+        write_string("0123456789abcdef\"0123456789abcdefé", &mut out);
+        assert_eq!(out, br#""0123456789abcdef\"0123456789abcdef\u00e9""#);
     }
 
     #[test]
