@@ -1,4 +1,4 @@
-"""Prints the benchmark table of benches/compare.sh from criterion's estimates and the
+"""Prints the benchmark table of benches/compare.sh from criterion's median estimates and the
 Python baseline: times, and ratios against the floor, Python and the cookie crate, with
 each target from the issue checked."""
 import json
@@ -12,7 +12,7 @@ def load(root, group, function, size):
     path = os.path.join(root, group, function, str(size), "new", "estimates.json")
     try:
         with open(path) as f:
-            return json.load(f)["mean"]["point_estimate"]
+            return json.load(f)["median"]["point_estimate"]
     except FileNotFoundError:
         return None
 

@@ -25,6 +25,7 @@ pub struct OsRandom;
 
 #[cfg(feature = "std")]
 impl RandomSource for OsRandom {
+    #[allow(clippy::disallowed_methods)] // the std adapter that reads the OS source
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
         getrandom::fill(buf).map_err(|_| RandomError)
     }

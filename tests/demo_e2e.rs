@@ -1,4 +1,6 @@
 //! End-to-end: the demo app as a real process, driven over HTTP with a cookie jar.
+// Test harness code times its own waits and real servers; the crate under test does not.
+#![allow(clippy::disallowed_methods)]
 
 mod demo;
 mod servers;

@@ -1,5 +1,7 @@
 //! One store-contract suite, run against every store: the semantics of
 //! `pyramid_session::server::Store` and the 8 x 250 concurrent-increment test.
+// Test harness code times its own waits and real servers; the crate under test does not.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -163,6 +165,23 @@ fn memory_store_sweep() {
     assert_eq!(store.sweep(NOW + 2.0), 1);
     assert_eq!(store.len(), 1);
     assert!(store.load(&key(2), NOW + 2.0).unwrap().is_some());
+    // Creating records sweeps expired ones by itself now and then.
+    let every = pyramid_session::store::memory::SWEEP_EVERY;
+    let store = MemoryStore::new();
+    for n in 0..every {
+        let k = SessionId::parse(&format!("s{n}")).unwrap().store_key();
+        store.create(&k, b"x", NOW + 1.0, NOW).unwrap();
+    }
+    assert_eq!(store.len() as u64, every, "nothing expired yet");
+    for n in 0..every {
+        let k = SessionId::parse(&format!("t{n}")).unwrap().store_key();
+        store.create(&k, b"x", NOW + 100.0, NOW + 50.0).unwrap();
+    }
+    assert_eq!(
+        store.len() as u64,
+        every,
+        "the first, expired batch was swept"
+    );
 }
 
 #[cfg(feature = "sqlite")]

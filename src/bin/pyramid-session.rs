@@ -107,6 +107,7 @@ fn keyring(args: &KeyArgs) -> Result<Keyring, Failure> {
     Ok(Keyring::from_keys(alg, &refs)?)
 }
 
+#[allow(clippy::disallowed_methods)] // the CLI reads the clock (inspect) and the OS random source (keygen)
 fn run(cli: Cli) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {

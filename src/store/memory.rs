@@ -1,5 +1,5 @@
-//! An in-process store: a map behind a mutex. Expired records are never returned and are
-//! dropped by [`MemoryStore::sweep`].
+//! An in-process store: a map behind a mutex. Expired records are never returned; they
+//! are dropped every [`SWEEP_EVERY`] creates, or whenever [`MemoryStore::sweep`] runs.
 
 extern crate std;
 
@@ -13,7 +13,11 @@ use crate::server::{SaveOutcome, Store, StoreError, StoreKey, Stored};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<StoreKey, Stored>>,
+    creates: core::sync::atomic::AtomicU64,
 }
+
+/// Every this many creates, [`MemoryStore`] sweeps expired records by itself.
+pub const SWEEP_EVERY: u64 = 1024;
 
 impl MemoryStore {
     /// An empty store.
@@ -66,6 +70,12 @@ impl Store for MemoryStore {
         expires_at: f64,
         now: f64,
     ) -> Result<bool, StoreError> {
+        let n = self
+            .creates
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        if n % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.sweep(now);
+        }
         let mut records = self.records();
         if Self::live(&mut records, key, now).is_some() {
             return Ok(false);
