@@ -35,12 +35,21 @@
 //! - [`cookie`]: `Cookie:` parsing and `Set-Cookie:` rendering.
 //! - [`policy`]: timeout, reissue, skew, lifetime and revocation decisions.
 //! - [`config`]: profiles (`pyramid`, `cubicweb`, secure default) and validation.
-//! - [`session`]: the cookie-mode session (`json` feature).
+//! - [`session`]: the cookie-mode session, flash and CSRF (`json` feature).
+//! - [`server`]: server-side sessions — signed id cookies, the `Store` contract and the
+//!   pure end-of-request plan; [`driver`] runs it against a blocking or async store.
+//! - [`random`]: the caller-supplied random source (`OsRandom` with `std`).
+//! - [`settings`]: configuration from an existing Pyramid/CubicWeb `pyramid.ini`.
+//! - `store` (std): `MemoryStore`, `SqliteStore`, `RedisStore`, `PostgresStore`.
+//! - `integrations` (std): the `http` crate glue and the axum layer.
 //!
 //! # Features
-//! - `std` (default): `std::error::Error` integration in dependencies.
-//! - `json` (default): Pyramid's JSON framing and the [`Session`] type.
+//! - `std` (default): the OS random source and std integration in dependencies.
+//! - `json` (default): Pyramid's JSON framing, [`Session`] and server mode.
+//! - `memory-store` (default): `store::MemoryStore`.
 //! - `postcard`: compact typed framing for Rust-only deployments.
+//! - `sqlite`, `redis`, `postgres`: the stores.
+//! - `http`, `axum`: framework glue.
 //! - `cli`: the `pyramid-session` command-line tool.
 //!
 //! Without default features the crate is `no_std` + `alloc`.

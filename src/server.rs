@@ -951,22 +951,34 @@ impl<'s> Finisher<'s> {
         self.steps.len()
     }
 
-    fn key(&self) -> StoreKey {
-        // Create, Save, Reload and Touch are only planned once the session has an id.
+    /// The record key; Create, Save, Reload and Touch are only planned once the session
+    /// has an id, so a missing one is an internal error, never a write to a made-up key.
+    fn key(&self) -> Result<StoreKey, ServerError> {
         self.session
             .id
             .as_ref()
             .map(SessionId::store_key)
-            .unwrap_or(StoreKey([0; 32]))
+            .ok_or_else(|| {
+                ServerError::Store(StoreError::new(
+                    StoreErrorKind::Other,
+                    "store write planned without a session id",
+                ))
+            })
     }
 
     /// The next operation to run, or `None` when all are done.
     pub fn next_op(&mut self) -> Result<Option<StoreOp<'_>>, ServerError> {
         let now = self.session.now;
-        let key = self.key();
         let expires_at = self.session.expires_at;
+        if let Some(Step::Remove(key)) = self.steps.front() {
+            return Ok(Some(StoreOp::Remove { key: *key }));
+        }
+        if self.steps.is_empty() {
+            return Ok(None);
+        }
+        let key = self.key()?;
         Ok(Some(match self.steps.front() {
-            None => return Ok(None),
+            None | Some(Step::Remove(_)) => return Ok(None),
             Some(Step::Create) | Some(Step::Save) => {
                 self.data = encode_record(self.session.created, &self.session.state)
                     .map_err(ServerError::Finish)?;
@@ -993,7 +1005,6 @@ impl<'s> Finisher<'s> {
                 expires_at,
                 now,
             },
-            Some(Step::Remove(key)) => StoreOp::Remove { key: *key },
         }))
     }
 
