@@ -14,3 +14,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" benches/python_baseline.py > target/python-baseline.json
 python3 benches/report.py target/criterion target/python-baseline.json
+# Instruction counts (repeatable where times are noisy), when valgrind is installed.
+if [ "${INSTRUCTIONS:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+  echo
+  echo "### Instruction counts (callgrind)"
+  echo
+  bash benches/instructions.sh
+fi
