@@ -58,16 +58,56 @@ impl<'a> Iterator for CookiePairs<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.rest.is_empty() && self.pieces_left > 0 {
             self.pieces_left -= 1;
-            let (piece, rest) = match self.rest.iter().position(|&b| b == b';') {
-                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-                None => (self.rest, &[][..]),
-            };
-            self.rest = rest;
+            let (end, has_ctl) = scan_piece(self.rest);
+            let piece = &self.rest[..end];
+            self.rest = self.rest.get(end + 1..).unwrap_or(&[]);
+            if has_ctl {
+                continue;
+            }
             if let Some(pair) = parse_pair(piece) {
                 return Some(pair);
             }
         }
         None
+    }
+}
+
+/// True for a control byte that makes a pair invalid (HTAB is allowed).
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7F
+}
+
+/// The end of the `;`-separated piece at the start of `s`, and whether it holds a control
+/// byte. Plain text is skipped 8 bytes at a time (exact word test for `;`, bytes below
+/// 0x20 and 0x7F); the work stays linear in the header length.
+fn scan_piece(s: &[u8]) -> (usize, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let special = |w: u64| {
+        has_zero(w ^ (ONES * u64::from(b';')))
+            || w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+            || has_zero(w ^ (ONES * 0x7F))
+    };
+    let mut ctl = false;
+    let mut i = 0;
+    loop {
+        while let Some(chunk) = s.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if special(u64::from_le_bytes(word)) {
+                break;
+            }
+            i += 8;
+        }
+        match s.get(i) {
+            None => return (s.len(), ctl),
+            Some(b';') => return (i, ctl),
+            Some(&b) => {
+                ctl |= is_ctl(b);
+                i += 1;
+            }
+        }
     }
 }
 
@@ -80,9 +120,6 @@ fn parse_pair(piece: &[u8]) -> Option<(&[u8], &[u8])> {
     }
     if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
         value = &value[1..value.len() - 1];
-    }
-    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7F) {
-        return None;
     }
     Some((name, value))
 }
@@ -99,8 +136,27 @@ fn trim(mut s: &[u8]) -> &[u8] {
 
 /// True for an RFC 2616 token character.
 fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TOKEN[usize::from(b)]
 }
+
+/// A byte table: true for ASCII alphanumerics and the bytes of `extra`.
+const fn byte_table(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+const TOKEN: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~");
+const VALUE: [bool; 256] = byte_table(b"!#$%&'()*+-./:<=>?@[]^_`{|}~");
 
 /// True when `name` is usable as a cookie name, by WebOb's rules: a non-empty RFC 2616
 /// token, not starting with `$`, and not a reserved attribute name (any case).
@@ -123,7 +179,7 @@ pub fn is_cookie_name(name: &[u8]) -> bool {
 
 /// Bytes WebOb leaves unquoted in a cookie value.
 fn is_value_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'()*+-./:<=>?@[]^_`{|}~".contains(&b)
+    VALUE[usize::from(b)]
 }
 
 /// True when `s` can be a `Path` or `Domain` attribute without any quoting: the bytes
@@ -365,6 +421,21 @@ mod tests {
         assert_eq!(pairs(b"a=x\x00y; b=1"), [(&b"b"[..], &b"1"[..])]);
         assert_eq!(pairs(b"a=\"\xff\"; b=1")[0].1, b"\xff");
         assert_eq!(pairs(b"a=x\ty")[0].1, b"x\ty");
+    }
+
+    #[test]
+    fn piece_scan_agrees_with_a_byte_loop() {
+        for b in 0..=255u8 {
+            for pos in 0..12 {
+                let mut piece = alloc::vec![b'a'; 12];
+                piece[pos] = b;
+                piece.extend_from_slice(b";rest");
+                let end = piece.iter().position(|&c| c == b';').unwrap();
+                let ctl = piece[..end].iter().any(|&c| is_ctl(c));
+                assert_eq!(scan_piece(&piece), (end, ctl), "{b:#x} at {pos}");
+            }
+        }
+        assert_eq!(scan_piece(b"no separator at all"), (19, false));
     }
 
     #[test]

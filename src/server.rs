@@ -35,7 +35,6 @@ use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
 use crate::error::{ConfigError, FinishError, RandomError};
 use crate::policy;
 use crate::random::RandomSource;
-use crate::signer::MAX_DECODED_LEN;
 
 /// Random bytes in a generated session id (256 bits; at least 128 are required).
 pub const SESSION_ID_BYTES: usize = 32;
@@ -374,12 +373,16 @@ impl IdCookieFormat {
 
     /// Verifies a cookie value and extracts the id; `None` if it is not a valid id cookie.
     pub fn decode(self, config: &SessionConfig, value: &[u8]) -> Option<IdCookie> {
-        let mut buf = [0u8; MAX_DECODED_LEN];
-        let verified = config.keyring().verify_in(value, &mut buf).ok()?;
-        let key_index = verified.key_index;
+        config.keyring().with_verified(value, |verified| {
+            let verified = verified.ok()?;
+            self.parse_payload(verified.payload, verified.key_index)
+        })
+    }
+
+    fn parse_payload(self, payload: &[u8], key_index: usize) -> Option<IdCookie> {
         match self {
             IdCookieFormat::PyramidSessionRedis => {
-                let id = SessionId::parse(core::str::from_utf8(verified.payload).ok()?)?;
+                let id = SessionId::parse(core::str::from_utf8(payload).ok()?)?;
                 Some(IdCookie {
                     id,
                     times: None,
@@ -387,7 +390,7 @@ impl IdCookieFormat {
                 })
             }
             IdCookieFormat::CubicWeb => {
-                let frame = decode_frame(verified.payload).ok()?;
+                let frame = decode_frame(payload).ok()?;
                 let id = match frame.state.get("sessioneid")? {
                     Value::String(s) => SessionId::parse(s)?,
                     Value::Number(n) if n.is_u64() => SessionId::parse(n.as_str())?,

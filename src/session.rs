@@ -19,7 +19,6 @@ use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
 use crate::error::{FinishError, FrameError, RandomError, VerifyError};
 use crate::policy;
 pub use crate::random::RandomSource;
-use crate::signer::MAX_DECODED_LEN;
 
 /// Key prefix of flash queues: queue `q` lives at `_f_q`.
 pub const FLASH_PREFIX: &str = "_f_";
@@ -99,13 +98,14 @@ impl Session {
         let Some(header) = cookie_header else {
             return session;
         };
-        let mut buf = [0u8; MAX_DECODED_LEN];
         let mut first_error = None;
         for value in cookie_values(header, config.cookie().name()) {
-            match config.keyring().verify_in(value, &mut buf) {
-                Ok(verified) => {
-                    let key_index = verified.key_index;
-                    session.outcome = match decode_frame(verified.payload) {
+            let decoded = config.keyring().with_verified(value, |verified| {
+                verified.map(|v| (decode_frame(v.payload), v.key_index))
+            });
+            match decoded {
+                Ok((frame, key_index)) => {
+                    session.outcome = match frame {
                         Ok(frame) => session.adopt(config, frame, key_index),
                         Err(e) => LoadOutcome::Invalid(InvalidCookie::Frame(e)),
                     };
