@@ -300,6 +300,18 @@ impl<S: pyramid_session::server::AsyncStore> Store for BlockOn<S> {
     }
 }
 
+/// Wraps an async store connected on `rt` for the blocking suite.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+fn blocking<S>(
+    rt: &tokio::runtime::Runtime,
+    connect: impl std::future::Future<Output = Result<S, pyramid_session::server::StoreError>>,
+) -> BlockOn<S> {
+    BlockOn {
+        store: rt.block_on(connect).unwrap(),
+        rt: rt.handle().clone(),
+    }
+}
+
 #[cfg(any(feature = "redis", feature = "postgres"))]
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -417,21 +429,11 @@ mod redis_store {
     fn async_redis_store_contract() {
         let server = RedisServer::start();
         let rt = runtime();
-        let store = rt
-            .block_on(AsyncRedisStore::connect(
-                &server.url(),
-                "app:",
-                DEFAULT_TIMEOUT,
-            ))
-            .unwrap();
-        contract_now(
-            &BlockOn {
-                store,
-                rt: rt.handle().clone(),
-            },
-            &server,
-            "app:",
+        let store = blocking(
+            &rt,
+            AsyncRedisStore::connect(&server.url(), "app:", DEFAULT_TIMEOUT),
         );
+        contract_now(&store, &server, "app:");
     }
 
     #[test]
@@ -450,19 +452,12 @@ mod redis_store {
     fn async_redis_store_concurrent_increments() {
         let server = RedisServer::start();
         let rt = runtime();
-        let store = rt
-            .block_on(AsyncRedisStore::connect(
-                &server.url(),
-                "app:",
-                DEFAULT_TIMEOUT,
-            ))
-            .unwrap();
-        let blocking = BlockOn {
-            store,
-            rt: rt.handle().clone(),
-        };
+        let store = blocking(
+            &rt,
+            AsyncRedisStore::connect(&server.url(), "app:", DEFAULT_TIMEOUT),
+        );
         let shifted = Arc::new(Shifted {
-            store: blocking,
+            store,
             shift: wall_clock() - NOW,
         });
         assert_eq!(concurrent_increments(shifted), 2000);
@@ -555,13 +550,10 @@ mod postgres_store {
         let server = PostgresServer::start();
         let url = database(&server, "contract_async");
         let rt = runtime();
-        let store = rt
-            .block_on(AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT))
-            .unwrap();
-        contract(&BlockOn {
-            store,
-            rt: rt.handle().clone(),
-        });
+        contract(&blocking(
+            &rt,
+            AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT),
+        ));
     }
 
     #[test]
@@ -577,15 +569,7 @@ mod postgres_store {
         let server = PostgresServer::start();
         let url = database(&server, "increments_async");
         let rt = runtime();
-        let store = rt
-            .block_on(AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT))
-            .unwrap();
-        assert_eq!(
-            concurrent_increments(Arc::new(BlockOn {
-                store,
-                rt: rt.handle().clone()
-            })),
-            2000
-        );
+        let store = blocking(&rt, AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT));
+        assert_eq!(concurrent_increments(Arc::new(store)), 2000);
     }
 }
