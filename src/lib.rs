@@ -30,6 +30,7 @@
 //! ```
 //!
 //! # Modules
+//! - [`base64url`]: the urlsafe base64 of signed values and ids.
 //! - [`signer`]: WebOb's `SignedSerializer` and a rotation [`Keyring`].
 //! - [`codec`]: the payload frame, as Pyramid's JSON (`json` feature) or postcard.
 //! - [`cookie`]: `Cookie:` parsing and `Set-Cookie:` rendering.
@@ -59,6 +60,7 @@
 
 extern crate alloc;
 
+pub mod base64url;
 pub mod codec;
 pub mod config;
 pub mod cookie;

@@ -24,7 +24,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 
-use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -63,9 +62,7 @@ impl SessionId {
     pub fn generate(rng: &mut impl RandomSource) -> Result<SessionId, RandomError> {
         let mut bytes = [0u8; SESSION_ID_BYTES];
         rng.fill(&mut bytes)?;
-        Ok(SessionId(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
-        ))
+        Ok(SessionId(crate::base64url::encode(&bytes)))
     }
 
     /// Accepts an id read from a signed cookie: 1 to [`MAX_SESSION_ID_LEN`] characters of

@@ -12,12 +12,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use base64::engine::general_purpose::GeneralPurpose;
-use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
-use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
+use crate::base64url;
 use crate::error::{ConfigError, VerifyError};
 
 /// Longest signed value (in characters) that [`Keyring::verify`] will look at.
@@ -31,19 +29,6 @@ pub const MAX_DECODED_LEN: usize = MAX_SIGNED_VALUE_LEN / 4 * 3;
 
 /// Longest digest of the supported algorithms (SHA-512), in bytes.
 pub const MAX_DIGEST_LEN: usize = 64;
-
-const ENCODE: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_encode_padding(false),
-);
-
-const DECODE: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(false),
-);
 
 /// The hash algorithms WebOb's `hashalg` may name that this crate supports: SHA-2 only.
 ///
@@ -142,9 +127,7 @@ pub fn decode_value(value: &[u8], buf: &mut [u8]) -> Result<usize, VerifyError> 
     if value.len() > MAX_SIGNED_VALUE_LEN {
         return Err(VerifyError::TooLong);
     }
-    DECODE
-        .decode_slice(value, buf)
-        .map_err(|_| VerifyError::BadBase64)
+    base64url::decode_into(value, buf).map_err(|_| VerifyError::BadBase64)
 }
 
 /// A precomputed HMAC state for one key.
@@ -286,15 +269,30 @@ impl Keyring {
     }
 
     /// Signs `payload` with the first key and appends the cookie value to `out`.
-    ///
-    /// The payload is encoded straight from its buffer: only the tag's last bytes and the
-    /// payload's first ones, which share a base64 group, are copied.
     pub fn sign_into(&self, payload: &[u8], out: &mut String) {
+        let mut bytes = core::mem::take(out).into_bytes();
+        self.append_signed(payload, &mut bytes);
+        *out = base64url::ascii_string(bytes);
+    }
+
+    /// Signs `payload` with the first key and returns the cookie value.
+    pub fn sign(&self, payload: &[u8]) -> String {
+        let mut out = Vec::with_capacity(base64url::encoded_len(
+            self.alg.digest_len() + payload.len(),
+        ));
+        self.append_signed(payload, &mut out);
+        base64url::ascii_string(out)
+    }
+
+    /// Appends the base64 of `tag || payload`, encoded straight from the payload's
+    /// buffer: only the tag's last bytes and the payload's first ones, which share a
+    /// base64 group, are copied.
+    fn append_signed(&self, payload: &[u8], out: &mut Vec<u8>) {
         let mut tag = [0u8; MAX_DIGEST_LEN];
         let n = self.keys[0].tag(payload, &mut tag);
-        out.reserve((n + payload.len()).div_ceil(3) * 4);
+        out.reserve(base64url::encoded_len(n + payload.len()));
         let whole = n / 3 * 3;
-        ENCODE.encode_string(&tag[..whole], out);
+        base64url::encode_into(&tag[..whole], out);
         // Bridge the tag's leftover bytes (0 to 2) with the payload's first ones.
         let mut bridge = [0u8; 3];
         let left = n - whole;
@@ -305,16 +303,8 @@ impl Keyring {
             (3 - left).min(payload.len())
         };
         bridge[left..left + take].copy_from_slice(&payload[..take]);
-        ENCODE.encode_string(&bridge[..left + take], out);
-        ENCODE.encode_string(&payload[take..], out);
-    }
-
-    /// Signs `payload` with the first key and returns the cookie value.
-    pub fn sign(&self, payload: &[u8]) -> String {
-        let mut out =
-            String::with_capacity((self.alg.digest_len() + payload.len()).div_ceil(3) * 4);
-        self.sign_into(payload, &mut out);
-        out
+        base64url::encode_into(&bridge[..left + take], out);
+        base64url::encode_into(&payload[take..], out);
     }
 
     /// Verifies a signed value, decoding it into `buf`, and returns the payload.
@@ -336,7 +326,7 @@ impl Keyring {
         let mut matched = None;
         for (index, key) in self.keys.iter().enumerate() {
             let len = key.tag(payload, &mut tag);
-            if bool::from(tag[..len].ct_eq(sig)) && matched.is_none() {
+            if tags_equal(&tag[..len], sig) && matched.is_none() {
                 matched = Some(index);
             }
         }
@@ -375,10 +365,35 @@ impl Keyring {
     }
 }
 
+/// Constant-time tag comparison: every byte's difference is OR-ed together without a
+/// branch, then one `subtle` comparison of the result (instead of one per byte).
+fn tags_equal(a: &[u8], b: &[u8]) -> bool {
+    // The lengths are the algorithm's digest length, not secret.
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    bool::from(diff.ct_eq(&0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn tags_compare_every_byte() {
+        let tag = [0x5Au8; MAX_DIGEST_LEN];
+        assert!(tags_equal(&tag, &tag));
+        assert!(!tags_equal(&tag, &tag[..63]));
+        for i in 0..tag.len() {
+            for flip in [1u8, 0x80, 0xFF] {
+                let mut other = tag;
+                other[i] ^= flip;
+                assert!(!tags_equal(&tag, &other), "{i} {flip}");
+            }
+        }
+    }
 
     #[test]
     fn hash_names_are_case_insensitive_and_sha2_only() {
@@ -418,8 +433,7 @@ mod tests {
                 let payload = vec![b'x'; len];
                 let value = ring.sign(&payload);
                 let mut buf = [0u8; MAX_DECODED_LEN];
-                let n = DECODE.decode_slice(value.as_bytes(), &mut buf);
-                let n = n.unwrap();
+                let n = decode_value(value.as_bytes(), &mut buf).unwrap();
                 assert_eq!(&buf[alg.digest_len()..n], &payload[..]);
                 assert_eq!(ring.verify(value.as_bytes()).unwrap(), (payload, 0));
             }

@@ -250,3 +250,42 @@ fn negative_cases() {
         }
     }
 }
+
+/// Python's own `repr` of 60 000 floats (random bit patterns, every magnitude, and
+/// timestamps with a few decimals) against `write_float`, digit for digit.
+#[test]
+fn floats_match_python_repr() {
+    const SCRIPT: &str = r#"
+import random, struct
+random.seed(20261128)
+for i in range(60000):
+    if i % 3 == 0:
+        x = struct.unpack('<d', struct.pack('<Q', random.getrandbits(64)))[0]
+    elif i % 3 == 1:
+        x = random.uniform(-1, 1) * 10.0 ** random.randint(-320, 300)
+    else:
+        x = round(random.uniform(0, 2e9), random.randint(0, 8))
+    if x == x and abs(x) != float('inf'):
+        print(struct.pack('<d', x).hex(), repr(x))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .output()
+        .expect("python3 runs (Debian package python3)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8(out.stdout).unwrap();
+    let mut checked = 0;
+    for line in lines.lines() {
+        let (bits, repr) = line.split_once(' ').unwrap();
+        let x = f64::from_le_bytes(hex(bits).try_into().unwrap());
+        let mut ours = Vec::new();
+        pyramid_session::codec::json::write_float(x, &mut ours).unwrap();
+        assert_eq!(String::from_utf8(ours).unwrap(), repr, "{x:?}");
+        checked += 1;
+    }
+    assert!(checked > 59_000, "{checked}");
+}

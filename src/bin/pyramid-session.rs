@@ -12,7 +12,6 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 use pyramid_session::codec::json::{decode_frame, to_pyjson};
 use pyramid_session::cookie::push_http_date;
@@ -146,7 +145,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let mut buf = vec![0u8; bytes];
             getrandom::fill(&mut buf)
                 .map_err(|e| Failure(format!("OS random source failed: {e}")))?;
-            let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&buf);
+            let secret = pyramid_session::base64url::encode(&buf);
             writeln!(stdout, "{secret}")?;
         }
     }

@@ -1,0 +1,223 @@
+//! The targets as ratios measured side by side: each pair of scenarios (ours and
+//! its baseline, from `scenarios/mod.rs`, the same closures criterion times) runs in
+//! alternating short batches, and the ratio of each adjacent pair of batches is kept.
+//! The median of those paired ratios does not move when the machine speeds up or slows
+//! down between benchmarks, which moves criterion's separately timed medians by up to
+//! 2x on a shared VM.
+//!
+//! `cargo bench --bench ratios` (about a minute; `-- --test` for a smoke run,
+//! `RATIO_ROUNDS=N` to change the number of batch pairs per target, default 1500).
+//! Prints a Markdown table; `benches/compare.sh` includes it.
+
+mod scenarios;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// One target: `ours` at most `limit` times `base` (or, with `faster`, `base` over
+/// `ours` above `limit`).
+struct Target {
+    label: &'static str,
+    group: &'static str,
+    ours: &'static str,
+    base: &'static str,
+    size: usize,
+    limit: f64,
+    faster: bool,
+}
+
+const fn at_most(
+    label: &'static str,
+    group: &'static str,
+    ours: &'static str,
+    size: usize,
+    limit: f64,
+) -> Target {
+    Target {
+        label,
+        group,
+        ours,
+        base: "floor",
+        size,
+        limit,
+        faster: false,
+    }
+}
+
+const fn beats_cookie(label: &'static str, group: &'static str, size: usize) -> Target {
+    Target {
+        label,
+        group,
+        ours: "pyramid_session_sha256",
+        base: "cookie_crate_sha256",
+        size,
+        limit: 1.0,
+        faster: true,
+    }
+}
+
+const TARGETS: [Target; 14] = [
+    at_most(
+        "sign/pyramid_session ≤ 1.5× floor at 300 B",
+        "sign",
+        "pyramid_session",
+        300,
+        1.5,
+    ),
+    at_most(
+        "sign/pyramid_session ≤ 1.7× floor at 2900 B",
+        "sign",
+        "pyramid_session",
+        2900,
+        1.7,
+    ),
+    at_most(
+        "verify/pyramid_session ≤ 1.7× floor at 300 B",
+        "verify",
+        "pyramid_session",
+        300,
+        1.7,
+    ),
+    at_most(
+        "verify/reject ≤ 1.3× floor at 300 B",
+        "verify",
+        "reject",
+        300,
+        1.3,
+    ),
+    beats_cookie("sign sha256 faster than cookie crate at 100 B", "sign", 100),
+    beats_cookie("sign sha256 faster than cookie crate at 300 B", "sign", 300),
+    beats_cookie(
+        "sign sha256 faster than cookie crate at 1024 B",
+        "sign",
+        1024,
+    ),
+    beats_cookie(
+        "sign sha256 faster than cookie crate at 2900 B",
+        "sign",
+        2900,
+    ),
+    beats_cookie(
+        "verify sha256 faster than cookie crate at 100 B",
+        "verify",
+        100,
+    ),
+    beats_cookie(
+        "verify sha256 faster than cookie crate at 300 B",
+        "verify",
+        300,
+    ),
+    beats_cookie(
+        "verify sha256 faster than cookie crate at 1024 B",
+        "verify",
+        1024,
+    ),
+    beats_cookie(
+        "verify sha256 faster than cookie crate at 2900 B",
+        "verify",
+        2900,
+    ),
+    at_most(
+        "request/cookie_mode ≤ 4× floor at 300 B",
+        "request",
+        "cookie_mode",
+        300,
+        4.0,
+    ),
+    at_most(
+        "request/server_memory ≤ 2.5× floor at 100 B",
+        "request",
+        "server_memory",
+        100,
+        2.5,
+    ),
+];
+
+/// Nanoseconds per run of `run` over a batch of `n` runs.
+#[allow(clippy::disallowed_methods)] // a benchmark harness reads the clock
+fn time_batch(run: &mut dyn FnMut(), n: u32) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        run();
+    }
+    black_box(start.elapsed()).as_nanos() as f64 / f64::from(n)
+}
+
+/// Runs in a batch of about `batch` for `run`, at least one.
+fn calibrate(run: &mut dyn FnMut(), batch: Duration) -> u32 {
+    let mut n = 1u32;
+    loop {
+        let per_run = time_batch(run, n);
+        if per_run * f64::from(n) >= batch.as_nanos() as f64 / 4.0 || n >= 1 << 20 {
+            return ((batch.as_nanos() as f64 / per_run.max(1.0)) as u32).max(1);
+        }
+        n *= 2;
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--test");
+    let rounds: usize = if smoke {
+        5
+    } else {
+        std::env::var("RATIO_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1500)
+    };
+    let batch = Duration::from_micros(if smoke { 20 } else { 200 });
+    println!(
+        "| target | ours | baseline | ratio (median of {rounds} paired batches) | p10–p90 | met |"
+    );
+    println!("|---|---:|---:|---:|---:|:---:|");
+    for t in &TARGETS {
+        let mut scenarios = scenarios::scenarios(t.group, t.size);
+        let mut take = |name: &str| {
+            let i = scenarios
+                .iter()
+                .position(|s| s.function == name)
+                .unwrap_or_else(|| panic!("no scenario {}/{name}/{}", t.group, t.size));
+            scenarios.swap_remove(i).run
+        };
+        let (mut ours, mut base) = (take(t.ours), take(t.base));
+        let (n_ours, n_base) = (calibrate(&mut ours, batch), calibrate(&mut base, batch));
+        let (mut ratios, mut ours_ns, mut base_ns) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            // Alternate which goes first, so a steady drift favours neither.
+            let (a, b) = if round % 2 == 0 {
+                let a = time_batch(&mut ours, n_ours);
+                (a, time_batch(&mut base, n_base))
+            } else {
+                let b = time_batch(&mut base, n_base);
+                (time_batch(&mut ours, n_ours), b)
+            };
+            ratios.push(if t.faster { b / a } else { a / b });
+            ours_ns.push(a);
+            base_ns.push(b);
+        }
+        for v in [&mut ratios, &mut ours_ns, &mut base_ns] {
+            v.sort_by(f64::total_cmp);
+        }
+        let ratio = percentile(&ratios, 0.5);
+        let met = if t.faster {
+            ratio > t.limit
+        } else {
+            ratio <= t.limit
+        };
+        println!(
+            "| {} | {:.0} ns | {:.0} ns | {:.2}×{} | {:.2}–{:.2} | {} |",
+            t.label,
+            percentile(&ours_ns, 0.5),
+            percentile(&base_ns, 0.5),
+            ratio,
+            if t.faster { " faster" } else { "" },
+            percentile(&ratios, 0.1),
+            percentile(&ratios, 0.9),
+            if met { "yes" } else { "no" }
+        );
+    }
+}
