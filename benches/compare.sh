@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the criterion benches (quick mode by default) and the Python baseline, then
-# prints one Markdown table of ratios: against the floor, Python and the cookie crate.
+# prints Markdown tables: times and ratios against the floor, Python and the cookie
+# crate, then each target as a median of interleaved paired ratios (benches/ratios.rs).
 #   bash benches/compare.sh            # quick
 #   BENCH_ARGS= bash benches/compare.sh  # full criterion runs
 set -euo pipefail
@@ -14,6 +15,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" benches/python_baseline.py > target/python-baseline.json
 python3 benches/report.py target/criterion target/python-baseline.json
+# The targets as ratios of interleaved batches (robust to the machine's drift).
+echo
+echo "### Targets: interleaved paired ratios (benches/ratios.rs)"
+echo
+cargo bench -q --bench ratios 2>/dev/null | grep '^|'
 # Instruction counts (repeatable where times are noisy), when valgrind is installed.
 if [ "${INSTRUCTIONS:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
   echo

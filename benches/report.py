@@ -73,24 +73,16 @@ def main():
     print("Python baseline (WebOb 1.8.11 / Pyramid 2.1): " + ", ".join(
         "%s %s" % (g, "/".join(fmt_ns(python.get(g, {}).get(str(s))) for s in SIZES)) for g in ("sign", "verify", "request")))
     print()
+    # The ratio targets against the floor and the cookie crate are checked by
+    # benches/ratios.rs on interleaved batches; separately timed medians drift too much.
     print("| target | measured | met |")
     print("|---|---:|:---:|")
 
     def check(label, value, ok):
         print("| %s | %s | %s |" % (label, fmt_ratio(value), "yes" if (value is not None and ok(value)) else "no"))
 
-    check("sign/pyramid_session ≤ 1.5× floor at 300 B", ratio(t[("sign", "pyramid_session", 300)], t[("sign", "floor", 300)]), lambda r: r <= 1.5)
-    check("sign/pyramid_session ≤ 1.7× floor at 2900 B", ratio(t[("sign", "pyramid_session", 2900)], t[("sign", "floor", 2900)]), lambda r: r <= 1.7)
-    check("verify/pyramid_session ≤ 1.7× floor at 300 B", ratio(t[("verify", "pyramid_session", 300)], t[("verify", "floor", 300)]), lambda r: r <= 1.7)
-    check("verify/reject ≤ 1.3× floor at 300 B", ratio(t[("verify", "reject", 300)], t[("verify", "floor", 300)]), lambda r: r <= 1.3)
-    for group in ("sign", "verify"):
-        for size in SIZES:
-            check("%s sha256 faster than cookie crate at %d B (cookie/ours)" % (group, size),
-                  ratio(t[(group, "cookie_crate_sha256", size)], t[(group, "pyramid_session_sha256", size)]), lambda r: r > 1.0)
-    check("request/cookie_mode ≤ 4× floor at 300 B", ratio(t[("request", "cookie_mode", 300)], t[("request", "floor", 300)]), lambda r: r <= 4.0)
     py = python.get("request", {}).get("300")
     check("request/cookie_mode ≥ 30× faster than Python at 300 B", ratio(py, t[("request", "cookie_mode", 300)]), lambda r: r >= 30)
-    check("request/server_memory ≤ 2.5× floor at 100 B", ratio(t[("request", "server_memory", 100)], t[("request", "floor", 100)]), lambda r: r <= 2.5)
 
 
 if __name__ == "__main__":

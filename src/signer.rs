@@ -285,25 +285,17 @@ impl Keyring {
     }
 
     /// Appends the base64 of `tag || payload`, encoded straight from the payload's
-    /// buffer: only the tag's last bytes and the payload's first ones, which share a
-    /// base64 group, are copied.
+    /// buffer: the tag and the payload's first bytes are copied to fill whole 12-byte
+    /// blocks of the encoder, the rest is encoded in place.
     fn append_signed(&self, payload: &[u8], out: &mut Vec<u8>) {
         let mut tag = [0u8; MAX_DIGEST_LEN];
         let n = self.keys[0].tag(payload, &mut tag);
+        let take = ((12 - n % 12) % 12).min(payload.len());
+        let mut head = [0u8; MAX_DIGEST_LEN + 12];
+        head[..n].copy_from_slice(&tag[..n]);
+        head[n..n + take].copy_from_slice(&payload[..take]);
         out.reserve(base64url::encoded_len(n + payload.len()));
-        let whole = n / 3 * 3;
-        base64url::encode_into(&tag[..whole], out);
-        // Bridge the tag's leftover bytes (0 to 2) with the payload's first ones.
-        let mut bridge = [0u8; 3];
-        let left = n - whole;
-        bridge[..left].copy_from_slice(&tag[whole..n]);
-        let take = if left == 0 {
-            0
-        } else {
-            (3 - left).min(payload.len())
-        };
-        bridge[left..left + take].copy_from_slice(&payload[..take]);
-        base64url::encode_into(&bridge[..left + take], out);
+        base64url::encode_into(&head[..n + take], out);
         base64url::encode_into(&payload[take..], out);
     }
 

@@ -199,10 +199,17 @@ pub fn write_float(x: f64, out: &mut Vec<u8>) -> Result<(), FrameError> {
     // way ("1e16", "0.00001", "1.5e-7"): read back the digits and the exponent.
     let mut ryu = ryu::Buffer::new();
     let text = ryu.format_finite(x).as_bytes();
-    let (negative, text) = match text.split_first() {
+    let (negative, magnitude) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
+    // From 1e-4 up to 1e16 both write plain decimals with at least one fractional digit
+    // ("0.0001", "100.0", "1700000000.25"): identical text.
+    if !text.contains(&b'e') && !magnitude.starts_with(b"0.0000") {
+        out.extend_from_slice(text);
+        return Ok(());
+    }
+    let text = magnitude;
     let (mantissa, exp) = match text.iter().position(|&b| b == b'e') {
         Some(e) => (&text[..e], parse_exponent(&text[e + 1..])?),
         None => (text, 0),
@@ -366,13 +373,12 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
             }
             i += 8;
         }
+        while bytes.get(i).is_some_and(|&b| PLAIN[usize::from(b)]) {
+            i += 1;
+        }
         let Some(&b) = bytes.get(i) else {
             break;
         };
-        if PLAIN[usize::from(b)] {
-            i += 1;
-            continue;
-        }
         out.extend_from_slice(&bytes[start..i]);
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
