@@ -19,7 +19,7 @@ python3 benches/report.py target/criterion target/python-baseline.json
 echo
 echo "### Targets: interleaved paired ratios (benches/ratios.rs)"
 echo
-cargo bench -q --bench ratios 2>/dev/null | grep '^|'
+PYTHON_BASELINE="$venv/bin/python" cargo bench -q --bench ratios 2>/dev/null | grep '^|'
 # Instruction counts (repeatable where times are noisy), when valgrind is installed.
 if [ "${INSTRUCTIONS:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
   echo

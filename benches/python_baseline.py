@@ -2,6 +2,10 @@
 Pyramid request with a session, at the same state sizes as benches/sessions.rs.
 
 Prints JSON: {"sign": {size: ns}, "verify": {size: ns}, "request": {size: ns}}.
+
+With `--serve`, answers requests from benches/ratios.rs instead: for each line `SIZE`
+on stdin it times a batch of about 20 ms of Pyramid requests at that state size and
+prints nanoseconds per request, so the two can be timed in alternation.
 """
 import json
 import sys
@@ -37,25 +41,51 @@ def view(request):
     return request.response
 
 
-def main():
-    serializer = SignedSerializer(SECRET, "pyramid.session.", "sha512")
+def make_app():
     config = Configurator(settings={})
     config.set_session_factory(SignedCookieSessionFactory(SECRET))
     config.add_route("home", "/")
     config.add_view(view, route_name="home")
-    app = config.make_wsgi_app()
+    return config.make_wsgi_app()
+
+
+def request_fn(app, serializer, size):
+    cookie = serializer.dumps([1700000000, NOW, state(size)])
+    header = "other=1; session=%s; tracking=abc" % cookie.decode("ascii")
+
+    def request():
+        req = Request.blank("/", headers={"Cookie": header})
+        return req.get_response(app)
+
+    assert "Set-Cookie" in request().headers
+    return request
+
+
+def serve(app, serializer):
+    batches = {}
+    for line in sys.stdin:
+        size = int(line)
+        if size not in batches:
+            timer = timeit.Timer(request_fn(app, serializer, size))
+            number, elapsed = timer.autorange()  # at least 0.2 s
+            batches[size] = (timer, max(1, int(number * 0.02 / elapsed)))
+        timer, number = batches[size]
+        print(timer.timeit(number=number) / number * 1e9, flush=True)
+
+
+def main():
+    serializer = SignedSerializer(SECRET, "pyramid.session.", "sha512")
+    app = make_app()
+    if "--serve" in sys.argv:
+        serve(app, serializer)
+        return
     out = {"sign": {}, "verify": {}, "request": {}}
     for size in SIZES:
         payload = [1700000000, NOW, state(size)]
         cookie = serializer.dumps(payload)
         out["sign"][size] = per_call_ns(lambda: serializer.dumps(payload))
         out["verify"][size] = per_call_ns(lambda: serializer.loads(cookie))
-        header = "other=1; session=%s; tracking=abc" % cookie.decode("ascii")
-        def request():
-            req = Request.blank("/", headers={"Cookie": header})
-            return req.get_response(app)
-        assert "Set-Cookie" in request().headers
-        out["request"][size] = per_call_ns(request)
+        out["request"][size] = per_call_ns(request_fn(app, serializer, size))
     json.dump(out, sys.stdout)
 
 

@@ -8,10 +8,16 @@
 //! `cargo bench --bench ratios` (about a minute; `-- --test` for a smoke run,
 //! `RATIO_ROUNDS=N` to change the number of batch pairs per target, default 1500).
 //! Prints a Markdown table; `benches/compare.sh` includes it.
+//!
+//! With `PYTHON_BASELINE` naming a Python that has `pyramid` and `webob` (compare.sh
+//! sets it to its virtualenv), the last row times `request/cookie_mode` at 300 B in
+//! alternation with a Pyramid request served by `benches/python_baseline.py --serve`.
 
 mod scenarios;
 
 use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One target: `ours` at most `limit` times `base` (or, with `faster`, `base` over
@@ -155,6 +161,43 @@ fn calibrate(run: &mut dyn FnMut(), batch: Duration) -> u32 {
     }
 }
 
+/// Paired ratios of `ours` against the Pyramid request at `size`, run by `python` in
+/// alternating batches of about 20 ms.
+fn against_python(python: &str, ours: &mut dyn FnMut(), size: usize, rounds: usize) -> Vec<f64> {
+    let mut child = Command::new(python)
+        .args(["benches/python_baseline.py", "--serve"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start benches/python_baseline.py --serve");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut python_batch = || {
+        writeln!(stdin, "{size}").expect("write to the Python baseline");
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("read from the Python baseline");
+        line.trim().parse::<f64>().expect("ns per request")
+    };
+    python_batch(); // calibration and warm-up
+    let n = calibrate(ours, Duration::from_millis(20));
+    let mut pairs = Vec::new();
+    for round in 0..rounds {
+        let (py, rust) = if round % 2 == 0 {
+            let py = python_batch();
+            (py, time_batch(ours, n))
+        } else {
+            let rust = time_batch(ours, n);
+            (python_batch(), rust)
+        };
+        pairs.push((py, rust));
+    }
+    drop(stdin);
+    let _ = child.wait();
+    pairs.into_iter().map(|(py, rust)| py / rust).collect()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -219,5 +262,25 @@ fn main() {
             percentile(&ratios, 0.9),
             if met { "yes" } else { "no" }
         );
+    }
+    let label = "request/cookie_mode ≥ 30× faster than Python at 300 B";
+    match std::env::var("PYTHON_BASELINE") {
+        Ok(python) if !smoke => {
+            let mut ours = scenarios::scenarios("request", 300)
+                .into_iter()
+                .find(|s| s.function == "cookie_mode")
+                .expect("request/cookie_mode/300")
+                .run;
+            let mut ratios = against_python(&python, &mut ours, 300, rounds.min(150));
+            ratios.sort_by(f64::total_cmp);
+            let ratio = percentile(&ratios, 0.5);
+            println!(
+                "| {label} | - | - | {ratio:.1}× faster | {:.1}–{:.1} | {} |",
+                percentile(&ratios, 0.1),
+                percentile(&ratios, 0.9),
+                if ratio >= 30.0 { "yes" } else { "no" }
+            );
+        }
+        _ => println!("| {label} | - | - | not measured (set PYTHON_BASELINE) | - | - |"),
     }
 }

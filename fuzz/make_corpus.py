@@ -35,6 +35,9 @@ for case in VECTORS["json"]["loads"]:
     write("json_frame", bytes.fromhex(case["input_hex"]))
 for case in VECTORS["base64"]:
     write("signed_value", case["input"])
+    write("base64url", case["input"])
+for case in VECTORS["signed_serializer"][:20]:
+    write("base64url", case["cookie_value"])
 for case in VECTORS["redis"]["pyramid_session_redis_cookie"]:
     write("id_cookie", case["cookie_value"])
     write("id_cookie", case["session_id"])

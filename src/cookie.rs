@@ -90,7 +90,7 @@ fn scan_piece(s: &[u8]) -> (usize, bool) {
             || has_zero(w ^ (ONES * 0x7F))
     };
     let mut ctl = false;
-    let mut i = 0;
+    let mut i = crate::scan::plain_prefix(s, |b| (b != b';') & (b >= 0x20) & (b != 0x7F));
     loop {
         while let Some(chunk) = s.get(i..i + 8) {
             let mut word = [0u8; 8];
@@ -301,7 +301,11 @@ fn push_octal(out: &mut String, b: u8) {
 /// WebOb's value quoting: untouched when every byte is allowed, otherwise wrapped in
 /// double quotes with every disallowed byte except space written as `\ooo` (UTF-8 bytes).
 fn push_value(out: &mut String, value: &str) {
-    if value.bytes().all(is_value_byte) {
+    // Signed values are urlsafe base64, all value bytes: check those 32 at a time.
+    let base64 = crate::scan::plain_prefix(value.as_bytes(), |b| {
+        b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_')
+    });
+    if value.as_bytes()[base64..].iter().all(|&b| is_value_byte(b)) {
         out.push_str(value);
         return;
     }
@@ -388,6 +392,24 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn base64_fast_path_only_passes_value_bytes() {
+        for b in 0..=255u8 {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                assert!(is_value_byte(b), "{b:#x}");
+            }
+        }
+        // A long value with a byte to quote in every position is still quoted.
+        for at in [0, 31, 32, 70] {
+            let mut value = [b'A'; 71];
+            value[at] = b',';
+            let value = core::str::from_utf8(&value).unwrap();
+            let mut out = String::new();
+            push_value(&mut out, value);
+            assert!(out.starts_with('"') && out.contains("\\054"), "{out}");
+        }
+    }
 
     fn pairs(header: &[u8]) -> Vec<(&[u8], &[u8])> {
         parse_cookie_header(header).collect()

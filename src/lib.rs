@@ -71,6 +71,7 @@ pub mod error;
 pub mod integrations;
 pub mod policy;
 pub mod random;
+mod scan;
 #[cfg(feature = "json")]
 pub mod server;
 #[cfg(feature = "json")]
