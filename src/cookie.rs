@@ -218,10 +218,24 @@ pub fn render_set_cookie(
     attrs: &CookieAttributes<'_>,
     now: f64,
 ) -> String {
-    let mut out = String::with_capacity(name.len() + value.len() + 96);
+    render_set_cookie_with(name, value.len(), |out| push_value(out, value), attrs, now)
+}
+
+/// [`render_set_cookie`] with the value written by `write_value` straight into the
+/// header, which is sized for `value_len` bytes of it: a signed value is signed in place
+/// instead of being built and copied. The value is not quoted, so it must consist of
+/// cookie value bytes only, as urlsafe base64 does.
+pub(crate) fn render_set_cookie_with(
+    name: &str,
+    value_len: usize,
+    write_value: impl FnOnce(&mut String),
+    attrs: &CookieAttributes<'_>,
+    now: f64,
+) -> String {
+    let mut out = String::with_capacity(name.len() + value_len + 96);
     out.push_str(name);
     out.push('=');
-    push_value(&mut out, value);
+    write_value(&mut out);
     if let Some(comment) = attrs.comment {
         out.push_str("; Comment=");
         push_attribute(&mut out, comment);

@@ -27,7 +27,9 @@ use core::future::Future;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::codec::json::{decode_frame, encode_frame, write_float, write_value, State};
+use crate::codec::json::{
+    decode_frame, encode_frame, write_float, write_object, State, FRAME_CAPACITY,
+};
 use crate::codec::Accessed;
 use crate::config::SessionConfig;
 use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
@@ -551,11 +553,11 @@ impl Pending {
 }
 
 fn encode_record(created: f64, state: &State) -> Result<Vec<u8>, FinishError> {
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::with_capacity(FRAME_CAPACITY);
     out.extend_from_slice(b"{\"created\": ");
     write_float(created, &mut out).map_err(|_| FinishError::Encode)?;
     out.extend_from_slice(b", \"state\": ");
-    write_value(&Value::Object(state.clone()), &mut out).map_err(|_| FinishError::Encode)?;
+    write_object(state, &mut out).map_err(|_| FinishError::Encode)?;
     out.push(b'}');
     Ok(out)
 }

@@ -12,10 +12,10 @@ use alloc::vec::Vec;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::codec::json::{decode_frame, encode_frame, State};
+use crate::codec::json::{decode_frame, encode_frame, State, FRAME_CAPACITY};
 use crate::codec::Accessed;
 use crate::config::SessionConfig;
-use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
+use crate::cookie::{cookie_values, render_set_cookie_with, MAX_COOKIE_VALUE_LEN};
 use crate::error::{FinishError, FrameError, RandomError, VerifyError};
 use crate::policy;
 pub use crate::random::RandomSource;
@@ -317,11 +317,12 @@ impl Session {
         if !self.dirty || (failed && !config.set_on_exception()) {
             return Ok(None);
         }
-        let value = self.signed_value(config)?;
+        let payload = self.checked_frame(config)?;
         let cookie = config.cookie();
-        Ok(Some(render_set_cookie(
+        Ok(Some(render_set_cookie_with(
             cookie.name(),
-            &value,
+            signed_len(config, &payload),
+            |out| config.keyring().sign_into(&payload, out),
             &cookie.attributes(),
             self.now,
         )))
@@ -330,15 +331,25 @@ impl Session {
     /// The signed cookie value the session would be written as now, checked against
     /// Pyramid's 4064-character limit.
     pub fn signed_value(&self, config: &SessionConfig) -> Result<String, FinishError> {
-        let mut payload = Vec::with_capacity(64);
+        Ok(config.keyring().sign(&self.checked_frame(config)?))
+    }
+
+    /// The encoded frame, refused when its signed value would exceed Pyramid's limit.
+    fn checked_frame(&self, config: &SessionConfig) -> Result<Vec<u8>, FinishError> {
+        let mut payload = Vec::with_capacity(FRAME_CAPACITY);
         encode_frame(self.accessed, self.created, &self.state, &mut payload)
             .map_err(|_| FinishError::Encode)?;
-        let value = config.keyring().sign(&payload);
-        if value.len() > MAX_COOKIE_VALUE_LEN {
-            return Err(FinishError::CookieTooLong { len: value.len() });
+        let len = signed_len(config, &payload);
+        if len > MAX_COOKIE_VALUE_LEN {
+            return Err(FinishError::CookieTooLong { len });
         }
-        Ok(value)
+        Ok(payload)
     }
+}
+
+/// The length of the signed value of `payload`: base64 of the tag and the payload.
+fn signed_len(config: &SessionConfig, payload: &[u8]) -> usize {
+    crate::base64url::encoded_len(config.keyring().alg().digest_len() + payload.len())
 }
 
 /// A read-modify-write function over one session value.

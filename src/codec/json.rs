@@ -34,6 +34,10 @@ pub struct Frame {
     pub state: State,
 }
 
+/// A good first capacity for an encoded frame or record: a typical session fits without
+/// the buffer growing (and copying) on the way, a big one grows as usual.
+pub const FRAME_CAPACITY: usize = 1024;
+
 /// Parses a verified payload as `[number, number, object]`.
 ///
 /// Anything else — a list of pairs, a string, `null`, string or boolean timestamps,
@@ -160,7 +164,8 @@ pub fn to_pyjson(value: &Value) -> Result<String, FrameError> {
     String::from_utf8(out).map_err(|_| FrameError::Encode)
 }
 
-fn write_object(map: &State, out: &mut Vec<u8>) -> Result<(), FrameError> {
+/// Appends a JSON object (a session state) as Python's `json.dumps` would write it.
+pub fn write_object(map: &State, out: &mut Vec<u8>) -> Result<(), FrameError> {
     out.push(b'{');
     for (i, (key, value)) in map.iter().enumerate() {
         if i > 0 {
