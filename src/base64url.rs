@@ -12,6 +12,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+pub use crate::error::Base64Error as DecodeError;
+
 /// The urlsafe alphabet.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -103,30 +105,6 @@ pub fn encode_to_string(input: &[u8], out: &mut String) {
 /// Turns encoder output appended to a string's bytes back into a `String`.
 pub(crate) fn ascii_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).expect("base64 output and the strings it extends are UTF-8")
-}
-
-/// Why a value is not strict urlsafe base64.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecodeError {
-    /// A character outside the alphabet, or `=` anywhere but at the end of the last quad.
-    InvalidCharacter,
-    /// One character left over in the last quad (no whole byte).
-    InvalidLength,
-    /// The last character carries bits that no encoder would set.
-    TrailingBits,
-    /// The output buffer is shorter than the decoded value.
-    BufferTooSmall,
-}
-
-impl core::fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            DecodeError::InvalidCharacter => "character outside the urlsafe base64 alphabet",
-            DecodeError::InvalidLength => "base64 length leaves a lone character",
-            DecodeError::TrailingBits => "non-zero trailing bits in the last base64 character",
-            DecodeError::BufferTooSmall => "output buffer too small for the decoded value",
-        })
-    }
 }
 
 /// The decoded length of `n` characters of unpadded base64 (`n % 4 != 1`).

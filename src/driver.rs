@@ -1,6 +1,6 @@
 //! Drivers: run the pure server-mode plan ([`crate::server`]) against a store.
 //!
-//! The decisions live once, in [`Pending`], [`ServerSession`] and [`Finisher`]; the
+//! The decisions live once, in [`Pending`], [`ServerSession`] and [`Finisher`](crate::server::Finisher); the
 //! blocking and async drivers only carry each [`StoreOp`] to the store and its answer back.
 
 use alloc::string::String;

@@ -88,6 +88,31 @@ impl fmt::Display for VerifyError {
     }
 }
 
+/// Why a value is not strict urlsafe base64 ([`crate::base64url::decode_into`]; the
+/// signer reports every case as [`VerifyError::BadBase64`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base64Error {
+    /// A character outside the alphabet, or `=` anywhere but at the end of the last quad.
+    InvalidCharacter,
+    /// One character left over in the last quad (no whole byte).
+    InvalidLength,
+    /// The last character carries bits that no encoder would set.
+    TrailingBits,
+    /// The output buffer is shorter than the decoded value.
+    BufferTooSmall,
+}
+
+impl fmt::Display for Base64Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Base64Error::InvalidCharacter => "character outside the urlsafe base64 alphabet",
+            Base64Error::InvalidLength => "base64 length leaves a lone character",
+            Base64Error::TrailingBits => "non-zero trailing bits in the last base64 character",
+            Base64Error::BufferTooSmall => "output buffer too small for the decoded value",
+        })
+    }
+}
+
 /// Why a verified payload is not a usable session frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameError {

@@ -82,7 +82,7 @@ pub mod signer;
 pub mod store;
 
 pub use config::{SameSite, SessionConfig};
-pub use error::{ConfigError, FinishError, FrameError, RandomError, VerifyError};
+pub use error::{Base64Error, ConfigError, FinishError, FrameError, RandomError, VerifyError};
 #[cfg(feature = "std")]
 pub use random::OsRandom;
 pub use random::RandomSource;
