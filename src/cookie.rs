@@ -92,14 +92,7 @@ fn scan_piece(s: &[u8]) -> (usize, bool) {
     let mut ctl = false;
     let mut i = crate::scan::plain_prefix(s, |b| (b != b';') & (b >= 0x20) & (b != 0x7F));
     loop {
-        while let Some(chunk) = s.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if special(u64::from_le_bytes(word)) {
-                break;
-            }
-            i += 8;
-        }
+        i += crate::scan::word_prefix(&s[i..], special);
         match s.get(i) {
             None => return (s.len(), ctl),
             Some(b';') => return (i, ctl),

@@ -358,14 +358,7 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
     let mut i = 0;
     while i < bytes.len() {
         i += crate::scan::plain_prefix(&bytes[i..], is_plain);
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if needs_escape(u64::from_le_bytes(word)) {
-                break;
-            }
-            i += 8;
-        }
+        i += crate::scan::word_prefix(&bytes[i..], needs_escape);
         while bytes.get(i).is_some_and(|&b| PLAIN[usize::from(b)]) {
             i += 1;
         }
