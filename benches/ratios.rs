@@ -6,7 +6,8 @@
 //! 2x on a shared VM.
 //!
 //! `cargo bench --bench ratios` (about a minute; `-- --test` for a smoke run,
-//! `RATIO_ROUNDS=N` to change the number of batch pairs per target, default 1500).
+//! `RATIO_ROUNDS=N` to change the number of batch pairs per target, default 1500;
+//! `RATIO_ONLY=TEXT` to run only the targets whose label contains TEXT).
 //! Prints a Markdown table; `benches/compare.sh` includes it.
 //!
 //! With `PYTHON_BASELINE` naming a Python that has `pyramid` and `webob` (compare.sh
@@ -217,7 +218,8 @@ fn main() {
         "| target | ours | baseline | ratio (median of {rounds} paired batches) | p10–p90 | met |"
     );
     println!("|---|---:|---:|---:|---:|:---:|");
-    for t in &TARGETS {
+    let only = std::env::var("RATIO_ONLY").unwrap_or_default();
+    for t in TARGETS.iter().filter(|t| t.label.contains(only.as_str())) {
         let mut scenarios = scenarios::scenarios(t.group, t.size);
         let mut take = |name: &str| {
             let i = scenarios
@@ -265,7 +267,7 @@ fn main() {
     }
     let label = "request/cookie_mode ≥ 30× faster than Python at 300 B";
     match std::env::var("PYTHON_BASELINE") {
-        Ok(python) if !smoke => {
+        Ok(python) if !smoke && label.contains(only.as_str()) => {
             let mut ours = scenarios::scenarios("request", 300)
                 .into_iter()
                 .find(|s| s.function == "cookie_mode")

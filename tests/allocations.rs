@@ -119,6 +119,6 @@ fn allocations_per_request() {
         driver::finish(&store, &server, &mut s, false, &mut OsRandom).unwrap()
     });
     eprintln!("allocations per request: cookie mode {cookie_mode}, server mode (memory store) {server_mode}");
-    assert!(cookie_mode <= 40, "cookie mode: {cookie_mode} allocations");
-    assert!(server_mode <= 60, "server mode: {server_mode} allocations");
+    assert!(cookie_mode <= 12, "cookie mode: {cookie_mode} allocations");
+    assert!(server_mode <= 25, "server mode: {server_mode} allocations");
 }

@@ -4,6 +4,7 @@
 // Each bench target uses a different part of this module.
 #![allow(dead_code)]
 
+use std::borrow::Cow;
 use std::hint::black_box;
 
 use base64::Engine as _;
@@ -13,7 +14,7 @@ use pyramid_session::codec::Accessed;
 use pyramid_session::server::{IdCookieFormat, Pending, ServerConfig};
 use pyramid_session::signer::{HashAlg, Keyring, MAX_DECODED_LEN};
 use pyramid_session::store::MemoryStore;
-use pyramid_session::{driver, Session, SessionConfig};
+use pyramid_session::{driver, LoadOutcome, Session, SessionConfig};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -23,13 +24,17 @@ const NOW: f64 = 1_700_000_000.25;
 const SALT: &str = "pyramid.session.";
 const SECRET: &str = "a-long-random-secret-for-the-benchmarks-0123456789";
 
-/// The typed view of the benchmark state (for lazily/typed decoding).
+/// The typed view of the benchmark state (for lazily/typed decoding): its strings borrow
+/// from the verified payload, copied only where they hold escapes.
 #[derive(Deserialize)]
 #[allow(dead_code)]
-struct TypedState {
-    user: String,
-    _csrft_: String,
-    blob: String,
+struct TypedState<'a> {
+    #[serde(borrow)]
+    user: Cow<'a, str>,
+    #[serde(borrow)]
+    _csrft_: Cow<'a, str>,
+    #[serde(borrow)]
+    blob: Cow<'a, str>,
 }
 
 /// A user, a CSRF token, and padding up to `size` bytes of JSON state.
@@ -169,7 +174,7 @@ pub fn scenarios(group: &str, size: usize) -> Vec<Scenario> {
             vec![
                 scenario("verify", "pyramid_session", size, bytes, move || {
                     let verified = r1.verify_in(s1.as_bytes(), &mut buf).unwrap();
-                    black_box(decode_typed::<TypedState>(verified.payload).unwrap());
+                    black_box(decode_typed::<TypedState<'_>>(verified.payload).unwrap());
                 }),
                 scenario("verify", "pyramid_session_value", size, bytes, move || {
                     let verified = r2.verify_in(s2.as_bytes(), &mut buf2).unwrap();
@@ -180,7 +185,7 @@ pub fn scenarios(group: &str, size: usize) -> Vec<Scenario> {
                 }),
                 scenario("verify", "pyramid_session_sha256", size, bytes, move || {
                     let verified = r4.verify_in(signed256.as_bytes(), &mut buf4).unwrap();
-                    black_box(decode_typed::<TypedState>(verified.payload).unwrap());
+                    black_box(decode_typed::<TypedState<'_>>(verified.payload).unwrap());
                 }),
                 scenario("verify", "floor", size, bytes, move || {
                     let mut mac = floor_mac.clone();
@@ -211,6 +216,9 @@ pub fn scenarios(group: &str, size: usize) -> Vec<Scenario> {
             }
             let set = s.finish(&config, false).unwrap().unwrap();
             let header = format!("other=1; {}; tracking=abc", set.split(';').next().unwrap());
+            // The timed request must load the state, not start over.
+            let check = Session::load(&config, Some(header.as_bytes()), NOW + 10.0);
+            assert_eq!(check.outcome(), LoadOutcome::Valid);
 
             // Server mode: the same state in a MemoryStore; the cookie carries the id.
             let server = ServerConfig::new(
@@ -233,6 +241,12 @@ pub fn scenarios(group: &str, size: usize) -> Vec<Scenario> {
             .unwrap()
             .unwrap();
             let id_header = format!("other=1; {}; tracking=abc", set.split(';').next().unwrap());
+            let pending = Pending::start(&server, Some(id_header.as_bytes()), NOW + 10.0);
+            let mut check = driver::open(&store, &server, pending).unwrap();
+            assert!(
+                check.get("user").is_some(),
+                "the server-mode state must load"
+            );
             vec![
                 scenario("request", "cookie_mode", size, bytes, move || {
                     let mut s = Session::load(&config, Some(header.as_bytes()), NOW + 10.0);

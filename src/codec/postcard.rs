@@ -22,7 +22,7 @@
 
 use alloc::vec::Vec;
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 
 use super::{Accessed, TypedFrame};
@@ -48,8 +48,8 @@ pub fn encode<T: Serialize>(
 }
 
 /// Decodes a frame written by [`encode`], refusing unknown versions, trailing bytes and
-/// non-finite timestamps.
-pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<TypedFrame<T>, FrameError> {
+/// non-finite timestamps. `T` may borrow from the payload (`&str`, `&[u8]` fields).
+pub fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<TypedFrame<T>, FrameError> {
     let (&version, body) = payload.split_first().ok_or(FrameError::Syntax)?;
     if version != POSTCARD_FRAME_VERSION {
         return Err(FrameError::Version);
@@ -108,5 +108,14 @@ mod tests {
             v
         };
         assert_eq!(decode::<()>(&nan), Err(FrameError::NonFiniteTimestamp));
+    }
+
+    #[test]
+    fn state_can_borrow_from_the_payload() {
+        let bytes = encode(Accessed::Int(1), 2.0, &("ada", 7u8)).unwrap();
+        let frame = decode::<(&str, u8)>(&bytes).unwrap();
+        assert_eq!(frame.state, ("ada", 7));
+        let start = bytes.len() - 1 - "ada".len();
+        assert!(core::ptr::eq(frame.state.0.as_ptr(), &bytes[start]));
     }
 }
