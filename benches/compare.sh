@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the criterion benches (quick mode by default) and the Python baseline, then
 # prints Markdown tables: times and ratios against the floor, Python and the cookie
-# crate, then each target as a median of interleaved paired ratios (benches/ratios.rs).
+# crate, then each target as a median of interleaved paired ratios (benches/ratios.rs),
+# and the bounds of the missed targets (RATIO_BOUNDS=1).
 #   bash benches/compare.sh            # quick
 #   BENCH_ARGS= bash benches/compare.sh  # full criterion runs
 set -euo pipefail
@@ -19,7 +20,8 @@ python3 benches/report.py target/criterion target/python-baseline.json
 echo
 echo "### Targets: interleaved paired ratios (benches/ratios.rs)"
 echo
-PYTHON_BASELINE="$venv/bin/python" cargo bench -q --bench ratios 2>/dev/null | grep '^|'
+PYTHON_BASELINE="$venv/bin/python" RATIO_BOUNDS=1 cargo bench -q --bench ratios 2>/dev/null \
+  | grep -E '^(\||$)'
 # Instruction counts (repeatable where times are noisy), when valgrind is installed.
 if [ "${INSTRUCTIONS:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
   echo

@@ -7,7 +7,8 @@
 //!
 //! `cargo bench --bench ratios` (about a minute; `-- --test` for a smoke run,
 //! `RATIO_ROUNDS=N` to change the number of batch pairs per target, default 1500;
-//! `RATIO_ONLY=TEXT` to run only the targets whose label contains TEXT).
+//! `RATIO_ONLY=TEXT` to run only the targets whose label contains TEXT; `RATIO_BOUNDS=1`
+//! to add the bounds table, see [`print_bounds`]).
 //! Prints a Markdown table; `benches/compare.sh` includes it.
 //!
 //! With `PYTHON_BASELINE` naming a Python that has `pyramid` and `webob` (compare.sh
@@ -162,9 +163,14 @@ fn calibrate(run: &mut dyn FnMut(), batch: Duration) -> u32 {
     }
 }
 
-/// Paired ratios of `ours` against the Pyramid request at `size`, run by `python` in
-/// alternating batches of about 20 ms.
-fn against_python(python: &str, ours: &mut dyn FnMut(), size: usize, rounds: usize) -> Vec<f64> {
+/// Paired times (Python, ours) in ns per request: `ours` against the Pyramid request at
+/// `size`, run by `python` in alternating batches of about 20 ms.
+fn against_python(
+    python: &str,
+    ours: &mut dyn FnMut(),
+    size: usize,
+    rounds: usize,
+) -> Vec<(f64, f64)> {
     let mut child = Command::new(python)
         .args(["benches/python_baseline.py", "--serve"])
         .stdin(Stdio::piped())
@@ -196,7 +202,7 @@ fn against_python(python: &str, ours: &mut dyn FnMut(), size: usize, rounds: usi
     }
     drop(stdin);
     let _ = child.wait();
-    pairs.into_iter().map(|(py, rust)| py / rust).collect()
+    pairs
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -266,23 +272,87 @@ fn main() {
         );
     }
     let label = "request/cookie_mode ≥ 30× faster than Python at 300 B";
-    match std::env::var("PYTHON_BASELINE") {
-        Ok(python) if !smoke && label.contains(only.as_str()) => {
+    let python = std::env::var("PYTHON_BASELINE").ok().filter(|_| !smoke);
+    match &python {
+        Some(python) if label.contains(only.as_str()) => {
             let mut ours = scenarios::scenarios("request", 300)
                 .into_iter()
                 .find(|s| s.function == "cookie_mode")
                 .expect("request/cookie_mode/300")
                 .run;
-            let mut ratios = against_python(&python, &mut ours, 300, rounds.min(150));
-            ratios.sort_by(f64::total_cmp);
+            let pairs = against_python(python, &mut ours, 300, rounds.min(150));
+            let mut ratios: Vec<f64> = pairs.iter().map(|(py, rust)| py / rust).collect();
+            let mut py_ns: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+            let mut ours_ns: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+            for v in [&mut ratios, &mut py_ns, &mut ours_ns] {
+                v.sort_by(f64::total_cmp);
+            }
             let ratio = percentile(&ratios, 0.5);
             println!(
-                "| {label} | - | - | {ratio:.1}× faster | {:.1}–{:.1} | {} |",
+                "| {label} | {:.0} ns | {:.0} ns | {ratio:.1}× faster | {:.1}–{:.1} | {} |",
+                percentile(&ours_ns, 0.5),
+                percentile(&py_ns, 0.5),
                 percentile(&ratios, 0.1),
                 percentile(&ratios, 0.9),
                 if ratio >= 30.0 { "yes" } else { "no" }
             );
         }
         _ => println!("| {label} | - | - | not measured (set PYTHON_BASELINE) | - | - |"),
+    }
+    if std::env::var("RATIO_BOUNDS").is_ok_and(|b| b == "1") {
+        print_bounds(rounds, batch, python.as_deref());
+    }
+}
+
+/// Paired-ratio medians of `ours` against `base`, as in the targets table.
+fn paired(ours: &mut dyn FnMut(), base: &mut dyn FnMut(), rounds: usize, batch: Duration) -> f64 {
+    let (n_ours, n_base) = (calibrate(ours, batch), calibrate(base, batch));
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            if round % 2 == 0 {
+                let a = time_batch(ours, n_ours);
+                a / time_batch(base, n_base)
+            } else {
+                let b = time_batch(base, n_base);
+                time_batch(ours, n_ours) / b
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    percentile(&ratios, 0.5)
+}
+
+/// `RATIO_BOUNDS=1`: how far the missed targets could go at best. The cookie crate
+/// against our sha256 sign/verify with base64 replaced by a plain copy, and (with
+/// `PYTHON_BASELINE`) Pyramid's request against the request floor, the two HMACs alone.
+fn print_bounds(rounds: usize, batch: Duration, python: Option<&str>) {
+    println!();
+    println!("| bound | cookie crate / ours (> 1: ours faster) |");
+    println!("|---|---:|");
+    for group in ["sign", "verify"] {
+        for size in [300, 1024, 2900] {
+            let mut cookie = scenarios::scenarios(group, size)
+                .into_iter()
+                .find(|s| s.function == "cookie_crate_sha256")
+                .expect("cookie crate scenario")
+                .run;
+            let mut bound = scenarios::without_base64(group, size).run;
+            let ratio = 1.0 / paired(&mut bound, &mut cookie, rounds, batch);
+            println!("| {group} sha256 at {size} B, base64 replaced by a copy | {ratio:.2}× |");
+        }
+    }
+    if let Some(python) = python {
+        let mut floor = scenarios::scenarios("request", 300)
+            .into_iter()
+            .find(|s| s.function == "floor")
+            .expect("request/floor/300")
+            .run;
+        let pairs = against_python(python, &mut floor, 300, rounds.min(150));
+        let mut ratios: Vec<f64> = pairs.iter().map(|(py, rust)| py / rust).collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "| Pyramid request / request floor at 300 B (the most any request could be faster) | {:.1}× |",
+            percentile(&ratios, 0.5)
+        );
     }
 }

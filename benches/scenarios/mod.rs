@@ -284,3 +284,51 @@ pub fn scenarios(group: &str, size: usize) -> Vec<Scenario> {
         other => panic!("unknown group {other}"),
     }
 }
+
+/// Lower bounds, for `benches/ratios.rs`: our sha256 sign (`group` "sign") or verify
+/// ("verify") at `size` with the base64 step replaced by a plain copy of the bytes it
+/// would read — what no base64 implementation can beat. Everything else (JSON framing,
+/// the HMAC from a precomputed key, the typed decoding) is the real work.
+pub fn without_base64(group: &str, size: usize) -> Scenario {
+    let st = state(size);
+    let mac = Hmac::<sha2::Sha256>::new_from_slice(&key()).unwrap();
+    let mut payload = Vec::with_capacity(4096);
+    let mut out = Vec::with_capacity(4096);
+    let run: Box<dyn FnMut()> = match group {
+        "sign" => Box::new(move || {
+            payload.clear();
+            encode_frame(Accessed::Int(1_700_000_000), NOW, &st, &mut payload).unwrap();
+            let mut m = mac.clone();
+            m.update(&payload);
+            out.clear();
+            out.extend_from_slice(&m.finalize().into_bytes());
+            out.extend_from_slice(&payload);
+            black_box(&out);
+        }),
+        "verify" => {
+            let mut signed = Vec::new();
+            encode_frame(Accessed::Int(1_700_000_000), NOW, &st, &mut payload).unwrap();
+            let mut m = mac.clone();
+            m.update(&payload);
+            signed.extend_from_slice(&m.finalize().into_bytes());
+            signed.extend_from_slice(&payload);
+            let mut buf = [0u8; MAX_DECODED_LEN];
+            Box::new(move || {
+                let n = signed.len();
+                buf[..n].copy_from_slice(black_box(&signed));
+                let (tag, body) = buf[..n].split_at(32);
+                let mut m = mac.clone();
+                m.update(body);
+                assert!(m.verify_slice(tag).is_ok());
+                black_box(decode_typed::<TypedState<'_>>(body).unwrap());
+            })
+        }
+        other => panic!("no bound for {other}"),
+    };
+    Scenario {
+        function: "without_base64",
+        size,
+        bytes: size,
+        run,
+    }
+}
