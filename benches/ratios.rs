@@ -226,33 +226,16 @@ fn main() {
     println!("|---|---:|---:|---:|---:|:---:|");
     let only = std::env::var("RATIO_ONLY").unwrap_or_default();
     for t in TARGETS.iter().filter(|t| t.label.contains(only.as_str())) {
-        let mut scenarios = scenarios::scenarios(t.group, t.size);
-        let mut take = |name: &str| {
-            let i = scenarios
+        let mut ours = scenario_run(t.group, t.ours, t.size);
+        let mut base = scenario_run(t.group, t.base, t.size);
+        let pairs = paired(&mut ours, &mut base, rounds, batch);
+        let ratios = sorted(
+            pairs
                 .iter()
-                .position(|s| s.function == name)
-                .unwrap_or_else(|| panic!("no scenario {}/{name}/{}", t.group, t.size));
-            scenarios.swap_remove(i).run
-        };
-        let (mut ours, mut base) = (take(t.ours), take(t.base));
-        let (n_ours, n_base) = (calibrate(&mut ours, batch), calibrate(&mut base, batch));
-        let (mut ratios, mut ours_ns, mut base_ns) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..rounds {
-            // Alternate which goes first, so a steady drift favours neither.
-            let (a, b) = if round % 2 == 0 {
-                let a = time_batch(&mut ours, n_ours);
-                (a, time_batch(&mut base, n_base))
-            } else {
-                let b = time_batch(&mut base, n_base);
-                (time_batch(&mut ours, n_ours), b)
-            };
-            ratios.push(if t.faster { b / a } else { a / b });
-            ours_ns.push(a);
-            base_ns.push(b);
-        }
-        for v in [&mut ratios, &mut ours_ns, &mut base_ns] {
-            v.sort_by(f64::total_cmp);
-        }
+                .map(|&(a, b)| if t.faster { b / a } else { a / b }),
+        );
+        let ours_ns = sorted(pairs.iter().map(|p| p.0));
+        let base_ns = sorted(pairs.iter().map(|p| p.1));
         let ratio = percentile(&ratios, 0.5);
         let met = if t.faster {
             ratio > t.limit
@@ -275,18 +258,11 @@ fn main() {
     let python = std::env::var("PYTHON_BASELINE").ok().filter(|_| !smoke);
     match &python {
         Some(python) if label.contains(only.as_str()) => {
-            let mut ours = scenarios::scenarios("request", 300)
-                .into_iter()
-                .find(|s| s.function == "cookie_mode")
-                .expect("request/cookie_mode/300")
-                .run;
+            let mut ours = scenario_run("request", "cookie_mode", 300);
             let pairs = against_python(python, &mut ours, 300, rounds.min(150));
-            let mut ratios: Vec<f64> = pairs.iter().map(|(py, rust)| py / rust).collect();
-            let mut py_ns: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-            let mut ours_ns: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-            for v in [&mut ratios, &mut py_ns, &mut ours_ns] {
-                v.sort_by(f64::total_cmp);
-            }
+            let ratios = sorted(pairs.iter().map(|(py, rust)| py / rust));
+            let py_ns = sorted(pairs.iter().map(|p| p.0));
+            let ours_ns = sorted(pairs.iter().map(|p| p.1));
             let ratio = percentile(&ratios, 0.5);
             println!(
                 "| {label} | {:.0} ns | {:.0} ns | {ratio:.1}× faster | {:.1}–{:.1} | {} |",
@@ -304,22 +280,41 @@ fn main() {
     }
 }
 
-/// Paired-ratio medians of `ours` against `base`, as in the targets table.
-fn paired(ours: &mut dyn FnMut(), base: &mut dyn FnMut(), rounds: usize, batch: Duration) -> f64 {
+/// The closure of scenario `group/function/size`.
+fn scenario_run(group: &str, function: &str, size: usize) -> Box<dyn FnMut()> {
+    scenarios::scenarios(group, size)
+        .into_iter()
+        .find(|s| s.function == function)
+        .unwrap_or_else(|| panic!("no scenario {group}/{function}/{size}"))
+        .run
+}
+
+/// `rounds` pairs of batch times (ns per run of `ours`, of `base`), the two timed in
+/// alternation, each first in every other round so a steady drift favours neither.
+fn paired(
+    ours: &mut dyn FnMut(),
+    base: &mut dyn FnMut(),
+    rounds: usize,
+    batch: Duration,
+) -> Vec<(f64, f64)> {
     let (n_ours, n_base) = (calibrate(ours, batch), calibrate(base, batch));
-    let mut ratios: Vec<f64> = (0..rounds)
+    (0..rounds)
         .map(|round| {
             if round % 2 == 0 {
                 let a = time_batch(ours, n_ours);
-                a / time_batch(base, n_base)
+                (a, time_batch(base, n_base))
             } else {
                 let b = time_batch(base, n_base);
-                time_batch(ours, n_ours) / b
+                (time_batch(ours, n_ours), b)
             }
         })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    percentile(&ratios, 0.5)
+        .collect()
+}
+
+fn sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    values
 }
 
 /// `RATIO_BOUNDS=1`: how far the missed targets could go at best. The cookie crate
@@ -331,25 +326,17 @@ fn print_bounds(rounds: usize, batch: Duration, python: Option<&str>) {
     println!("|---|---:|");
     for group in ["sign", "verify"] {
         for size in [300, 1024, 2900] {
-            let mut cookie = scenarios::scenarios(group, size)
-                .into_iter()
-                .find(|s| s.function == "cookie_crate_sha256")
-                .expect("cookie crate scenario")
-                .run;
+            let mut cookie = scenario_run(group, "cookie_crate_sha256", size);
             let mut bound = scenarios::without_base64(group, size).run;
-            let ratio = 1.0 / paired(&mut bound, &mut cookie, rounds, batch);
+            let pairs = paired(&mut bound, &mut cookie, rounds, batch);
+            let ratio = percentile(&sorted(pairs.iter().map(|(a, b)| b / a)), 0.5);
             println!("| {group} sha256 at {size} B, base64 replaced by a copy | {ratio:.2}× |");
         }
     }
     if let Some(python) = python {
-        let mut floor = scenarios::scenarios("request", 300)
-            .into_iter()
-            .find(|s| s.function == "floor")
-            .expect("request/floor/300")
-            .run;
+        let mut floor = scenario_run("request", "floor", 300);
         let pairs = against_python(python, &mut floor, 300, rounds.min(150));
-        let mut ratios: Vec<f64> = pairs.iter().map(|(py, rust)| py / rust).collect();
-        ratios.sort_by(f64::total_cmp);
+        let ratios = sorted(pairs.iter().map(|(py, rust)| py / rust));
         println!(
             "| Pyramid request / request floor at 300 B (the most any request could be faster) | {:.1}× |",
             percentile(&ratios, 0.5)
