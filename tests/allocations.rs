@@ -120,5 +120,5 @@ fn allocations_per_request() {
     });
     eprintln!("allocations per request: cookie mode {cookie_mode}, server mode (memory store) {server_mode}");
     assert!(cookie_mode <= 12, "cookie mode: {cookie_mode} allocations");
-    assert!(server_mode <= 25, "server mode: {server_mode} allocations");
+    assert!(server_mode <= 18, "server mode: {server_mode} allocations");
 }

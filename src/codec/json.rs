@@ -50,9 +50,9 @@ pub fn decode_frame(payload: &[u8]) -> Result<Frame, FrameError> {
     }
 }
 
-/// How deep a state decoded by [`decode_frame_direct`] may nest. `serde_json` stops at
-/// 128 levels; the direct path parses the state one level higher than the full parse
-/// would, so it leaves anything near the limit to the full parse.
+/// How deep an object read by [`object_prefix`] may nest. `serde_json` stops at 128
+/// levels; a direct path parses the object one level higher than the full parse would,
+/// so it leaves anything near the limit to the full parse.
 const DIRECT_MAX_DEPTH: usize = 100;
 
 /// The common frame, read without building the outer array: `[`, two number literals
@@ -68,15 +68,9 @@ fn decode_frame_direct(payload: &[u8]) -> Option<Frame> {
     let rest = skip_ws(rest).strip_prefix(b",")?;
     let (created, rest) = number_literal(skip_ws(rest))?;
     let rest = skip_ws(skip_ws(rest).strip_prefix(b",")?);
-    if rest.first() != Some(&b'{') {
-        return None;
-    }
-    let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
-    let Some(Ok(Value::Object(state))) = values.next() else {
-        return None;
-    };
-    let tail = skip_ws(rest.get(values.byte_offset()..)?).strip_prefix(b"]")?;
-    if !skip_ws(tail).is_empty() || !state.values().all(|v| finite_and_shallow(v, 1)) {
+    let (state, rest) = object_prefix(rest)?;
+    let tail = skip_ws(rest).strip_prefix(b"]")?;
+    if !skip_ws(tail).is_empty() || !state.values().all(all_finite) {
         return None;
     }
     Some(Frame {
@@ -86,8 +80,26 @@ fn decode_frame_direct(payload: &[u8]) -> Option<Frame> {
     })
 }
 
+/// The JSON object at the start of `bytes`, parsed by `serde_json` as a `Value` would
+/// parse it, and the bytes after it. `None` unless it is an object at most
+/// [`DIRECT_MAX_DEPTH`] levels deep — for a caller that reads the object inside an
+/// enclosing array or object by hand and leaves everything unusual to a full parse.
+pub(crate) fn object_prefix(bytes: &[u8]) -> Option<(State, &[u8])> {
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let Some(Ok(Value::Object(map))) = values.next() else {
+        return None;
+    };
+    if !map.values().all(|v| shallow(v, 1)) {
+        return None;
+    }
+    Some((map, bytes.get(values.byte_offset()..)?))
+}
+
 /// `bytes` without its leading JSON whitespace.
-fn skip_ws(bytes: &[u8]) -> &[u8] {
+pub(crate) fn skip_ws(bytes: &[u8]) -> &[u8] {
     let n = bytes
         .iter()
         .take_while(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r'))
@@ -97,7 +109,7 @@ fn skip_ws(bytes: &[u8]) -> &[u8] {
 
 /// A JSON number literal (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`) at the start
 /// of `bytes`, as a finite, non-zero `f64`, and the bytes after it.
-fn number_literal(bytes: &[u8]) -> Option<(f64, &[u8])> {
+pub(crate) fn number_literal(bytes: &[u8]) -> Option<(f64, &[u8])> {
     let digits = |from: usize| {
         bytes
             .get(from..)
@@ -133,15 +145,14 @@ fn number_literal(bytes: &[u8]) -> Option<(f64, &[u8])> {
     (x.is_finite() && x != 0.0).then_some((x, &bytes[end..]))
 }
 
-/// [`all_finite`], and at most [`DIRECT_MAX_DEPTH`] levels deep.
-fn finite_and_shallow(v: &Value, depth: usize) -> bool {
+/// At most [`DIRECT_MAX_DEPTH`] levels deep, counting `v` at `depth`.
+fn shallow(v: &Value, depth: usize) -> bool {
     if depth > DIRECT_MAX_DEPTH {
         return false;
     }
     match v {
-        Value::Number(_) => all_finite(v),
-        Value::Array(items) => items.iter().all(|v| finite_and_shallow(v, depth + 1)),
-        Value::Object(map) => map.values().all(|v| finite_and_shallow(v, depth + 1)),
+        Value::Array(items) => items.iter().all(|v| shallow(v, depth + 1)),
+        Value::Object(map) => map.values().all(|v| shallow(v, depth + 1)),
         _ => true,
     }
 }
