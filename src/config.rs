@@ -164,6 +164,20 @@ impl SessionConfig {
     pub fn not_before(&self) -> Option<f64> {
         self.not_before
     }
+    /// The time limits, as [`crate::policy::judge`] takes them.
+    pub fn limits(&self) -> crate::policy::Limits {
+        crate::policy::Limits {
+            timeout: self.timeout,
+            max_future_skew: self.max_future_skew,
+            max_lifetime: self.max_lifetime,
+            not_before: self.not_before,
+        }
+    }
+    /// Judges a session renewed at `renewed` and created at `created` at time `now` with
+    /// this configuration's limits (see [`crate::policy::judge`]).
+    pub fn judge(&self, now: f64, renewed: f64, created: f64) -> crate::policy::Verdict {
+        crate::policy::judge(now, renewed, created, &self.limits())
+    }
 }
 
 /// Builds a [`SessionConfig`]; every setting is checked in [`Builder::build`].

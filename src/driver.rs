@@ -10,17 +10,24 @@ use crate::server::{
     AsyncStore, OpResult, Pending, ServerConfig, ServerError, ServerSession, Store, StoreOp,
 };
 
-/// Loads the session's record, if its cookie carried an id (one `load`, or no I/O).
+/// Loads the session's record, if its cookie carried an id: no I/O without one, one
+/// `load` per candidate id cookie until a live record is found (at most
+/// [`MAX_ID_CANDIDATES`](crate::server::MAX_ID_CANDIDATES)).
 pub fn open<S: Store + ?Sized>(
     store: &S,
     config: &ServerConfig,
-    pending: Pending,
+    mut pending: Pending,
 ) -> Result<ServerSession, ServerError> {
-    let loaded = match pending.load_key() {
-        Some(key) => store.load(&key, pending.now())?,
-        None => None,
-    };
-    Ok(pending.open(config, loaded))
+    loop {
+        let loaded = match pending.load_key() {
+            Some(key) => store.load(&key, pending.now())?,
+            None => None,
+        };
+        match pending.try_open(config, loaded) {
+            Ok(session) => return Ok(session),
+            Err(next) => pending = next,
+        }
+    }
 }
 
 /// Runs the end-of-request writes; returns the `Set-Cookie` value to send once they all
@@ -65,6 +72,15 @@ fn run<S: Store + ?Sized>(store: &S, op: StoreOp<'_>) -> Result<OpResult, Server
             store.remove(&key)?;
             OpResult::Removed
         }
+        StoreOp::RemoveIf {
+            key,
+            expected_version,
+            now,
+        } => OpResult::RemovedIf(store.remove_if(&key, expected_version, now)?),
+        StoreOp::Wait { delay } => {
+            store.wait(delay);
+            OpResult::Waited
+        }
     })
 }
 
@@ -72,13 +88,18 @@ fn run<S: Store + ?Sized>(store: &S, op: StoreOp<'_>) -> Result<OpResult, Server
 pub async fn open_async<S: AsyncStore + ?Sized>(
     store: &S,
     config: &ServerConfig,
-    pending: Pending,
+    mut pending: Pending,
 ) -> Result<ServerSession, ServerError> {
-    let loaded = match pending.load_key() {
-        Some(key) => store.load(&key, pending.now()).await?,
-        None => None,
-    };
-    Ok(pending.open(config, loaded))
+    loop {
+        let loaded = match pending.load_key() {
+            Some(key) => store.load(&key, pending.now()).await?,
+            None => None,
+        };
+        match pending.try_open(config, loaded) {
+            Ok(session) => return Ok(session),
+            Err(next) => pending = next,
+        }
+    }
 }
 
 /// [`finish`] for an [`AsyncStore`].
@@ -128,6 +149,15 @@ async fn run_async<S: AsyncStore + ?Sized>(
         StoreOp::Remove { key } => {
             store.remove(&key).await?;
             OpResult::Removed
+        }
+        StoreOp::RemoveIf {
+            key,
+            expected_version,
+            now,
+        } => OpResult::RemovedIf(store.remove_if(&key, expected_version, now).await?),
+        StoreOp::Wait { delay } => {
+            store.wait(delay).await;
+            OpResult::Waited
         }
     })
 }

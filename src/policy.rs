@@ -86,6 +86,54 @@ pub fn deadline(
     }
 }
 
+/// What the time rules say about a cookie or record, judged in one fixed order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Verdict {
+    /// Usable.
+    Valid,
+    /// A timestamp is further in the future than the allowed clock skew.
+    FromFuture,
+    /// Created before the configured `not_before` instant.
+    Revoked,
+    /// The absolute lifetime since creation is over.
+    LifetimeExceeded,
+    /// The idle timeout since the last renewal is over.
+    Expired,
+}
+
+/// The limits [`judge`] applies (all optional, as in a [`crate::SessionConfig`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// Idle timeout in seconds.
+    pub timeout: Option<u64>,
+    /// Largest accepted distance of a timestamp into the future, in seconds.
+    pub max_future_skew: Option<u64>,
+    /// Absolute lifetime from creation, in seconds.
+    pub max_lifetime: Option<u64>,
+    /// Sessions created before this instant are refused.
+    pub not_before: Option<f64>,
+}
+
+/// Is a session renewed at `renewed` and created at `created` still good at `now`? The
+/// checks run in one order — skew, revocation, lifetime, idle timeout — and the first
+/// that fails names the verdict.
+pub fn judge(now: f64, renewed: f64, created: f64, limits: &Limits) -> Verdict {
+    if is_from_future(now, renewed, limits.max_future_skew)
+        || is_from_future(now, created, limits.max_future_skew)
+    {
+        Verdict::FromFuture
+    } else if is_revoked(created, limits.not_before) {
+        Verdict::Revoked
+    } else if lifetime_exceeded(now, created, limits.max_lifetime) {
+        Verdict::LifetimeExceeded
+    } else if is_expired(now, renewed, limits.timeout) {
+        Verdict::Expired
+    } else {
+        Verdict::Valid
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +172,27 @@ mod tests {
         assert_eq!(deadline(100.0, 0.0, Some(50), Some(120)), Some(120.0));
         assert_eq!(deadline(100.0, 0.0, Some(10), None), Some(110.0));
         assert_eq!(deadline(100.0, 0.0, None, None), None);
+    }
+
+    #[test]
+    fn judge_checks_in_one_order() {
+        let limits = Limits {
+            timeout: Some(10),
+            max_future_skew: Some(5),
+            max_lifetime: Some(100),
+            not_before: Some(50.0),
+        };
+        assert_eq!(judge(60.0, 55.0, 55.0, &limits), Verdict::Valid);
+        assert_eq!(judge(60.0, 66.0, 55.0, &limits), Verdict::FromFuture);
+        assert_eq!(judge(60.0, 55.0, 40.0, &limits), Verdict::Revoked);
+        assert_eq!(
+            judge(200.0, 195.0, 60.0, &limits),
+            Verdict::LifetimeExceeded
+        );
+        assert_eq!(judge(80.0, 60.0, 60.0, &limits), Verdict::Expired);
+        // Skew wins over every other verdict, revocation over lifetime and idleness.
+        assert_eq!(judge(500.0, 506.0, 0.0, &limits), Verdict::FromFuture);
+        assert_eq!(judge(500.0, 0.0, 0.0, &limits), Verdict::Revoked);
     }
 
     #[test]

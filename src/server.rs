@@ -23,6 +23,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
+use core::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -35,7 +36,7 @@ use crate::codec::Accessed;
 use crate::config::SessionConfig;
 use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
 use crate::error::{ConfigError, FinishError, RandomError};
-use crate::policy;
+use crate::policy::{self, Verdict};
 use crate::random::RandomSource;
 
 /// Random bytes in a generated session id (256 bits; at least 128 are required).
@@ -46,6 +47,19 @@ pub const MAX_SESSION_ID_LEN: usize = 200;
 
 /// How many times a lost compare-and-set or an id collision is retried.
 pub const DEFAULT_MAX_RETRIES: u32 = 64;
+
+/// How long, in all, one request may wait between retries after lost compare-and-sets.
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(3);
+
+/// The first retry waits up to this long; each further one up to twice as long...
+pub const BACKOFF_BASE: Duration = Duration::from_millis(2);
+
+/// ...but never more than this (before jitter).
+pub const BACKOFF_CAP: Duration = Duration::from_millis(64);
+
+/// How many of a request's id cookies (of the session's name, authentic and in time) are
+/// tried against the store before the session starts fresh.
+pub const MAX_ID_CANDIDATES: usize = 4;
 
 /// The salt pyramid_session_redis hard-codes.
 pub const PYRAMID_SESSION_REDIS_SALT: &str = "pyramid_session_redis.";
@@ -140,6 +154,18 @@ pub enum SaveOutcome {
     Missing,
 }
 
+/// Result of a conditional remove ([`Store::remove_if`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum RemoveOutcome {
+    /// The record had the expected version and is gone.
+    Removed,
+    /// The record exists with another version: someone saved in between; it is kept.
+    Conflict,
+    /// There was no live record.
+    Missing,
+}
+
 /// What went wrong in a store, as a category a framework can map (e.g. to 503).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreErrorKind {
@@ -189,6 +215,10 @@ impl core::error::Error for StoreError {}
 /// - `save` replaces the record only if it is live and has `expected_version`.
 /// - `touch` moves the expiry of a live record without rewriting it; `false` if missing.
 /// - `remove` deletes the record (absent is fine).
+/// - `remove_if` deletes the record only if it is live and still has `expected_version`
+///   (how a login moves a session to a new id without losing a concurrent write).
+/// - `wait` pauses before a retry after a lost compare-and-set (backoff); the plan
+///   decides how long.
 pub trait Store {
     /// Loads a live record.
     fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError>;
@@ -213,6 +243,24 @@ pub trait Store {
     fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError>;
     /// Deletes a record.
     fn remove(&self, key: &StoreKey) -> Result<(), StoreError>;
+    /// Deletes a live record only if it still has `expected_version`.
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError>;
+    /// Waits `delay` before a retry. With `std` the default sleeps the calling thread;
+    /// without it, it returns at once.
+    fn wait(&self, delay: Duration) {
+        #[cfg(feature = "std")]
+        {
+            extern crate std;
+            std::thread::sleep(delay);
+        }
+        #[cfg(not(feature = "std"))]
+        let _ = delay;
+    }
 }
 
 macro_rules! store_via_deref {
@@ -240,6 +288,12 @@ macro_rules! store_via_deref {
             }
             fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
                 (**self).remove(key)
+            }
+            fn remove_if(&self, key: &StoreKey, expected_version: u64, now: f64) -> Result<RemoveOutcome, StoreError> {
+                (**self).remove_if(key, expected_version, now)
+            }
+            fn wait(&self, delay: Duration) {
+                (**self).wait(delay)
             }
         }
     )*};
@@ -281,6 +335,19 @@ pub trait AsyncStore: Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Deletes a record.
     fn remove(&self, key: &StoreKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes a live record only if it still has `expected_version`.
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> impl Future<Output = Result<RemoveOutcome, StoreError>> + Send;
+    /// Waits `delay` before a retry, without blocking the executor. The default returns
+    /// at once (no runtime is assumed); stores on a runtime sleep on its timer.
+    fn wait(&self, delay: Duration) -> impl Future<Output = ()> + Send {
+        let _ = delay;
+        core::future::ready(())
+    }
 }
 
 /// Why a server-mode request could not finish. No cookie is sent with any of these.
@@ -291,8 +358,12 @@ pub enum ServerError {
     /// The record was removed (e.g. a concurrent logout) while this request changed it;
     /// the change is dropped rather than resurrecting the session.
     Removed,
-    /// Compare-and-set kept losing (or ids kept colliding) after the retry limit.
+    /// Compare-and-set kept losing (or ids kept colliding) after the retry limit or the
+    /// retry time budget.
     Contended,
+    /// An earlier store operation of this request failed: nothing more is written for
+    /// it and no cookie is sent, so an error answer never hides a committed write.
+    Poisoned,
     /// The random source failed (no id could be made).
     Random,
     /// The cookie could not be produced.
@@ -305,6 +376,9 @@ impl fmt::Display for ServerError {
             ServerError::Store(e) => e.fmt(f),
             ServerError::Removed => f.write_str("session was removed concurrently; change dropped"),
             ServerError::Contended => f.write_str("session store contention: retries exhausted"),
+            ServerError::Poisoned => {
+                f.write_str("an earlier session store write of this request failed")
+            }
             ServerError::Random => f.write_str("random source failed"),
             ServerError::Finish(e) => e.fmt(f),
         }
@@ -407,12 +481,13 @@ impl IdCookieFormat {
 }
 
 /// A validated server-mode configuration: cookie settings, keyring and timeouts from a
-/// [`SessionConfig`], the id cookie format and the retry limit.
+/// [`SessionConfig`], the id cookie format and the retry limits.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     session: SessionConfig,
     format: IdCookieFormat,
     max_retries: u32,
+    retry_budget: Duration,
 }
 
 impl ServerConfig {
@@ -429,6 +504,7 @@ impl ServerConfig {
             session,
             format,
             max_retries: DEFAULT_MAX_RETRIES,
+            retry_budget: DEFAULT_RETRY_BUDGET,
         })
     }
 
@@ -436,6 +512,15 @@ impl ServerConfig {
     #[must_use]
     pub fn with_max_retries(mut self, retries: u32) -> ServerConfig {
         self.max_retries = retries;
+        self
+    }
+
+    /// Sets how long, in all, one request may wait between retries (the backoff after a
+    /// lost compare-and-set is exponential with full jitter, from [`BACKOFF_BASE`] up to
+    /// [`BACKOFF_CAP`]). Time spent in store calls is not counted.
+    #[must_use]
+    pub fn with_retry_budget(mut self, budget: Duration) -> ServerConfig {
+        self.retry_budget = budget;
         self
     }
 
@@ -451,6 +536,10 @@ impl ServerConfig {
     pub fn max_retries(&self) -> u32 {
         self.max_retries
     }
+    /// The retry time budget.
+    pub fn retry_budget(&self) -> Duration {
+        self.retry_budget
+    }
 
     fn deadline(&self, renewed: f64, created: f64) -> f64 {
         let s = &self.session;
@@ -458,11 +547,32 @@ impl ServerConfig {
         policy::deadline(renewed, created, s.timeout(), s.max_lifetime()).unwrap_or(renewed)
     }
 
-    /// When a record expiring at `expires_at` was last extended.
+    /// The record's renewal rule, Pyramid's reissue rule stated on the expiry: a record
+    /// expiring at `expires_at` is worth extending when a renewal now would move its
+    /// expiry by more than `reissue_time` (with the idle timeout binding, exactly
+    /// `int(now) - renewed > reissue_time`). Once the absolute lifetime binds, no renewal
+    /// can move it and this is never due.
+    fn extension_due(&self, now: f64, expires_at: f64, created: f64) -> bool {
+        match self.session.reissue_time() {
+            Some(reissue) => {
+                let now = policy::whole_seconds(now) as f64;
+                self.deadline(now, created) - expires_at > reissue as f64
+            }
+            None => false,
+        }
+    }
+
+    /// When a record expiring at `expires_at` was last extended, as far as the record
+    /// tells: `expires_at - timeout` while the idle timeout set the expiry; `created`
+    /// when the absolute lifetime set it or there is no idle timeout.
     fn renewed_from(&self, expires_at: f64, created: f64) -> f64 {
-        match (self.session.timeout(), self.session.max_lifetime()) {
-            (Some(timeout), _) => expires_at - timeout as f64,
-            (None, _) => created,
+        let s = &self.session;
+        match (s.timeout(), s.max_lifetime()) {
+            (Some(timeout), Some(lifetime)) if expires_at < created + lifetime as f64 => {
+                expires_at - timeout as f64
+            }
+            (Some(timeout), None) => expires_at - timeout as f64,
+            _ => created,
         }
     }
 }
@@ -470,31 +580,31 @@ impl ServerConfig {
 /// A request's session before its record is loaded (stage 1).
 #[derive(Clone, Debug)]
 pub struct Pending {
-    candidate: Option<IdCookie>,
+    /// Authentic, in-time id cookies, in header order; the first is tried first.
+    candidates: VecDeque<IdCookie>,
     now: f64,
 }
 
 impl Pending {
-    /// Verifies the request's cookie (first one that verifies wins) at time `now`. No
-    /// store I/O. A CubicWeb cookie whose own timestamps are expired, too far in the
-    /// future, too old or revoked yields no id.
+    /// Verifies the request's cookies at time `now`. No store I/O. Every cookie of the
+    /// session's name that verifies and, for a CubicWeb cookie, whose own timestamps pass
+    /// the time checks ([`SessionConfig::judge`]) is a candidate, up to
+    /// [`MAX_ID_CANDIDATES`]: a stale authentic cookie placed first (an attacker's own,
+    /// tossed from a sibling domain) cannot hide the live one.
     pub fn start(config: &ServerConfig, cookie_header: Option<&[u8]>, now: f64) -> Pending {
         let s = config.session();
-        let candidate = cookie_header.and_then(|header| {
-            cookie_values(header, s.cookie().name())
-                .find_map(|value| config.format().decode(s, value))
-        });
-        let candidate = candidate.filter(|c| match c.times {
-            None => true,
-            Some((renewed, created)) => {
-                !policy::is_expired(now, renewed, s.timeout())
-                    && !policy::is_from_future(now, renewed, s.max_future_skew())
-                    && !policy::is_from_future(now, created, s.max_future_skew())
-                    && !policy::lifetime_exceeded(now, created, s.max_lifetime())
-                    && !policy::is_revoked(created, s.not_before())
-            }
-        });
-        Pending { candidate, now }
+        let candidates = match cookie_header {
+            Some(header) => cookie_values(header, s.cookie().name())
+                .filter_map(|value| config.format().decode(s, value))
+                .filter(|c| match c.times {
+                    None => true,
+                    Some((renewed, created)) => s.judge(now, renewed, created) == Verdict::Valid,
+                })
+                .take(MAX_ID_CANDIDATES)
+                .collect(),
+            None => VecDeque::new(),
+        };
+        Pending { candidates, now }
     }
 
     /// The request time.
@@ -504,53 +614,63 @@ impl Pending {
 
     /// The record to load before [`Pending::open`], if the cookie carried an id.
     pub fn load_key(&self) -> Option<StoreKey> {
-        self.candidate.as_ref().map(|c| c.id.store_key())
+        self.candidates.front().map(|c| c.id.store_key())
     }
 
     /// Stage 2: the session, given what the store returned for [`Pending::load_key`]
     /// (`None` when there was no key or no live record). Unknown, undecodable, expired
-    /// or revoked records give a fresh session that will get a new id.
+    /// or revoked records give a fresh session that will get a new id. Only the first
+    /// candidate is tried; [`Pending::try_open`] tries the others.
     pub fn open(self, config: &ServerConfig, loaded: Option<Stored>) -> ServerSession {
         let now = self.now;
-        let mut session = ServerSession {
-            id: None,
-            version: 0,
-            state: State::new(),
-            created: now,
-            renewed: now,
-            expires_at: config.deadline(now, now),
-            ops: Vec::new(),
-            dirty: false,
-            read: false,
-            rotated: false,
-            remove_ids: Vec::new(),
-            now,
-        };
-        let (Some(candidate), Some(stored)) = (self.candidate, loaded) else {
-            return session;
-        };
-        let Some((created, state)) = decode_record(&stored.data) else {
-            return session;
-        };
-        let s = config.session();
-        let renewed = config.renewed_from(stored.expires_at, created);
-        if stored.expires_at <= now
-            || policy::is_expired(now, renewed, s.timeout())
-            || policy::lifetime_exceeded(now, created, s.max_lifetime())
-            || policy::is_revoked(created, s.not_before())
-            || policy::is_from_future(now, created, s.max_future_skew())
-        {
-            return session;
+        match self.try_open(config, loaded) {
+            Ok(session) => session,
+            Err(_) => ServerSession::fresh(config, now),
         }
-        session.id = Some(candidate.id);
-        session.version = stored.version;
-        session.state = state;
-        session.created = created;
-        session.renewed = renewed;
-        session.expires_at = stored.expires_at;
-        session.rotated = candidate.key_index > 0;
-        session
     }
+
+    /// Stage 2, one candidate at a time: the session when the loaded record is usable or
+    /// no candidate is left (then a fresh session), otherwise `Err` with the next
+    /// candidate to load (at most [`MAX_ID_CANDIDATES`] loads in all).
+    pub fn try_open(
+        mut self,
+        config: &ServerConfig,
+        loaded: Option<Stored>,
+    ) -> Result<ServerSession, Pending> {
+        let now = self.now;
+        let Some(candidate) = self.candidates.pop_front() else {
+            return Ok(ServerSession::fresh(config, now));
+        };
+        match loaded.and_then(|stored| usable_record(config, stored, now)) {
+            Some((stored, created, state)) => {
+                let mut session = ServerSession::fresh(config, now);
+                let cookie_renewed = candidate.times.map(|(renewed, _)| renewed);
+                let estimate = config.renewed_from(stored.expires_at, created);
+                session.renewed = cookie_renewed.map_or(estimate, |c| c.max(estimate));
+                session.cookie_renewed = cookie_renewed;
+                session.id = Some(candidate.id);
+                session.version = stored.version;
+                session.state = state;
+                session.created = created;
+                session.expires_at = stored.expires_at;
+                session.rotated = candidate.key_index > 0;
+                Ok(session)
+            }
+            None if self.candidates.is_empty() => Ok(ServerSession::fresh(config, now)),
+            None => Err(self),
+        }
+    }
+}
+
+/// A loaded record, decoded, if it is still good at `now`.
+fn usable_record(config: &ServerConfig, stored: Stored, now: f64) -> Option<(Stored, f64, State)> {
+    let (created, state) = decode_record(&stored.data)?;
+    let s = config.session();
+    let good = stored.expires_at > now
+        && !policy::lifetime_exceeded(now, created, s.max_lifetime())
+        && !policy::is_revoked(created, s.not_before())
+        && !policy::is_from_future(now, created, s.max_future_skew());
+    good.then_some((stored, created, state))
 }
 
 fn encode_record(created: f64, state: &State) -> Result<Vec<u8>, FinishError> {
@@ -649,25 +769,59 @@ pub struct ServerSession {
     state: State,
     created: f64,
     renewed: f64,
+    /// The `renewed` slot of the cookie this request presented (CubicWeb format), or of
+    /// the cookie this request sent: what the browser's cookie is judged by.
+    cookie_renewed: Option<f64>,
     expires_at: f64,
     ops: Vec<Op>,
     dirty: bool,
     read: bool,
     rotated: bool,
+    /// Records removed unconditionally at the end (logout).
     remove_ids: Vec<SessionId>,
+    /// A login's move: the old id and the version whose state was copied.
+    moved_from: Option<(SessionId, u64)>,
+    /// A store operation of this request failed: nothing more is written.
+    poisoned: bool,
     now: f64,
 }
 
 impl ServerSession {
+    fn fresh(config: &ServerConfig, now: f64) -> ServerSession {
+        ServerSession {
+            id: None,
+            version: 0,
+            state: State::new(),
+            created: now,
+            renewed: now,
+            cookie_renewed: None,
+            expires_at: config.deadline(now, now),
+            ops: Vec::new(),
+            dirty: false,
+            read: false,
+            rotated: false,
+            remove_ids: Vec::new(),
+            moved_from: None,
+            poisoned: false,
+            now,
+        }
+    }
+
     /// True when the session has no stored record yet (new, or its old id was refused).
     pub fn is_new(&self) -> bool {
         self.id.is_none()
+    }
+    /// The session id, once the session has a stored record (for "log out my other
+    /// devices" lists). Treat it as a secret: it is the bearer credential.
+    pub fn id(&self) -> Option<&SessionId> {
+        self.id.as_ref()
     }
     /// When the session was created.
     pub fn created(&self) -> f64 {
         self.created
     }
-    /// When the record's expiry was last extended.
+    /// When the session was last renewed: the later of the cookie's own `renewed` slot
+    /// and what the record's expiry tells.
     pub fn renewed(&self) -> f64 {
         self.renewed
     }
@@ -682,6 +836,11 @@ impl ServerSession {
     /// True when this request changed the session.
     pub fn is_dirty(&self) -> bool {
         self.dirty
+    }
+    /// True once a store operation of this request failed: later finishes write nothing
+    /// and send no cookie ([`ServerError::Poisoned`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
     }
 
     fn record(&mut self, op: Op) {
@@ -755,6 +914,9 @@ impl ServerSession {
         if let Some(id) = self.id.take() {
             self.remove_ids.push(id);
         }
+        if let Some((id, _)) = self.moved_from.take() {
+            self.remove_ids.push(id);
+        }
         self.state.clear();
         self.ops.clear();
         self.dirty = false;
@@ -764,35 +926,38 @@ impl ServerSession {
     }
 
     /// Moves the data to a new id and removes the old record: call it at login, against
-    /// session fixation.
+    /// session fixation. The old record is removed only if it still has the version
+    /// whose state was copied; when a concurrent request wrote to it meanwhile, its
+    /// fresh state is moved instead (with this request's changes replayed on it), so
+    /// an acknowledged write on the old id is never lost.
     pub fn regenerate_id(&mut self) {
         if let Some(id) = self.id.take() {
-            self.remove_ids.push(id);
+            self.moved_from = Some((id, self.version));
             self.version = 0;
-            // The new record must hold the whole state, not just this request's changes.
-            self.ops.clear();
-            self.ops.push(Op::Clear);
-            for (k, v) in self.state.iter() {
-                self.ops.push(Op::Set(k.clone(), v.clone()));
-            }
             self.dirty = true;
         }
     }
 
     /// Stage 3: plans the store writes and the cookie. `failed` says the request ended in
     /// an error; with `set_on_exception` off nothing at all is written then.
+    ///
+    /// Fails with [`ServerError::Poisoned`] when an earlier finish of this request did not
+    /// complete (a store operation failed or the plan was abandoned).
     pub fn finish<'s>(
         &'s mut self,
         config: &'s ServerConfig,
         failed: bool,
         rng: &mut impl RandomSource,
     ) -> Result<Finisher<'s>, ServerError> {
+        if self.poisoned {
+            return Err(ServerError::Poisoned);
+        }
         let mut steps = VecDeque::new();
         let mut cookie = CookieAction::None;
         if failed && !config.session().set_on_exception() {
             return Ok(Finisher::new(self, config, steps, cookie));
         }
-        let had_old = !self.remove_ids.is_empty();
+        let had_old = !self.remove_ids.is_empty() || self.moved_from.is_some();
         let now = self.now;
         match &self.id {
             None => {
@@ -808,13 +973,24 @@ impl ServerSession {
                 }
             }
             Some(_) => {
-                let reissue =
-                    policy::reissue_due(now, self.renewed, config.session().reissue_time());
+                // Two renewals, each by Pyramid's reissue rule: the record's expiry
+                // (extended by a write, or by a touch on a read), and the browser's
+                // cookie, judged by its own `renewed` slot whatever the store did — a
+                // writer's cookie ages even though every write renews the record.
+                let extend = config.extension_due(now, self.expires_at, self.created);
+                let cookie_due = match self.cookie_renewed {
+                    Some(renewed) => {
+                        policy::reissue_due(now, renewed, config.session().reissue_time())
+                    }
+                    // The cookie carries no time: it follows the record.
+                    None => extend,
+                };
                 if self.dirty {
                     self.renewed = now;
                     self.expires_at = config.deadline(now, self.created);
                     steps.push_back(Step::Save);
-                } else if self.read && reissue {
+                } else if self.read && (extend || cookie_due) {
+                    // A re-sent cookie is good for a full timeout: so must the record be.
                     let extended = config.deadline(now, self.created);
                     if extended > self.expires_at {
                         self.renewed = now;
@@ -822,28 +998,32 @@ impl ServerSession {
                         steps.push_back(Step::Touch);
                     }
                 }
-                if reissue && (self.dirty || self.read) || self.rotated {
+                if cookie_due && (self.dirty || self.read) || self.rotated {
                     cookie = CookieAction::Set;
                 }
             }
         }
         // Old ids go last, so a failed create leaves the old session intact.
+        if self.moved_from.is_some() {
+            steps.push_back(Step::RemoveMoved);
+        }
         for id in self.remove_ids.drain(..) {
             steps.push_back(Step::Remove(id.store_key()));
         }
+        // Until the plan completes, a later finish in this request writes nothing.
+        self.poisoned = !steps.is_empty();
         Ok(Finisher::new(self, config, steps, cookie))
     }
 
-    fn rebase(&mut self, fresh: Option<Stored>) -> Result<(), ServerError> {
-        let stored = fresh.ok_or(ServerError::Removed)?;
-        let (created, mut state) = decode_record(&stored.data).ok_or(ServerError::Removed)?;
+    /// The record's state after a lost compare-and-set: `fresh` with this request's
+    /// changes replayed on it. `None` when the record is gone or undecodable.
+    fn replay_on(&self, fresh: Option<Stored>) -> Option<(f64, State, u64)> {
+        let stored = fresh?;
+        let (created, mut state) = decode_record(&stored.data)?;
         for op in &self.ops {
             apply(&mut state, op);
         }
-        self.state = state;
-        self.created = created;
-        self.version = stored.version;
-        Ok(())
+        Some((created, state, stored.version))
     }
 }
 
@@ -867,6 +1047,12 @@ enum Step {
     Reload,
     Touch,
     Remove(StoreKey),
+    /// A login's move: remove the old record if it still has the copied version.
+    RemoveMoved,
+    /// A reload of the old record after [`Step::RemoveMoved`] lost.
+    ReloadMoved,
+    /// Backoff before a retry.
+    Wait(Duration),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -924,6 +1110,20 @@ pub enum StoreOp<'a> {
         /// Record key.
         key: StoreKey,
     },
+    /// [`Store::remove_if`].
+    RemoveIf {
+        /// Record key.
+        key: StoreKey,
+        /// Version the record must still have.
+        expected_version: u64,
+        /// Request time.
+        now: f64,
+    },
+    /// [`Store::wait`]: back off before the next operation.
+    Wait {
+        /// How long.
+        delay: Duration,
+    },
 }
 
 /// What the store answered to a [`StoreOp`].
@@ -939,6 +1139,10 @@ pub enum OpResult {
     Touched(bool),
     /// Answer to `Remove`.
     Removed,
+    /// Answer to `RemoveIf`.
+    RemovedIf(RemoveOutcome),
+    /// Answer to `Wait`.
+    Waited,
 }
 
 /// The end of a server-mode request, as a sequence of store operations (stage 3).
@@ -947,6 +1151,9 @@ pub enum OpResult {
 /// while let Some(op) = finisher.next_op()? { let r = run(op)?; finisher.complete(r)?; }
 /// let set_cookie = finisher.into_cookie()?;
 /// ```
+///
+/// If the driver stops early (a store error), the session stays poisoned: a later
+/// finish in the same request writes nothing ([`ServerError::Poisoned`]).
 #[derive(Debug)]
 pub struct Finisher<'s> {
     session: &'s mut ServerSession,
@@ -954,6 +1161,9 @@ pub struct Finisher<'s> {
     steps: VecDeque<Step>,
     cookie: CookieAction,
     retries: u32,
+    waited: Duration,
+    /// Set when the plan must end in an error once its clean-up steps ran.
+    failure: Option<ServerError>,
     data: Vec<u8>,
 }
 
@@ -970,6 +1180,8 @@ impl<'s> Finisher<'s> {
             steps,
             cookie,
             retries: 0,
+            waited: Duration::ZERO,
+            failure: None,
             data: Vec::new(),
         }
     }
@@ -986,31 +1198,54 @@ impl<'s> Finisher<'s> {
             .id
             .as_ref()
             .map(SessionId::store_key)
-            .ok_or_else(|| {
-                ServerError::Store(StoreError::new(
-                    StoreErrorKind::Other,
-                    "store write planned without a session id",
-                ))
-            })
+            .ok_or_else(|| internal("store write planned without a session id"))
+    }
+
+    fn moved_from(&self) -> Result<(StoreKey, u64), ServerError> {
+        self.session
+            .moved_from
+            .as_ref()
+            .map(|(id, version)| (id.store_key(), *version))
+            .ok_or_else(|| internal("move planned without an old id"))
     }
 
     /// The next operation to run, or `None` when all are done.
     pub fn next_op(&mut self) -> Result<Option<StoreOp<'_>>, ServerError> {
         let now = self.session.now;
         let expires_at = self.session.expires_at;
-        if let Some(Step::Remove(key)) = self.steps.front() {
-            return Ok(Some(StoreOp::Remove { key: *key }));
-        }
-        if self.steps.is_empty() {
+        let Some(step) = self.steps.front() else {
             return Ok(None);
-        }
-        let key = self.key()?;
-        Ok(Some(match self.steps.front() {
-            None | Some(Step::Remove(_)) => return Ok(None),
-            Some(Step::Create) | Some(Step::Save) => {
+        };
+        Ok(Some(match step {
+            Step::Remove(key) => StoreOp::Remove { key: *key },
+            Step::Wait(delay) => StoreOp::Wait { delay: *delay },
+            Step::RemoveMoved => {
+                let (key, expected_version) = self.moved_from()?;
+                StoreOp::RemoveIf {
+                    key,
+                    expected_version,
+                    now,
+                }
+            }
+            Step::ReloadMoved => StoreOp::Load {
+                key: self.moved_from()?.0,
+                now,
+            },
+            Step::Reload => StoreOp::Load {
+                key: self.key()?,
+                now,
+            },
+            Step::Touch => StoreOp::Touch {
+                key: self.key()?,
+                expires_at,
+                now,
+            },
+            Step::Create | Step::Save => {
+                let key = self.key()?;
+                let create = matches!(step, Step::Create);
                 self.data = encode_record(self.session.created, &self.session.state)
                     .map_err(ServerError::Finish)?;
-                if matches!(self.steps.front(), Some(Step::Create)) {
+                if create {
                     StoreOp::Create {
                         key,
                         data: &self.data,
@@ -1027,12 +1262,6 @@ impl<'s> Finisher<'s> {
                     }
                 }
             }
-            Some(Step::Reload) => StoreOp::Load { key, now },
-            Some(Step::Touch) => StoreOp::Touch {
-                key,
-                expires_at,
-                now,
-            },
         }))
     }
 
@@ -1044,8 +1273,44 @@ impl<'s> Finisher<'s> {
         Ok(())
     }
 
+    /// Counts a retry after a lost compare-and-set and plans its backoff: exponential
+    /// from [`BACKOFF_BASE`] to [`BACKOFF_CAP`], with full jitter from `rng`, within the
+    /// configured time budget.
+    fn back_off(&mut self, rng: &mut impl RandomSource) -> Result<(), ServerError> {
+        self.retry()?;
+        let doublings = self.retries.saturating_sub(1).min(16);
+        let ceiling = BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP);
+        let mut bytes = [0u8; 4];
+        rng.fill(&mut bytes).map_err(|_| ServerError::Random)?;
+        let fraction = u64::from(u32::from_le_bytes(bytes));
+        let nanos = (ceiling.as_nanos() as u64).saturating_mul(fraction) >> 32;
+        let delay = Duration::from_nanos(nanos);
+        if self.waited + delay > self.config.retry_budget() {
+            return Err(ServerError::Contended);
+        }
+        self.waited += delay;
+        if !delay.is_zero() {
+            self.steps.push_front(Step::Wait(delay));
+        }
+        Ok(())
+    }
+
+    /// The old record of a move is gone (a concurrent logout, or expiry): the logout
+    /// wins. A new record already written for the move is removed again, and the plan
+    /// ends in [`ServerError::Removed`] without a cookie.
+    fn move_lost(&mut self) -> Result<(), ServerError> {
+        self.session.moved_from = None;
+        if self.session.version > 0 {
+            let key = self.key()?;
+            self.steps.push_front(Step::Remove(key));
+        }
+        self.session.id = None;
+        self.failure = Some(ServerError::Removed);
+        Ok(())
+    }
+
     /// Reports the store's answer to the operation [`Finisher::next_op`] returned.
-    /// `rng` makes a new id when a created id collides.
+    /// `rng` makes a new id when a created id collides, and jitters backoffs.
     pub fn complete(
         &mut self,
         result: OpResult,
@@ -1068,13 +1333,19 @@ impl<'s> Finisher<'s> {
                 Ok(())
             }
             (Some(Step::Save), OpResult::Saved(SaveOutcome::Conflict)) => {
-                self.retry()?;
                 self.steps.push_front(Step::Save);
                 self.steps.push_front(Step::Reload);
-                Ok(())
+                self.back_off(rng)
             }
             (Some(Step::Save), OpResult::Saved(SaveOutcome::Missing)) => Err(ServerError::Removed),
-            (Some(Step::Reload), OpResult::Loaded(fresh)) => self.session.rebase(fresh),
+            (Some(Step::Reload), OpResult::Loaded(fresh)) => {
+                let (created, state, version) =
+                    self.session.replay_on(fresh).ok_or(ServerError::Removed)?;
+                self.session.state = state;
+                self.session.created = created;
+                self.session.version = version;
+                Ok(())
+            }
             (Some(Step::Touch), OpResult::Touched(found)) => {
                 if !found {
                     // Removed meanwhile: nothing to extend, nothing to re-send.
@@ -1083,9 +1354,42 @@ impl<'s> Finisher<'s> {
                 Ok(())
             }
             (Some(Step::Remove(_)), OpResult::Removed) => Ok(()),
-            (step, result) => Err(ServerError::Store(StoreError::new(
-                StoreErrorKind::Other,
-                alloc::format!("driver answered {result:?} to {step:?}"),
+            (Some(Step::Wait(_)), OpResult::Waited) => Ok(()),
+            (Some(Step::RemoveMoved), OpResult::RemovedIf(RemoveOutcome::Removed)) => {
+                self.session.moved_from = None;
+                Ok(())
+            }
+            (Some(Step::RemoveMoved), OpResult::RemovedIf(RemoveOutcome::Conflict)) => {
+                self.steps.push_front(Step::ReloadMoved);
+                self.back_off(rng)
+            }
+            (Some(Step::RemoveMoved), OpResult::RemovedIf(RemoveOutcome::Missing)) => {
+                self.move_lost()
+            }
+            (Some(Step::ReloadMoved), OpResult::Loaded(fresh)) => {
+                let Some((created, state, version)) = self.session.replay_on(fresh) else {
+                    return self.move_lost();
+                };
+                let session = &mut *self.session;
+                session.state = state;
+                session.created = created;
+                if let Some((_, copied)) = session.moved_from.as_mut() {
+                    *copied = version;
+                }
+                // Write the fresh state under the new id, then try the removal again.
+                self.steps.push_front(Step::RemoveMoved);
+                if session.version > 0 {
+                    self.steps.push_front(Step::Save);
+                } else if !session.state.is_empty() {
+                    session.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                    session.expires_at = self.config.deadline(session.now, session.created);
+                    self.steps.push_front(Step::Create);
+                    self.cookie = CookieAction::Set;
+                }
+                Ok(())
+            }
+            (step, result) => Err(internal(alloc::format!(
+                "driver answered {result:?} to {step:?}"
             ))),
         }
     }
@@ -1093,25 +1397,31 @@ impl<'s> Finisher<'s> {
     /// After every operation succeeded: the `Set-Cookie` value to send, if any.
     pub fn into_cookie(self) -> Result<Option<String>, ServerError> {
         if !self.steps.is_empty() {
-            return Err(ServerError::Store(StoreError::new(
-                StoreErrorKind::Other,
+            return Err(internal(
                 "cookie requested before the store writes finished",
-            )));
+            ));
+        }
+        if let Some(failure) = self.failure {
+            return Err(failure);
         }
         // Everything planned is written: a later finish in the same request (after an
         // early `save`) only writes what changes after this point.
+        self.session.poisoned = false;
         self.session.dirty = false;
         self.session.ops.clear();
         self.session.rotated = false;
         let s = self.config.session();
         match (self.cookie, &self.session.id) {
             (CookieAction::Set, Some(id)) => {
-                let accessed = Accessed::Int(policy::whole_seconds(self.session.now));
+                let whole = policy::whole_seconds(self.session.now);
                 let value = self
                     .config
                     .format()
-                    .encode(s, id, accessed, self.session.created)
+                    .encode(s, id, Accessed::Int(whole), self.session.created)
                     .map_err(ServerError::Finish)?;
+                if self.config.format() == IdCookieFormat::CubicWeb {
+                    self.session.cookie_renewed = Some(whole as f64);
+                }
                 let cookie = s.cookie();
                 Ok(Some(render_set_cookie(
                     cookie.name(),
@@ -1124,6 +1434,11 @@ impl<'s> Finisher<'s> {
             _ => Ok(None),
         }
     }
+}
+
+/// A misuse of the plan by its driver (reported as a store error of kind `Other`).
+fn internal(message: impl fmt::Display) -> ServerError {
+    ServerError::Store(StoreError::new(StoreErrorKind::Other, message))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::codec::Accessed;
 use crate::config::SessionConfig;
 use crate::cookie::{cookie_values, render_set_cookie_with, MAX_COOKIE_VALUE_LEN};
 use crate::error::{FinishError, FrameError, RandomError, VerifyError};
-use crate::policy;
+use crate::policy::{self, Verdict};
 pub use crate::random::RandomSource;
 
 /// Key prefix of flash queues: queue `q` lives at `_f_q`.
@@ -98,25 +98,37 @@ impl Session {
         let Some(header) = cookie_header else {
             return session;
         };
+        // The first authentic cookie that passes the time checks wins: an authentic but
+        // stale cookie placed before the live one (tossed from a sibling domain) must not
+        // log the user out. Without a usable one, the first authentic one decides.
         let mut first_error = None;
+        let mut first_verified = None;
         for value in cookie_values(header, config.cookie().name()) {
             let decoded = config.keyring().with_verified(value, |verified| {
                 verified.map(|v| (decode_frame(v.payload), v.key_index))
             });
             match decoded {
-                Ok((frame, key_index)) => {
-                    session.outcome = match frame {
-                        Ok(frame) => session.adopt(config, frame, key_index),
-                        Err(e) => LoadOutcome::Invalid(InvalidCookie::Frame(e)),
-                    };
-                    return session;
+                Ok((Ok(frame), key_index)) => {
+                    if config.judge(now, frame.renewed, frame.created) == Verdict::Valid {
+                        session.outcome = session.adopt(config, frame, key_index);
+                        return session;
+                    }
+                    first_verified.get_or_insert(Ok((frame, key_index)));
+                }
+                Ok((Err(e), _)) => {
+                    first_verified.get_or_insert(Err(e));
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        if let Some(e) = first_error {
+        if let Some(first) = first_verified {
+            session.outcome = match first {
+                Ok((frame, key_index)) => session.adopt(config, frame, key_index),
+                Err(e) => LoadOutcome::Invalid(InvalidCookie::Frame(e)),
+            };
+        } else if let Some(e) = first_error {
             session.outcome = LoadOutcome::Invalid(match e {
                 VerifyError::BadSignature => InvalidCookie::Signature,
                 VerifyError::BadBase64 | VerifyError::TooLong => InvalidCookie::Encoding,
@@ -131,24 +143,20 @@ impl Session {
         frame: crate::codec::json::Frame,
         key_index: usize,
     ) -> LoadOutcome {
-        let now = self.now;
-        let skew = config.max_future_skew();
-        if policy::is_from_future(now, frame.renewed, skew)
-            || policy::is_from_future(now, frame.created, skew)
-        {
-            return LoadOutcome::Invalid(InvalidCookie::FromFuture);
-        }
-        if policy::is_revoked(frame.created, config.not_before()) {
-            return LoadOutcome::Invalid(InvalidCookie::Revoked);
-        }
-        if policy::lifetime_exceeded(now, frame.created, config.max_lifetime()) {
-            return LoadOutcome::Invalid(InvalidCookie::LifetimeExceeded);
+        let verdict = config.judge(self.now, frame.renewed, frame.created);
+        match verdict {
+            Verdict::FromFuture => return LoadOutcome::Invalid(InvalidCookie::FromFuture),
+            Verdict::Revoked => return LoadOutcome::Invalid(InvalidCookie::Revoked),
+            Verdict::LifetimeExceeded => {
+                return LoadOutcome::Invalid(InvalidCookie::LifetimeExceeded)
+            }
+            Verdict::Expired | Verdict::Valid => {}
         }
         self.new = false;
         self.renewed = frame.renewed;
         self.created = frame.created;
         self.accessed = Accessed::Float(frame.renewed);
-        if policy::is_expired(now, frame.renewed, config.timeout()) {
+        if verdict == Verdict::Expired {
             return LoadOutcome::Expired;
         }
         self.state = frame.state;

@@ -49,6 +49,16 @@ macro_rules! async_via_blocking {
             ) -> Result<(), $crate::server::StoreError> {
                 $crate::server::Store::remove(self, key)
             }
+            async fn remove_if(
+                &self,
+                key: &$crate::server::StoreKey,
+                expected_version: u64,
+                now: f64,
+            ) -> Result<$crate::server::RemoveOutcome, $crate::server::StoreError> {
+                $crate::server::Store::remove_if(self, key, expected_version, now)
+            }
+            // No `wait`: a conflict on a store that never waits in between is retried
+            // at once (the blocking `wait` would stall the executor).
         }
     };
 }

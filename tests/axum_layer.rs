@@ -156,6 +156,17 @@ impl pyramid_session::server::AsyncStore for Down {
             "connection refused",
         ))
     }
+    async fn remove_if(
+        &self,
+        _: &StoreKey,
+        _: u64,
+        _: f64,
+    ) -> Result<pyramid_session::server::RemoveOutcome, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "connection refused",
+        ))
+    }
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use common::{counter_rng, vectors, webob_key};
 use pyramid_session::codec::Accessed;
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, SaveOutcome, ServerConfig, ServerError, ServerSession, SessionId,
-    Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    IdCookieFormat, Pending, RemoveOutcome, SaveOutcome, ServerConfig, ServerError, ServerSession,
+    SessionId, Store, StoreError, StoreErrorKind, StoreKey, Stored,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::{Keyring, SessionConfig};
@@ -79,6 +79,10 @@ impl Store for Recorder {
     fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.call("remove")?;
         self.inner.remove(key)
+    }
+    fn remove_if(&self, key: &StoreKey, v: u64, now: f64) -> Result<RemoveOutcome, StoreError> {
+        self.call("remove_if")?;
+        self.inner.remove_if(key, v, now)
     }
 }
 
@@ -243,7 +247,7 @@ fn regenerate_id_moves_the_data_and_kills_the_old_id() {
         }),
     );
     assert!(r.unwrap().is_some());
-    assert_eq!(ops, ["load", "create", "remove"]);
+    assert_eq!(ops, ["load", "create", "remove_if"]);
     assert_ne!(c.id().unwrap(), old_id);
     assert_eq!(
         store.inner.load(&old_id.store_key(), T0 + 1.0).unwrap(),
@@ -334,10 +338,10 @@ fn store_failures_issue_no_cookie() {
     .unwrap();
     // A failed regenerate: the new record may be orphaned, but the old cookie still works.
     let cookie = c.cookie.clone().unwrap();
-    store.fail_on(&["remove"]);
+    store.fail_on(&["remove_if"]);
     let (r, ops) = c.request(T0 + 203.0, Some(&|s: &mut ServerSession| s.regenerate_id()));
     assert!(r.is_err());
-    assert_eq!(ops, ["load", "create", "remove"]);
+    assert_eq!(ops, ["load", "create", "remove_if"]);
     assert_eq!(c.cookie.as_ref(), Some(&cookie));
     store.fail_on(&[]);
     c.request(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, SaveOutcome, ServerConfig, SessionId, Store, StoreKey,
+    IdCookieFormat, Pending, RemoveOutcome, SaveOutcome, ServerConfig, SessionId, Store, StoreKey,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::{OsRandom, SessionConfig};
@@ -90,6 +90,27 @@ pub fn contract<S: Store>(store: &S) {
     assert_eq!(store.load(&key(3), NOW).unwrap().unwrap().data, b"");
     store.remove(&key(2)).unwrap();
     store.remove(&key(3)).unwrap();
+    // remove_if removes a live record only at the expected version
+    let k = key(4);
+    assert_eq!(store.remove_if(&k, 1, NOW).unwrap(), RemoveOutcome::Missing);
+    assert!(store.create(&k, b"one", NOW + 100.0, NOW).unwrap());
+    assert_eq!(
+        store.save(&k, b"two", 1, NOW + 100.0, NOW).unwrap(),
+        SaveOutcome::Saved { version: 2 }
+    );
+    assert_eq!(
+        store.remove_if(&k, 1, NOW).unwrap(),
+        RemoveOutcome::Conflict
+    );
+    assert_eq!(store.load(&k, NOW).unwrap().unwrap().data, b"two");
+    assert_eq!(
+        store.remove_if(&k, 2, NOW + 101.0).unwrap(),
+        RemoveOutcome::Missing,
+        "an expired record is missing"
+    );
+    assert_eq!(store.remove_if(&k, 2, NOW).unwrap(), RemoveOutcome::Removed);
+    assert_eq!(store.load(&k, NOW).unwrap(), None);
+    assert_eq!(store.remove_if(&k, 2, NOW).unwrap(), RemoveOutcome::Missing);
 }
 
 fn server_config(max_retries: u32) -> ServerConfig {
@@ -298,6 +319,14 @@ impl<S: pyramid_session::server::AsyncStore> Store for BlockOn<S> {
     fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
         self.rt.block_on(self.store.remove(key))
     }
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        v: u64,
+        now: f64,
+    ) -> Result<pyramid_session::server::RemoveOutcome, pyramid_session::server::StoreError> {
+        self.rt.block_on(self.store.remove_if(key, v, now))
+    }
 }
 
 /// Wraps an async store connected on `rt` for the blocking suite.
@@ -415,6 +444,15 @@ mod redis_store {
         }
         fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
             self.store.remove(key)
+        }
+        fn remove_if(
+            &self,
+            key: &StoreKey,
+            v: u64,
+            now: f64,
+        ) -> Result<pyramid_session::server::RemoveOutcome, pyramid_session::server::StoreError>
+        {
+            self.store.remove_if(key, v, now + self.shift)
         }
     }
 

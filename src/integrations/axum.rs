@@ -39,6 +39,7 @@ use std::pin::Pin;
 use std::string::{String, ToString};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use std::vec::Vec;
 
 use axum::body::Body;
@@ -55,8 +56,8 @@ use crate::error::{FinishError, RandomError};
 use crate::integrations::http::{apply_session_headers, cookie_header};
 use crate::random::OsRandom;
 use crate::server::{
-    AsyncStore, Pending, SaveOutcome, ServerConfig, ServerError, ServerSession, StoreError,
-    StoreKey, Stored,
+    AsyncStore, Pending, RemoveOutcome, SaveOutcome, ServerConfig, ServerError, ServerSession,
+    StoreError, StoreKey, Stored,
 };
 use crate::session::{Modifier, SessionData};
 
@@ -91,6 +92,13 @@ trait DynStore: Send + Sync {
         now: f64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn remove<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn remove_if<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        v: u64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<RemoveOutcome, StoreError>>;
+    fn wait(&self, delay: Duration) -> BoxFuture<'_, ()>;
 }
 
 impl<S: AsyncStore + Send + Sync> DynStore for S {
@@ -131,6 +139,17 @@ impl<S: AsyncStore + Send + Sync> DynStore for S {
     fn remove<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(AsyncStore::remove(self, key))
     }
+    fn remove_if<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        v: u64,
+        now: f64,
+    ) -> BoxFuture<'a, Result<RemoveOutcome, StoreError>> {
+        Box::pin(AsyncStore::remove_if(self, key, v, now))
+    }
+    fn wait(&self, delay: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(AsyncStore::wait(self, delay))
+    }
 }
 
 impl AsyncStore for dyn DynStore + '_ {
@@ -161,6 +180,17 @@ impl AsyncStore for dyn DynStore + '_ {
     }
     async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
         DynStore::remove(self, key).await
+    }
+    async fn remove_if(
+        &self,
+        key: &StoreKey,
+        v: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        DynStore::remove_if(self, key, v, now).await
+    }
+    async fn wait(&self, delay: Duration) {
+        DynStore::wait(self, delay).await
     }
 }
 
@@ -339,18 +369,39 @@ impl SessionError {
     /// The HTTP status this error maps to.
     pub fn status(&self) -> StatusCode {
         match self {
-            SessionError::Server(ServerError::Store(_) | ServerError::Contended) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            SessionError::Server(
+                ServerError::Store(_) | ServerError::Contended | ServerError::Poisoned,
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             SessionError::Server(ServerError::Removed) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+impl SessionError {
+    /// What the client is told: the category only, never store internals (the
+    /// [`Display`](std::fmt::Display) text, with the details, is for logs).
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            SessionError::Server(ServerError::Store(_) | ServerError::Poisoned) => {
+                "session store unavailable"
+            }
+            SessionError::Server(ServerError::Contended) => "session store busy, try again",
+            SessionError::Server(ServerError::Removed) => "session was removed concurrently",
+            SessionError::Server(ServerError::Random) | SessionError::Random => {
+                "random source failed"
+            }
+            SessionError::Server(ServerError::Finish(_)) | SessionError::Finish(_) => {
+                "session cookie could not be produced"
+            }
+            SessionError::LayerMissing => "session layer missing",
+        }
+    }
+}
+
 impl IntoResponse for SessionError {
     fn into_response(self) -> axum::response::Response {
-        let body = serde_json::json!({ "error": self.to_string() });
+        let body = serde_json::json!({ "error": self.public_message() });
         let mut response = (self.status(), body.to_string()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -443,6 +494,14 @@ impl Session {
     /// The session's CSRF token, created when missing.
     pub async fn csrf_token(&self) -> Result<String, SessionError> {
         self.with(|d| d.get_csrf_token(&mut OsRandom))
+            .await?
+            .map_err(SessionError::from)
+    }
+    /// Replaces the session's CSRF token with a new one and returns it (Pyramid's
+    /// `new_csrf_token`): call it at login and logout, so a token seen before does not
+    /// outlive the change of user.
+    pub async fn new_csrf_token(&self) -> Result<String, SessionError> {
+        self.with(|d| d.new_csrf_token(&mut OsRandom))
             .await?
             .map_err(SessionError::from)
     }
@@ -591,7 +650,12 @@ where
                     Ok(response)
                 }
                 // The writes failed: the handler's answer must not reach the client as if
-                // it had been stored.
+                // it had been stored. An error answer (e.g. the handler's own 503 for an
+                // early `save` that failed) stays as it is, without a cookie.
+                Err(_) if response.status().is_server_error() => {
+                    let _ = apply_session_headers(response.headers_mut(), None, true);
+                    Ok(response)
+                }
                 Err(e) => Ok(e.into_response()),
             }
         })

@@ -6,7 +6,7 @@ extern crate std;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::server::{SaveOutcome, Store, StoreError, StoreKey, Stored};
+use crate::server::{RemoveOutcome, SaveOutcome, Store, StoreError, StoreKey, Stored};
 
 /// The embedded default store. Cheap to share (`Arc<MemoryStore>`); sessions do not
 /// survive a restart.
@@ -125,6 +125,27 @@ impl Store for MemoryStore {
     fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.records().remove(key);
         Ok(())
+    }
+
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        let mut records = self.records();
+        Ok(match Self::live(&mut records, key, now) {
+            None => RemoveOutcome::Missing,
+            Some(r) if r.version != expected_version => RemoveOutcome::Conflict,
+            Some(_) => {
+                records.remove(key);
+                RemoveOutcome::Removed
+            }
+        })
+    }
+
+    fn wait(&self, _delay: core::time::Duration) {
+        // Every operation runs under one lock, with nothing in between to wait for.
     }
 }
 

@@ -22,7 +22,9 @@ use std::format;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::server::{AsyncStore, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
+use crate::server::{
+    AsyncStore, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+};
 
 const SCHEMA: &str = "
 BEGIN;
@@ -48,6 +50,8 @@ const LIVE: &str = "SELECT version FROM pyramid_sessions WHERE key = $1 AND expi
 const TOUCH: &str =
     "UPDATE pyramid_sessions SET expires_at = $2 WHERE key = $1 AND expires_at > $3";
 const REMOVE: &str = "DELETE FROM pyramid_sessions WHERE key = $1";
+const REMOVE_IF: &str =
+    "DELETE FROM pyramid_sessions WHERE key = $1 AND version = $2 AND expires_at > $3";
 const SWEEP: &str = "DELETE FROM pyramid_sessions WHERE expires_at <= $1";
 
 /// Default timeout for connecting and for each statement.
@@ -174,6 +178,19 @@ impl Store for PostgresStore {
     }
     fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.rt.block_on(AsyncStore::remove(&self.inner, key))
+    }
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        self.rt.block_on(AsyncStore::remove_if(
+            &self.inner,
+            key,
+            expected_version,
+            now,
+        ))
     }
 }
 
@@ -315,5 +332,30 @@ impl AsyncStore for AsyncPostgresStore {
         let hex = key.to_hex();
         self.bounded(client.execute(REMOVE, &[&hex])).await?;
         Ok(())
+    }
+    async fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        let client = self.client().await?;
+        let hex = key.to_hex();
+        let expected = version_param(expected_version);
+        let n = self
+            .bounded(client.execute(REMOVE_IF, &[&hex, &expected, &now]))
+            .await?;
+        if n == 1 {
+            return Ok(RemoveOutcome::Removed);
+        }
+        let live = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
+        Ok(if live.is_some() {
+            RemoveOutcome::Conflict
+        } else {
+            RemoveOutcome::Missing
+        })
+    }
+    async fn wait(&self, delay: Duration) {
+        tokio::time::sleep(delay).await;
     }
 }

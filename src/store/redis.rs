@@ -17,7 +17,9 @@ use std::vec::Vec;
 
 use redis::{Cmd, ErrorKind, RedisError, Script, ScriptInvocation};
 
-use crate::server::{AsyncStore, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
+use crate::server::{
+    AsyncStore, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+};
 
 const CREATE: &str = r"
 local x = redis.call('HGET', KEYS[1], 'x')
@@ -44,6 +46,15 @@ local x = redis.call('HGET', KEYS[1], 'x')
 if not x or tonumber(x) <= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+";
+
+const REMOVE_IF: &str = r"
+local v = redis.call('HGET', KEYS[1], 'v')
+local x = redis.call('HGET', KEYS[1], 'x')
+if not v or not x or tonumber(x) <= tonumber(ARGV[2]) then return -1 end
+if v ~= ARGV[1] then return -2 end
+redis.call('DEL', KEYS[1])
 return 1
 ";
 
@@ -79,6 +90,7 @@ struct Commands {
     create: Script,
     save: Script,
     touch: Script,
+    remove_if: Script,
 }
 
 impl Commands {
@@ -88,6 +100,7 @@ impl Commands {
             create: Script::new(CREATE),
             save: Script::new(SAVE),
             touch: Script::new(TOUCH),
+            remove_if: Script::new(REMOVE_IF),
         }
     }
 
@@ -138,6 +151,12 @@ impl Commands {
         inv
     }
 
+    fn remove_if(&self, key: &StoreKey, expected: u64, now: f64) -> ScriptInvocation<'_> {
+        let mut inv = self.remove_if.key(self.key(key));
+        inv.arg(expected).arg(now);
+        inv
+    }
+
     fn remove(&self, key: &StoreKey) -> Cmd {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key(key));
@@ -159,6 +178,14 @@ fn stored(fields: Fields, now: f64) -> Result<Option<Stored>, StoreError> {
             StoreErrorKind::Corrupt,
             "incomplete session record",
         )),
+    }
+}
+
+fn remove_outcome(code: i64) -> RemoveOutcome {
+    match code {
+        1 => RemoveOutcome::Removed,
+        -2 => RemoveOutcome::Conflict,
+        _ => RemoveOutcome::Missing,
     }
 }
 
@@ -275,6 +302,19 @@ impl Store for RedisStore {
         let _: i64 = self.with_conn(|c| self.commands.remove(key).query(c))?;
         Ok(())
     }
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        let code: i64 = self.with_conn(|c| {
+            self.commands
+                .remove_if(key, expected_version, now)
+                .invoke(c)
+        })?;
+        Ok(remove_outcome(code))
+    }
 }
 
 /// An async Redis store over a `ConnectionManager` (reconnects by itself) or any other
@@ -389,5 +429,19 @@ where
         let cmd = self.commands.remove(key);
         let _: i64 = self.bounded(cmd.query_async(&mut conn)).await?;
         Ok(())
+    }
+    async fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        let mut conn = self.conn.clone();
+        let inv = self.commands.remove_if(key, expected_version, now);
+        let code: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(remove_outcome(code))
+    }
+    async fn wait(&self, delay: Duration) {
+        tokio::time::sleep(delay).await;
     }
 }

@@ -23,7 +23,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::server::{SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored};
+use crate::server::{
+    RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pyramid_sessions (
@@ -195,6 +197,38 @@ impl Store for SqliteStore {
             )
             .map_err(error)?;
         Ok(())
+    }
+
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        let conn = self.conn();
+        let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
+        let n = conn
+            .execute(
+                "DELETE FROM pyramid_sessions WHERE key = ?1 AND version = ?2 AND expires_at > ?3",
+                params![key.to_hex(), expected, now],
+            )
+            .map_err(error)?;
+        if n == 1 {
+            return Ok(RemoveOutcome::Removed);
+        }
+        let live: Option<i64> = conn
+            .query_row(
+                "SELECT version FROM pyramid_sessions WHERE key = ?1 AND expires_at > ?2",
+                params![key.to_hex(), now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(error)?;
+        Ok(if live.is_some() {
+            RemoveOutcome::Conflict
+        } else {
+            RemoveOutcome::Missing
+        })
     }
 }
 
