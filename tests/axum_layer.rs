@@ -6,11 +6,14 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
+use pyramid_session::server::AsyncStore;
 use pyramid_session::server::{
     IdCookieFormat, SaveOutcome, ServerConfig, StoreError, StoreErrorKind, StoreKey, Stored,
 };
+use pyramid_session::store::MemoryStore;
 use pyramid_session::SessionConfig;
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tower::ServiceExt;
 
 fn frozen() -> f64 {
@@ -182,6 +185,10 @@ async fn store_failures_are_503_without_cookie() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(set.is_empty());
     assert!(body.contains("\"error\""), "{body}");
+    assert!(
+        !body.contains("connection refused"),
+        "store internals stay out of the answer: {body}"
+    );
     // Without a cookie nothing is loaded, so a read-only request works.
     let (status, _, _, body) = call(&app, "/get", None).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
@@ -198,4 +205,117 @@ async fn handlers_without_the_layer_get_500() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// A memory store whose first `create` fails (a blip), then works.
+#[derive(Default)]
+struct FirstCreateFails {
+    inner: MemoryStore,
+    failed: AtomicBool,
+}
+
+impl AsyncStore for FirstCreateFails {
+    async fn load(&self, k: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        AsyncStore::load(&self.inner, k, now).await
+    }
+    async fn create(&self, k: &StoreKey, d: &[u8], e: f64, now: f64) -> Result<bool, StoreError> {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(StoreError::new(StoreErrorKind::Timeout, "blip"));
+        }
+        AsyncStore::create(&self.inner, k, d, e, now).await
+    }
+    async fn save(
+        &self,
+        k: &StoreKey,
+        d: &[u8],
+        v: u64,
+        e: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        AsyncStore::save(&self.inner, k, d, v, e, now).await
+    }
+    async fn touch(&self, k: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
+        AsyncStore::touch(&self.inner, k, e, now).await
+    }
+    async fn remove(&self, k: &StoreKey) -> Result<(), StoreError> {
+        AsyncStore::remove(&self.inner, k).await
+    }
+    async fn remove_if(
+        &self,
+        k: &StoreKey,
+        v: u64,
+        now: f64,
+    ) -> Result<pyramid_session::server::RemoveOutcome, StoreError> {
+        AsyncStore::remove_if(&self.inner, k, v, now).await
+    }
+}
+
+#[tokio::test]
+async fn a_503_for_a_failed_early_save_commits_nothing_and_sends_no_cookie() {
+    let config = ServerConfig::new(
+        SessionConfig::secure("s").build().unwrap(),
+        IdCookieFormat::CubicWeb,
+    )
+    .unwrap();
+    let store = std::sync::Arc::new(FirstCreateFails::default());
+    let app = Router::new()
+        .route(
+            "/save-early",
+            get(|s: Session| async move {
+                s.insert("a", json!(1)).await?;
+                s.save().await?;
+                Ok::<_, SessionError>("saved")
+            }),
+        )
+        .layer(SessionLayer::server(config, ArcStore(store.clone())));
+    let (status, set, _, body) = call(&app, "/save-early", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        set.is_empty(),
+        "a 503 for a store failure carries no cookie: {set:?}"
+    );
+    assert!(
+        store.inner.is_empty(),
+        "the write reported as failed was not committed afterwards"
+    );
+    // The next request works normally.
+    let (status, set, _, _) = call(&app, "/save-early", None).await;
+    assert_eq!((status, set.len()), (StatusCode::OK, 1));
+    assert_eq!(store.inner.len(), 1);
+}
+
+/// Shares a store between the layer and the test.
+struct ArcStore<S>(std::sync::Arc<S>);
+
+impl<S: AsyncStore + Send + Sync> AsyncStore for ArcStore<S> {
+    async fn load(&self, k: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        self.0.load(k, now).await
+    }
+    async fn create(&self, k: &StoreKey, d: &[u8], e: f64, now: f64) -> Result<bool, StoreError> {
+        self.0.create(k, d, e, now).await
+    }
+    async fn save(
+        &self,
+        k: &StoreKey,
+        d: &[u8],
+        v: u64,
+        e: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.0.save(k, d, v, e, now).await
+    }
+    async fn touch(&self, k: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
+        self.0.touch(k, e, now).await
+    }
+    async fn remove(&self, k: &StoreKey) -> Result<(), StoreError> {
+        self.0.remove(k).await
+    }
+    async fn remove_if(
+        &self,
+        k: &StoreKey,
+        v: u64,
+        now: f64,
+    ) -> Result<pyramid_session::server::RemoveOutcome, StoreError> {
+        self.0.remove_if(k, v, now).await
+    }
 }
