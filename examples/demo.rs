@@ -2,12 +2,23 @@
 //!
 //! ```text
 //! cargo run --example demo -- [--port 8080] [--store memory|sqlite:PATH|redis://...|postgres://...]
-//!                             [--timeout SECONDS] [--secret SECRET]
+//!                             [--timeout SECONDS] [--secret-file PATH | --secret SECRET]
 //! ```
 //!
 //! Default store: SQLite in `demo-sessions.db`, with the secret kept in
-//! `demo-secret.txt` (made on first run), so sessions survive a restart. The cookie is
-//! HttpOnly and SameSite=Lax but not Secure, since the demo serves plain HTTP on loopback.
+//! `demo-secret.txt` (made on first run), so sessions survive a restart; both files are
+//! created readable by their owner only (0600). The secret comes from `--secret-file`,
+//! `--secret`, the `PYRAMID_SESSION_SECRET` environment variable, or that file, in this
+//! order. The cookie is HttpOnly and SameSite=Lax but not Secure, since the demo serves
+//! plain HTTP on loopback.
+//!
+//! CSRF: every POST whose `Origin` is present and is not the demo's own origin, or whose
+//! `Sec-Fetch-Site` is present and is neither `same-origin` nor `none`, is refused with
+//! 403 before the session is touched (the JSON API keeps its plain form contract for
+//! scripts, which send neither). The HTML forms also carry a token: the session's CSRF
+//! token once logged in (rotated at login), and for the anonymous login form a
+//! double-submit cookie, so anonymous page views store nothing. User names are at most
+//! 64 characters (400 otherwise) and request bodies at most 16 KiB (413).
 //!
 //! Pages: `/` (login form with CSRF protection, or the session: user, visit counter,
 //! created/accessed times, flash messages), `POST /login`, `POST /increment`,
@@ -17,10 +28,12 @@
 //! answer 503 with a JSON error.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::time::Duration;
 
-use axum::extract::Form;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Form, Request};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -35,11 +48,12 @@ struct Options {
     store: String,
     timeout: i64,
     secret: Option<String>,
+    secret_file: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...] [--timeout SECONDS] [--secret S]"
+        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...] [--timeout SECONDS] [--secret-file PATH | --secret S]"
     );
     std::process::exit(2)
 }
@@ -50,6 +64,7 @@ fn options() -> Options {
         store: "sqlite:demo-sessions.db".into(),
         timeout: 1200,
         secret: None,
+        secret_file: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -68,6 +83,7 @@ fn options() -> Options {
             "--store" => opts.store = value(),
             "--timeout" => opts.timeout = value().parse().unwrap_or_else(|_| usage()),
             "--secret" => opts.secret = Some(value()),
+            "--secret-file" => opts.secret_file = Some(value()),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -75,9 +91,33 @@ fn options() -> Options {
     opts
 }
 
-/// The secret: given, or kept in `demo-secret.txt` so cookies outlive a restart.
-fn secret(given: Option<String>) -> String {
-    if let Some(secret) = given.or_else(|| std::env::var("PYRAMID_SESSION_SECRET").ok()) {
+/// Creates `path` (if missing) readable and writable by its owner only.
+fn create_private(path: &str) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+fn fail(message: String) -> ! {
+    eprintln!("demo: {message}");
+    std::process::exit(2)
+}
+
+/// The secret: from `--secret-file`, `--secret`, `PYRAMID_SESSION_SECRET`, or kept in
+/// `demo-secret.txt` (0600, made on first run) so cookies outlive a restart.
+fn secret(opts: &Options) -> String {
+    if let Some(path) = &opts.secret_file {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| fail(format!("cannot read the secret file {path}: {e}")));
+        return text.trim_end_matches(['\r', '\n']).to_string();
+    }
+    if let Some(secret) = opts
+        .secret
+        .clone()
+        .or_else(|| std::env::var("PYRAMID_SESSION_SECRET").ok())
+    {
         return secret;
     }
     let path = "demo-secret.txt";
@@ -87,7 +127,9 @@ fn secret(given: Option<String>) -> String {
     let mut bytes = [0u8; 48];
     OsRandom.fill(&mut bytes).expect("OS random source");
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(path, &secret).expect("write demo-secret.txt");
+    create_private(path)
+        .and_then(|mut f| f.write_all(secret.as_bytes()))
+        .unwrap_or_else(|e| fail(format!("cannot write {path}: {e}")));
     secret
 }
 
@@ -96,6 +138,12 @@ async fn layer(store: &str, config: ServerConfig) -> Result<SessionLayer, String
     Ok(if store == "memory" {
         SessionLayer::server(config, MemoryStore::new())
     } else if let Some(path) = store.strip_prefix("sqlite:") {
+        // Made private before SQLite opens it; its journal files take the same mode.
+        match create_private(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {path}: {e}")),
+        }
         SessionLayer::server(config, SqliteStore::open(path).map_err(|e| e.to_string())?)
     } else if store.starts_with("redis://") {
         SessionLayer::server(
@@ -135,10 +183,48 @@ fn date(secs: f64) -> String {
     out
 }
 
-async fn index(session: Session) -> Result<Html<String>, SessionError> {
-    let token = session.csrf_token().await?;
+/// The anonymous login form's CSRF cookie (double submit: the form field must match it).
+const LOGIN_CSRF_COOKIE: &str = "demo_login_csrf";
+
+/// Longest accepted user name, in characters.
+const MAX_USER_LEN: usize = 64;
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 20];
+    OsRandom.fill(&mut bytes).expect("OS random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The value of cookie `name` in the request, if any.
+fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+async fn index(session: Session, headers: HeaderMap) -> Result<Response, SessionError> {
     let flashes = session.pop_flash("").await?;
     let user = session.get("user").await?;
+    // Logged in: the session's token. Anonymous: a token in its own cookie, so that a
+    // page view stores nothing until there is something to keep.
+    let (token, login_cookie) = if user.is_some() {
+        (session.csrf_token().await?, None)
+    } else {
+        match request_cookie(&headers, LOGIN_CSRF_COOKIE) {
+            Some(t) if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                (t.to_string(), None)
+            }
+            _ => {
+                let t = random_token();
+                (t.clone(), Some(t))
+            }
+        }
+    };
     let count = session
         .get("count")
         .await?
@@ -169,10 +255,18 @@ async fn index(session: Session) -> Result<Html<String>, SessionError> {
 <button id="login" type="submit">Log in</button></form>"#
         ),
     };
-    Ok(Html(format!(
+    let page = Html(format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>pyramid-session demo</title></head>
 <body><h1>pyramid-session demo</h1><ul id="flash">{flash_html}</ul>{body}</body></html>"#
-    )))
+    ));
+    let mut response = page.into_response();
+    if let Some(t) = login_cookie {
+        let cookie = format!("{LOGIN_CSRF_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict");
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 type FormData = Form<HashMap<String, String>>;
@@ -186,13 +280,39 @@ fn forbidden() -> Response {
     (StatusCode::FORBIDDEN, "bad CSRF token").into_response()
 }
 
-async fn login(session: Session, Form(form): FormData) -> Result<Response, SessionError> {
-    if !checked(&session, &form).await? {
+/// The form's user name, at most [`MAX_USER_LEN`] characters.
+fn user_name(form: &HashMap<String, String>) -> Result<String, Response> {
+    let user = form.get("user").cloned().unwrap_or_default();
+    if user.chars().count() > MAX_USER_LEN {
+        return Err((StatusCode::BAD_REQUEST, "user name too long").into_response());
+    }
+    Ok(user)
+}
+
+/// Logs `user` in: a new session id, a new CSRF token, the user name.
+async fn log_in(session: &Session, user: &str) -> Result<(), SessionError> {
+    session.regenerate_id().await?;
+    session.new_csrf_token().await?;
+    session.insert("user", json!(user)).await
+}
+
+async fn login(
+    session: Session,
+    headers: HeaderMap,
+    Form(form): FormData,
+) -> Result<Response, SessionError> {
+    // The anonymous form's double-submit token (or, if already logged in, the session's).
+    let supplied = form.get("csrf_token").map(String::as_str).unwrap_or("");
+    let double_submit = request_cookie(&headers, LOGIN_CSRF_COOKIE)
+        .is_some_and(|c| !supplied.is_empty() && subtle_eq(c.as_bytes(), supplied.as_bytes()));
+    if !double_submit && !checked(&session, &form).await? {
         return Ok(forbidden());
     }
-    let user = form.get("user").cloned().unwrap_or_default();
-    session.regenerate_id().await?;
-    session.insert("user", json!(user)).await?;
+    let user = match user_name(&form) {
+        Ok(user) => user,
+        Err(response) => return Ok(response),
+    };
+    log_in(&session, &user).await?;
     session
         .flash(json!(format!("Welcome, {user}!")), "")
         .await?;
@@ -220,11 +340,40 @@ fn bump(n: Option<&Value>) -> Option<Value> {
     Some(json!(n.and_then(Value::as_u64).unwrap_or(0) + 1))
 }
 
-async fn api_login(session: Session, Form(form): FormData) -> Result<Json<Value>, SessionError> {
-    let user = form.get("user").cloned().unwrap_or_default();
-    session.regenerate_id().await?;
-    session.insert("user", json!(user)).await?;
-    Ok(Json(json!({ "user": user })))
+async fn api_login(session: Session, Form(form): FormData) -> Result<Response, SessionError> {
+    let user = match user_name(&form) {
+        Ok(user) => user,
+        Err(response) => return Ok(response),
+    };
+    log_in(&session, &user).await?;
+    Ok(Json(json!({ "user": user })).into_response())
+}
+
+/// Constant-time equality of two byte strings.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses cross-site POSTs before the session is touched: an `Origin` other than the
+/// demo's own, or a `Sec-Fetch-Site` other than `same-origin` / `none`.
+async fn same_origin_posts(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && !same_origin(request.headers()) {
+        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+    }
+    next.run(request).await
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    if let Some(site) = text("sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return false;
+        }
+    }
+    match text("origin") {
+        None => true,
+        Some(origin) => text("host").is_some_and(|host| origin == format!("http://{host}")),
+    }
 }
 
 async fn api_increment(session: Session) -> Result<Json<Value>, SessionError> {
@@ -249,7 +398,7 @@ async fn api_logout(session: Session) -> Result<Json<Value>, SessionError> {
 #[tokio::main]
 async fn main() {
     let opts = options();
-    let session_config = SessionConfig::cubicweb(&secret(opts.secret))
+    let session_config = SessionConfig::cubicweb(&secret(&opts))
         .timeout(Some(opts.timeout))
         .reissue_time(Some((opts.timeout / 10).min(120)))
         .build()
@@ -272,7 +421,9 @@ async fn main() {
         .route("/api/increment", post(api_increment))
         .route("/api/session", get(api_session))
         .route("/api/logout", post(api_logout))
-        .layer(layer);
+        .layer(layer)
+        .layer(middleware::from_fn(same_origin_posts))
+        .layer(DefaultBodyLimit::max(16 * 1024));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
         .unwrap_or_else(|e| {

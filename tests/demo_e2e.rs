@@ -212,3 +212,150 @@ fn store_outage_answers_503_json() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+fn page_token(page: &str) -> String {
+    page.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn cross_site_posts_are_refused_before_the_session_is_touched() {
+    let demo = Demo::start(&["--store", "memory"]);
+    let mut c = Client::new();
+    assert_eq!(
+        c.post_form(&demo.url("/api/login"), &[("user", "ada")])
+            .status,
+        200
+    );
+    let own = format!("http://127.0.0.1:{}", demo.port);
+    let refused: [&[(&str, &str)]; 4] = [
+        &[("Origin", "http://evil.example")],
+        &[("Origin", "null")],
+        &[("Sec-Fetch-Site", "cross-site")],
+        &[("Sec-Fetch-Site", "same-site"), ("Origin", own.as_str())],
+    ];
+    for headers in refused {
+        for path in ["/api/logout", "/api/login", "/api/increment", "/logout"] {
+            let r = c.post_form_with(&demo.url(path), &[("user", "mallory")], headers);
+            assert_eq!(r.status, 403, "{path} {headers:?}: {}", r.body);
+            assert!(r.set_cookies.is_empty());
+        }
+    }
+    assert_eq!(
+        c.get(&demo.url("/api/session")).json(),
+        json!({"user": "ada", "count": 0}),
+        "still logged in as ada, nothing counted"
+    );
+    // The app's own pages, and scripts that send neither header, still work.
+    let same: [&[(&str, &str)]; 3] = [
+        &[("Origin", own.as_str()), ("Sec-Fetch-Site", "same-origin")],
+        &[("Sec-Fetch-Site", "none")],
+        &[],
+    ];
+    for headers in same {
+        let r = c.post_form_with(&demo.url("/api/increment"), &[], headers);
+        assert_eq!(r.status, 200, "{headers:?}: {}", r.body);
+    }
+}
+
+#[test]
+fn the_csrf_token_rotates_at_login() {
+    let demo = Demo::start(&["--store", "memory"]);
+    let mut c = Client::new();
+    c.post_form(&demo.url("/api/login"), &[("user", "ada")]);
+    let before = page_token(&c.get(&demo.url("/")).body);
+    let r = c.post_form(
+        &demo.url("/login"),
+        &[("user", "bob"), ("csrf_token", &before)],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = c.get(&demo.url("/")).body;
+    assert!(page.contains("<strong id=\"user\">bob</strong>"), "{page}");
+    let after = page_token(&page);
+    assert_ne!(before, after, "a new token after login");
+    let r = c.post_form(&demo.url("/increment"), &[("csrf_token", &before)]);
+    assert_eq!(r.status, 403, "the old token is dead");
+    let r = c.post_form(&demo.url("/increment"), &[("csrf_token", &after)]);
+    assert_eq!(r.status, 303);
+}
+
+#[test]
+fn anonymous_page_views_store_nothing() {
+    let demo = Demo::start(&["--store", "sqlite:sessions.db"]);
+    for _ in 0..25 {
+        let mut c = Client::new();
+        let page = c.get(&demo.url("/")).body;
+        assert!(page.contains("id=\"anonymous\""));
+        // The login form still works from such a page.
+        if c.cookies.len() == 1 {
+            let token = page_token(&page);
+            let r = c.post_form(
+                &demo.url("/login"),
+                &[("user", "ada"), ("csrf_token", &token)],
+            );
+            assert_eq!(r.status, 303);
+            break;
+        }
+    }
+    for _ in 0..50 {
+        Client::new().get(&demo.url("/"));
+    }
+    let db = rusqlite::Connection::open(demo.dir.join("sessions.db")).unwrap();
+    let rows: i64 = db
+        .query_row("SELECT COUNT(*) FROM pyramid_sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "only the logged-in session is stored");
+}
+
+#[test]
+fn user_names_and_bodies_are_capped() {
+    let demo = Demo::start(&["--store", "memory"]);
+    let mut c = Client::new();
+    let long = "x".repeat(65);
+    let r = c.post_form(&demo.url("/api/login"), &[("user", &long)]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let huge = "x".repeat(2 << 20);
+    let r = c.post_form(&demo.url("/api/login"), &[("user", &huge)]);
+    assert_eq!(r.status, 413);
+    assert!(c.cookies.is_empty());
+    let ok = "é".repeat(64);
+    let r = c.post_form(&demo.url("/api/login"), &[("user", &ok)]);
+    assert_eq!(r.json(), json!({ "user": ok }));
+}
+
+#[cfg(unix)]
+#[test]
+fn demo_files_are_private_and_the_secret_can_come_from_a_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let demo = Demo::start(&[]);
+    let mut c = Client::new();
+    c.post_form(&demo.url("/api/login"), &[("user", "ada")]);
+    for file in ["demo-secret.txt", "demo-sessions.db"] {
+        let mode = std::fs::metadata(demo.dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{file} is {mode:o}");
+    }
+    let path = std::env::temp_dir().join(format!("demo-secret-{}", std::process::id()));
+    std::fs::write(&path, "from-a-file\n").unwrap();
+    let demo = Demo::start(&["--store", "memory", "--secret-file", path.to_str().unwrap()]);
+    let mut c = Client::new();
+    c.post_form(&demo.url("/api/login"), &[("user", "ada")]);
+    let value = c.cookies.get("session").unwrap();
+    let config = pyramid_session::SessionConfig::cubicweb("from-a-file")
+        .build()
+        .unwrap();
+    assert!(
+        pyramid_session::server::IdCookieFormat::CubicWeb
+            .decode(&config, value.as_bytes())
+            .is_some(),
+        "signed with the file's secret (newline stripped)"
+    );
+    let _ = std::fs::remove_file(path);
+}

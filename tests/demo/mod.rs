@@ -192,12 +192,21 @@ impl Client {
     }
 
     pub fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Reply {
-        let response = self
-            .agent
-            .post(url)
-            .header("Cookie", &self.cookie_header())
-            .send_form(form.iter().copied())
-            .unwrap();
+        self.post_form_with(url, form, &[])
+    }
+
+    /// A form POST with extra request headers (e.g. `Origin`).
+    pub fn post_form_with(
+        &mut self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.agent.post(url).header("Cookie", &self.cookie_header());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send_form(form.iter().copied()).unwrap();
         self.absorb(response)
     }
 }
