@@ -694,3 +694,22 @@ fn cubicweb_quirks_are_fixed() {
     store.fail_on(&["save"]);
     assert!(c.request(T0 + 34.0, Some(&set("k", json!("y")))).0.is_err());
 }
+
+#[test]
+fn junk_cookies_after_the_id_cookie_do_not_log_out() {
+    let store = Recorder::default();
+    let mut c = Client::new(&store);
+    let (r, _) = c.request(T0, Some(&set("a", json!(1))));
+    assert!(r.unwrap().is_some());
+    let id = c.id().unwrap();
+    let mut header = c.cookie.clone().unwrap();
+    let mut i = 0;
+    while header.len() <= 2 * pyramid_session::cookie::MAX_COOKIE_HEADER_LEN {
+        header.push_str(&format!("; junk{i}={}", "x".repeat(60)));
+        i += 1;
+    }
+    let pending = Pending::start(&c.config, Some(header.as_bytes()), T0 + 1.0);
+    assert_eq!(pending.load_key(), Some(id.store_key()));
+    let session = driver::open(&store, &c.config, pending).unwrap();
+    assert_eq!(session.peek_state().get("a"), Some(&json!(1)));
+}
