@@ -16,6 +16,8 @@
 use alloc::string::String;
 use core::fmt::Write as _;
 
+use crate::error::FinishError;
+
 /// Only the first this many bytes of a `Cookie:` header are parsed: the cookies found
 /// there are kept, the rest of the header is ignored, and a pair the limit cuts through
 /// is dropped (never half-read).
@@ -27,6 +29,31 @@ pub const MAX_COOKIE_PAIRS: usize = 512;
 
 /// Pyramid's limit on the length of a cookie value, in characters.
 pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
+
+/// Longest `name=value` of a cookie that browsers keep (RFC 6265 §6.1's minimum; Chrome
+/// and Firefox drop a longer cookie without any error, and the session with it).
+pub const MAX_COOKIE_PAIR_LEN: usize = 4096;
+
+/// Checks that a cookie named `name` with a value of `value_len` bytes can be sent and
+/// will be kept: the value at most [`MAX_COOKIE_VALUE_LEN`] (Pyramid's check, reported
+/// first) and `name=value` at most [`MAX_COOKIE_PAIR_LEN`]. Every cookie the sessions
+/// write goes through this check.
+pub fn check_cookie_len(name: &str, value_len: usize) -> Result<(), FinishError> {
+    if value_len > MAX_COOKIE_VALUE_LEN {
+        return Err(FinishError::CookieTooLong {
+            len: value_len,
+            limit: MAX_COOKIE_VALUE_LEN,
+        });
+    }
+    let pair_len = name.len().saturating_add(1).saturating_add(value_len);
+    if pair_len > MAX_COOKIE_PAIR_LEN {
+        return Err(FinishError::CookieTooLong {
+            len: pair_len,
+            limit: MAX_COOKIE_PAIR_LEN,
+        });
+    }
+    Ok(())
+}
 
 /// The `expires` date WebOb writes in a removal cookie.
 pub const REMOVAL_EXPIRES: &str = "Wed, 31-Dec-97 23:59:59 GMT";
@@ -545,6 +572,23 @@ mod tests {
         let mut last = many.clone();
         last.extend_from_slice(b"session=abc");
         assert_eq!(cookie_values(&last, "session").count(), 0);
+    }
+
+    #[test]
+    fn cookie_length_limits() {
+        let too_long = |len, limit| Err(FinishError::CookieTooLong { len, limit });
+        assert_eq!(check_cookie_len("session", 4064), Ok(()));
+        assert_eq!(check_cookie_len("session", 4065), too_long(4065, 4064));
+        let name = "n".repeat(4096 - 1 - 4000);
+        assert_eq!(check_cookie_len(&name, 4000), Ok(()));
+        assert_eq!(check_cookie_len(&name, 4001), too_long(4097, 4096));
+        // The value's own limit is reported first.
+        assert_eq!(check_cookie_len(&name, 5000), too_long(5000, 4064));
+        assert_eq!(
+            check_cookie_len(&name, usize::MAX),
+            too_long(usize::MAX, 4064)
+        );
+        assert_eq!(check_cookie_len(&"n".repeat(5000), 0), too_long(5001, 4096));
     }
 
     #[test]
