@@ -22,14 +22,62 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::config::{Builder, SessionConfig};
 use crate::error::ConfigError;
 
 /// Settings read from a Pyramid ini `[main]` section or settings dict.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Debug` shows every key but not the values of secrets (keys containing `secret` or
+/// `password`), nor the user and password of a URL (`redis://user:pass@host`).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PyramidSettings {
     pairs: Vec<(String, String)>,
+}
+
+impl fmt::Debug for PyramidSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Pairs<'a>(&'a [(String, String)]);
+        impl fmt::Debug for Pairs<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(self.0.iter().map(|(k, v)| (k, Shown(k, v))))
+                    .finish()
+            }
+        }
+        struct Shown<'a>(&'a str, &'a str);
+        impl fmt::Debug for Shown<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let Shown(key, value) = *self;
+                let key = key.to_ascii_lowercase();
+                if key.contains("secret") || key.contains("password") {
+                    return f.write_str("<redacted>");
+                }
+                match url_credentials(value) {
+                    Some((start, end)) => {
+                        let mut shown = String::with_capacity(value.len());
+                        shown.push_str(&value[..start]);
+                        shown.push_str("<redacted>");
+                        shown.push_str(&value[end..]);
+                        fmt::Debug::fmt(&shown, f)
+                    }
+                    None => fmt::Debug::fmt(value, f),
+                }
+            }
+        }
+        f.debug_struct("PyramidSettings")
+            .field("pairs", &Pairs(&self.pairs))
+            .finish()
+    }
+}
+
+/// Where the `user:password` of a URL (`scheme://user:password@host…`) is, if it has one.
+fn url_credentials(value: &str) -> Option<(usize, usize)> {
+    let start = value.find("://")? + 3;
+    let authority = &value[start..];
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    authority.rfind('@').map(|at| (start, start + at))
 }
 
 /// Which session factory the settings describe.
@@ -382,6 +430,28 @@ pyramid.includes =
         )
         .unwrap();
         assert_eq!(config.keyring().sign(b"{}"), ring.sign(b"{}"));
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let s = PyramidSettings::parse_ini(
+            "[main]\nredis.sessions.secret = r-SECRET\ncubicweb.session.secret = c-SECRET\n\
+             cubicweb.auth.authtkt.session.secret = a-SECRET\nsession.secret = s-SECRET\n\
+             my.other.secret = o-SECRET\nredis.sessions.url = redis://user:p-SECRET@db:6379/0\n\
+             redis.sessions.prefix = my-app:\n",
+        );
+        let text = alloc::format!("{s:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("redis.sessions.secret"), "{text}");
+        assert!(
+            text.contains("my-app:") && text.contains("db:6379/0"),
+            "{text}"
+        );
+        assert_eq!(url_credentials("redis://db:6379/0"), None);
+        assert_eq!(url_credentials("redis://h/a@b"), None);
+        assert_eq!(url_credentials("redis://:p@h"), Some((8, 10)));
+        assert_eq!(url_credentials("redis://u:p@ss@h/0"), Some((8, 14)));
+        assert_eq!(url_credentials("not a url"), None);
     }
 
     #[test]
