@@ -3,6 +3,7 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::cookie::{is_cookie_name, is_plain_attribute, CookieAttributes};
 use crate::error::ConfigError;
@@ -181,7 +182,9 @@ impl SessionConfig {
 }
 
 /// Builds a [`SessionConfig`]; every setting is checked in [`Builder::build`].
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows every setting except the secrets, of which it shows only the number.
+#[derive(Clone)]
 #[must_use]
 pub struct Builder {
     secrets: Vec<String>,
@@ -201,6 +204,50 @@ pub struct Builder {
     max_future_skew: Option<i64>,
     max_lifetime: Option<i64>,
     not_before: Option<f64>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out (or leak) unnoticed.
+        let Builder {
+            secrets,
+            salt,
+            hashalg,
+            name,
+            path,
+            domain,
+            max_age,
+            secure,
+            httponly,
+            samesite,
+            partitioned,
+            timeout,
+            reissue_time,
+            set_on_exception,
+            max_future_skew,
+            max_lifetime,
+            not_before,
+        } = self;
+        f.debug_struct("Builder")
+            .field("secrets", &format_args!("<{} redacted>", secrets.len()))
+            .field("salt", salt)
+            .field("hashalg", hashalg)
+            .field("name", name)
+            .field("path", path)
+            .field("domain", domain)
+            .field("max_age", max_age)
+            .field("secure", secure)
+            .field("httponly", httponly)
+            .field("samesite", samesite)
+            .field("partitioned", partitioned)
+            .field("timeout", timeout)
+            .field("reissue_time", reissue_time)
+            .field("set_on_exception", set_on_exception)
+            .field("max_future_skew", max_future_skew)
+            .field("max_lifetime", max_lifetime)
+            .field("not_before", not_before)
+            .finish()
+    }
 }
 
 fn duration(value: Option<i64>) -> Result<Option<u64>, ConfigError> {
@@ -405,6 +452,30 @@ mod tests {
         let a = s.cookie().attributes();
         assert!(a.secure && a.httponly);
         assert_eq!(a.samesite, Some("Lax"));
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let builder = SessionConfig::pyramid("new-SECRET-value")
+            .old_secret("old-SECRET-value")
+            .cookie_name("sid");
+        let text = alloc::format!("{builder:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(
+            text.contains("sid") && text.contains("pyramid.session."),
+            "{text}"
+        );
+        let config = builder.build().unwrap();
+        let text = alloc::format!("{config:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("sid"), "{text}");
+        let text = alloc::format!("{:?}", config.keyring());
+        assert!(!text.contains("SECRET"), "{text}");
+        let server =
+            crate::server::ServerConfig::new(config, crate::server::IdCookieFormat::CubicWeb)
+                .unwrap();
+        let text = alloc::format!("{server:?}");
+        assert!(!text.contains("SECRET"), "{text}");
     }
 
     #[test]

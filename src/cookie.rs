@@ -4,8 +4,9 @@
 //! are trimmed, the name must be a non-empty token and the value is taken literally (one
 //! surrounding pair of double quotes is stripped; nothing is unescaped). Pairs without
 //! `=`, with an empty or non-token name, or with control characters are skipped; a pair
-//! that is not UTF-8 never affects the others. The header length and the number of pairs
-//! are bounded, and the work is linear in the header length.
+//! that is not UTF-8 never affects the others. Only the first 16 KiB and the first 512
+//! pairs of a header are parsed (what they hold is kept; a pair cut at 16 KiB is
+//! dropped), and the work is linear in the header length.
 //!
 //! Rendering is byte-identical to WebOb's `Response.set_cookie`: attribute order
 //! `Comment, Domain, Max-Age, Path, expires, secure, HttpOnly, SameSite`, `expires` as
@@ -15,14 +16,44 @@
 use alloc::string::String;
 use core::fmt::Write as _;
 
-/// Longest `Cookie:` header that is parsed; longer ones yield no cookies at all.
+use crate::error::FinishError;
+
+/// Only the first this many bytes of a `Cookie:` header are parsed: the cookies found
+/// there are kept, the rest of the header is ignored, and a pair the limit cuts through
+/// is dropped (never half-read).
 pub const MAX_COOKIE_HEADER_LEN: usize = 16 * 1024;
 
-/// At most this many `;`-separated pieces of a header are examined.
+/// Only the first this many `;`-separated pieces of a header are examined; the pairs
+/// found there are kept.
 pub const MAX_COOKIE_PAIRS: usize = 512;
 
 /// Pyramid's limit on the length of a cookie value, in characters.
 pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
+
+/// Longest `name=value` of a cookie that browsers keep (RFC 6265 §6.1's minimum; Chrome
+/// and Firefox drop a longer cookie without any error, and the session with it).
+pub const MAX_COOKIE_PAIR_LEN: usize = 4096;
+
+/// Checks that a cookie named `name` with a value of `value_len` bytes can be sent and
+/// will be kept: the value at most [`MAX_COOKIE_VALUE_LEN`] (Pyramid's check, reported
+/// first) and `name=value` at most [`MAX_COOKIE_PAIR_LEN`]. Every cookie the sessions
+/// write goes through this check.
+pub fn check_cookie_len(name: &str, value_len: usize) -> Result<(), FinishError> {
+    if value_len > MAX_COOKIE_VALUE_LEN {
+        return Err(FinishError::CookieTooLong {
+            len: value_len,
+            limit: MAX_COOKIE_VALUE_LEN,
+        });
+    }
+    let pair_len = name.len().saturating_add(1).saturating_add(value_len);
+    if pair_len > MAX_COOKIE_PAIR_LEN {
+        return Err(FinishError::CookieTooLong {
+            len: pair_len,
+            limit: MAX_COOKIE_PAIR_LEN,
+        });
+    }
+    Ok(())
+}
 
 /// The `expires` date WebOb writes in a removal cookie.
 pub const REMOVAL_EXPIRES: &str = "Wed, 31-Dec-97 23:59:59 GMT";
@@ -37,17 +68,35 @@ pub struct CookiePairs<'a> {
     pieces_left: usize,
 }
 
-/// Parses a `Cookie:` header value. A header longer than [`MAX_COOKIE_HEADER_LEN`]
-/// yields nothing.
+/// Parses a `Cookie:` header value. Of a header longer than [`MAX_COOKIE_HEADER_LEN`]
+/// only the pieces that end within that limit are read (a piece ends at a `;`, or at the
+/// end of the header); of any header only the first [`MAX_COOKIE_PAIRS`] pieces. So junk
+/// cookies appended after the session cookie cannot hide it.
 pub fn parse_cookie_header(header: &[u8]) -> CookiePairs<'_> {
-    let too_long = header.len() > MAX_COOKIE_HEADER_LEN;
     CookiePairs {
-        rest: if too_long { &[] } else { header },
+        rest: bounded(header),
         pieces_left: MAX_COOKIE_PAIRS,
     }
 }
 
-/// The values of every cookie named exactly `name` (no case folding), in header order.
+/// The part of `header` that is parsed: all of it up to [`MAX_COOKIE_HEADER_LEN`] bytes,
+/// otherwise the pieces that end within the limit (the piece the limit cuts is dropped).
+fn bounded(header: &[u8]) -> &[u8] {
+    match header.get(MAX_COOKIE_HEADER_LEN) {
+        None => header,
+        // The piece before the limit ends exactly there: it is whole.
+        Some(b';') => &header[..MAX_COOKIE_HEADER_LEN],
+        Some(_) => {
+            let head = &header[..MAX_COOKIE_HEADER_LEN];
+            head.iter()
+                .rposition(|&b| b == b';')
+                .map_or(&[][..], |end| &head[..end])
+        }
+    }
+}
+
+/// The values of every cookie named exactly `name` (no case folding), in header order,
+/// within the limits of [`parse_cookie_header`].
 pub fn cookie_values<'a>(header: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
     parse_cookie_header(header).filter_map(move |(n, v)| (n == name.as_bytes()).then_some(v))
 }
@@ -468,13 +517,78 @@ mod tests {
     }
 
     #[test]
-    fn limits_are_enforced() {
+    fn only_the_first_16_kib_are_parsed_and_kept() {
+        // A header over the limit keeps what its first 16 KiB hold.
         let mut long = Vec::new();
         long.extend_from_slice(b"a=1;");
         long.resize(MAX_COOKIE_HEADER_LEN + 1, b' ');
-        assert!(pairs(&long).is_empty());
+        assert_eq!(pairs(&long), [(&b"a"[..], &b"1"[..])]);
+        // Junk cookies after the session cookie do not hide it.
+        let mut tossed = b"session=abc".to_vec();
+        while tossed.len() <= 2 * MAX_COOKIE_HEADER_LEN {
+            tossed.extend_from_slice(b"; junk=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        }
+        assert_eq!(
+            cookie_values(&tossed, "session").collect::<Vec<_>>(),
+            [&b"abc"[..]]
+        );
+        // Nothing past the limit is read.
+        let mut late = b" ".repeat(MAX_COOKIE_HEADER_LEN);
+        late.extend_from_slice(b";a=1");
+        assert!(pairs(&late).is_empty());
+    }
+
+    #[test]
+    fn a_pair_cut_at_16_kib_is_dropped() {
+        // `b=` runs past the limit: not half-read.
+        let mut cut = b"a=1; b=".to_vec();
+        cut.resize(MAX_COOKIE_HEADER_LEN + 10, b'x');
+        assert_eq!(pairs(&cut), [(&b"a"[..], &b"1"[..])]);
+        // The limit falls just after the value: the `;` there is past the limit, so the
+        // pair may be longer than what was read and is dropped too.
+        let mut edge = b"a=1; b=".to_vec();
+        edge.resize(MAX_COOKIE_HEADER_LEN, b'x');
+        edge.extend_from_slice(b"x; c=3");
+        assert_eq!(pairs(&edge), [(&b"a"[..], &b"1"[..])]);
+        // A pair that ends right at the limit, with its `;` as the next byte, is whole.
+        let mut whole = b"a=1; b=".to_vec();
+        whole.resize(MAX_COOKIE_HEADER_LEN, b'x');
+        whole.extend_from_slice(b"; c=3");
+        let got = pairs(&whole);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].0, b"b");
+        assert_eq!(got[1].1.len(), MAX_COOKIE_HEADER_LEN - 7);
+        // Exactly 16 KiB is read whole, the last pair included.
+        assert_eq!(pairs(&whole[..MAX_COOKIE_HEADER_LEN]).len(), 2);
+    }
+
+    #[test]
+    fn only_the_first_512_pairs_are_parsed_and_kept() {
         let many: Vec<u8> = b"x=1;".repeat(MAX_COOKIE_PAIRS + 10);
         assert_eq!(pairs(&many).len(), MAX_COOKIE_PAIRS);
+        let mut first = b"session=abc;".to_vec();
+        first.extend_from_slice(&many);
+        assert_eq!(cookie_values(&first, "session").count(), 1);
+        let mut last = many.clone();
+        last.extend_from_slice(b"session=abc");
+        assert_eq!(cookie_values(&last, "session").count(), 0);
+    }
+
+    #[test]
+    fn cookie_length_limits() {
+        let too_long = |len, limit| Err(FinishError::CookieTooLong { len, limit });
+        assert_eq!(check_cookie_len("session", 4064), Ok(()));
+        assert_eq!(check_cookie_len("session", 4065), too_long(4065, 4064));
+        let name = "n".repeat(4096 - 1 - 4000);
+        assert_eq!(check_cookie_len(&name, 4000), Ok(()));
+        assert_eq!(check_cookie_len(&name, 4001), too_long(4097, 4096));
+        // The value's own limit is reported first.
+        assert_eq!(check_cookie_len(&name, 5000), too_long(5000, 4064));
+        assert_eq!(
+            check_cookie_len(&name, usize::MAX),
+            too_long(usize::MAX, 4064)
+        );
+        assert_eq!(check_cookie_len(&"n".repeat(5000), 0), too_long(5001, 4096));
     }
 
     #[test]

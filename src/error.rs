@@ -146,11 +146,16 @@ impl fmt::Display for FrameError {
 /// Why a session could not produce its `Set-Cookie` header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinishError {
-    /// The signed value would be longer than 4064 characters (Pyramid's limit); no cookie
-    /// is emitted, the caller decides what to do (Pyramid answers 500).
+    /// The signed value would be longer than 4064 characters (Pyramid's limit), or the
+    /// cookie's `name=value` longer than 4096 bytes (browsers silently drop such a
+    /// cookie); no cookie is emitted, the caller decides what to do (Pyramid answers 500).
     CookieTooLong {
-        /// Length of the value that was refused, in characters.
+        /// Length that was refused: of the value when it is over 4064 characters,
+        /// otherwise of `name=value`.
         len: usize,
+        /// The limit exceeded: [`crate::cookie::MAX_COOKIE_VALUE_LEN`] for the value,
+        /// [`crate::cookie::MAX_COOKIE_PAIR_LEN`] for `name=value`.
+        limit: usize,
     },
     /// The session state cannot be encoded (a non-finite float).
     Encode,
@@ -159,9 +164,15 @@ pub enum FinishError {
 impl fmt::Display for FinishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FinishError::CookieTooLong { len } => {
+            FinishError::CookieTooLong { len, limit }
+                if *limit == crate::cookie::MAX_COOKIE_VALUE_LEN =>
+            {
                 write!(f, "cookie value is too long to store ({len} bytes)")
             }
+            FinishError::CookieTooLong { len, limit } => write!(
+                f,
+                "cookie is too long to store ({len} bytes of name=value, browsers keep at most {limit})"
+            ),
             FinishError::Encode => f.write_str("session state cannot be encoded"),
         }
     }

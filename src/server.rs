@@ -34,7 +34,7 @@ use crate::codec::json::{
 };
 use crate::codec::Accessed;
 use crate::config::SessionConfig;
-use crate::cookie::{cookie_values, render_set_cookie, MAX_COOKIE_VALUE_LEN};
+use crate::cookie::{check_cookie_len, cookie_values, render_set_cookie};
 use crate::error::{ConfigError, FinishError, RandomError};
 use crate::policy::{self, Verdict};
 use crate::random::RandomSource;
@@ -416,7 +416,8 @@ pub struct IdCookie {
 }
 
 impl IdCookieFormat {
-    /// The signed cookie value carrying `id` (for CubicWeb, with `accessed` and `created`).
+    /// The signed cookie value carrying `id` (for CubicWeb, with `accessed` and `created`),
+    /// refused when too long ([`crate::cookie::check_cookie_len`]).
     pub fn encode(
         self,
         config: &SessionConfig,
@@ -439,9 +440,7 @@ impl IdCookieFormat {
                 config.keyring().sign(&payload)
             }
         };
-        if value.len() > MAX_COOKIE_VALUE_LEN {
-            return Err(FinishError::CookieTooLong { len: value.len() });
-        }
+        check_cookie_len(config.cookie().name(), value.len())?;
         Ok(value)
     }
 

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use crate::codec::json::{decode_frame, encode_frame, State, FRAME_CAPACITY};
 use crate::codec::Accessed;
 use crate::config::SessionConfig;
-use crate::cookie::{cookie_values, render_set_cookie_with, MAX_COOKIE_VALUE_LEN};
+use crate::cookie::{check_cookie_len, cookie_values, render_set_cookie_with};
 use crate::error::{FinishError, FrameError, RandomError, VerifyError};
 use crate::policy::{self, Verdict};
 pub use crate::random::RandomSource;
@@ -315,8 +315,9 @@ impl Session {
     /// The end-of-request decision: the `Set-Cookie` header value to send, or `None`.
     ///
     /// `failed` says the request ended in an error; with `set_on_exception` off no cookie
-    /// is sent then. A cookie value longer than 4064 characters is an error and nothing is
-    /// sent (Pyramid raises from its response callback).
+    /// is sent then. A cookie value longer than 4064 characters, or a `name=value` longer
+    /// than 4096, is an error and nothing is sent (Pyramid raises from its response
+    /// callback; browsers drop the latter).
     pub fn finish(
         &self,
         config: &SessionConfig,
@@ -337,20 +338,17 @@ impl Session {
     }
 
     /// The signed cookie value the session would be written as now, checked against
-    /// Pyramid's 4064-character limit.
+    /// the cookie length limits ([`crate::cookie::check_cookie_len`]).
     pub fn signed_value(&self, config: &SessionConfig) -> Result<String, FinishError> {
         Ok(config.keyring().sign(&self.checked_frame(config)?))
     }
 
-    /// The encoded frame, refused when its signed value would exceed Pyramid's limit.
+    /// The encoded frame, refused when its signed cookie would be too long.
     fn checked_frame(&self, config: &SessionConfig) -> Result<Vec<u8>, FinishError> {
         let mut payload = Vec::with_capacity(FRAME_CAPACITY);
         encode_frame(self.accessed, self.created, &self.state, &mut payload)
             .map_err(|_| FinishError::Encode)?;
-        let len = signed_len(config, &payload);
-        if len > MAX_COOKIE_VALUE_LEN {
-            return Err(FinishError::CookieTooLong { len });
-        }
+        check_cookie_len(config.cookie().name(), signed_len(config, &payload))?;
         Ok(payload)
     }
 }

@@ -22,14 +22,62 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::config::{Builder, SessionConfig};
 use crate::error::ConfigError;
 
 /// Settings read from a Pyramid ini `[main]` section or settings dict.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Debug` shows every key but not the values of secrets (keys containing `secret` or
+/// `password`), nor the user and password of a URL (`redis://user:pass@host`).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PyramidSettings {
     pairs: Vec<(String, String)>,
+}
+
+impl fmt::Debug for PyramidSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Pairs<'a>(&'a [(String, String)]);
+        impl fmt::Debug for Pairs<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(self.0.iter().map(|(k, v)| (k, Shown(k, v))))
+                    .finish()
+            }
+        }
+        struct Shown<'a>(&'a str, &'a str);
+        impl fmt::Debug for Shown<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let Shown(key, value) = *self;
+                let key = key.to_ascii_lowercase();
+                if key.contains("secret") || key.contains("password") {
+                    return f.write_str("<redacted>");
+                }
+                match url_credentials(value) {
+                    Some((start, end)) => {
+                        let mut shown = String::with_capacity(value.len());
+                        shown.push_str(&value[..start]);
+                        shown.push_str("<redacted>");
+                        shown.push_str(&value[end..]);
+                        fmt::Debug::fmt(&shown, f)
+                    }
+                    None => fmt::Debug::fmt(value, f),
+                }
+            }
+        }
+        f.debug_struct("PyramidSettings")
+            .field("pairs", &Pairs(&self.pairs))
+            .finish()
+    }
+}
+
+/// Where the `user:password` of a URL (`scheme://user:password@host…`) is, if it has one.
+fn url_credentials(value: &str) -> Option<(usize, usize)> {
+    let start = value.find("://")? + 3;
+    let authority = &value[start..];
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    authority.rfind('@').map(|at| (start, start + at))
 }
 
 /// Which session factory the settings describe.
@@ -90,8 +138,11 @@ impl PyramidSettings {
     }
 
     /// Parses ini text and keeps the `[main]` section (`[app:main]` also works; a file
-    /// without sections is read whole). Comments start with `#` or `;` at the start of
-    /// a line, or with ` #` after a value; indented lines continue the previous value.
+    /// without sections is read whole). Comments are whole lines starting with `#` or `;`
+    /// (after any indentation); a `#` or `;` after a value is part of the value, as with
+    /// the `ConfigParser` PasteDeploy reads Pyramid's ini files with
+    /// (`inline_comment_prefixes=None`): `secret = abc #def` is `abc #def`. Indented lines
+    /// continue the previous value.
     pub fn parse_ini(text: &str) -> PyramidSettings {
         let mut settings = PyramidSettings::default();
         let has_sections = text.lines().any(|l| l.trim_start().starts_with('['));
@@ -112,18 +163,13 @@ impl PyramidSettings {
             if !in_main {
                 continue;
             }
-            let value_part = |v: &str| match v.find(" #") {
-                Some(i) => v[..i].trim().to_string(),
-                None => v.trim().to_string(),
-            };
             if line.starts_with([' ', '\t']) {
                 if let Some(key) = &last {
-                    let extra = value_part(trimmed);
                     if let Some(pair) = settings.pairs.iter_mut().find(|(k, _)| k == key) {
                         if !pair.1.is_empty() {
                             pair.1.push('\n');
                         }
-                        pair.1.push_str(&extra);
+                        pair.1.push_str(trimmed);
                     }
                 }
                 continue;
@@ -131,7 +177,7 @@ impl PyramidSettings {
             let split = trimmed.find(['=', ':']);
             if let Some(i) = split {
                 let key = trimmed[..i].trim();
-                settings.set(key, &value_part(&trimmed[i + 1..]));
+                settings.set(key, trimmed[i + 1..].trim());
                 last = Some(key.to_string());
             }
         }
@@ -289,7 +335,11 @@ pyramid.includes =
     #[test]
     fn reads_the_seed_example() {
         let s = PyramidSettings::parse_ini(SEED);
-        assert_eq!(s.get("cubicweb.defaults"), Some("no"));
+        // ConfigParser keeps the text after ` #` (Pyramid's `asbool` reads it as false).
+        assert_eq!(
+            s.get("cubicweb.defaults"),
+            Some("no # we do not want to load the default cw session handling")
+        );
         assert_eq!(s.backend(), Some(Backend::Redis));
         assert_eq!(s.redis_url(), Some("redis://localhost:6379/0"));
         assert_eq!(s.redis_prefix(), "<my-app>:");
@@ -359,6 +409,49 @@ pyramid.includes =
             PyramidSettings::from_pairs([]).builder().unwrap_err(),
             ConfigError::NoSecret
         );
+    }
+
+    #[test]
+    fn inline_hashes_are_part_of_the_value_as_in_configparser() {
+        // ConfigParser as PasteDeploy uses it (`inline_comment_prefixes=None`), checked
+        // with Python 3: only whole lines starting with `#` or `;` are comments.
+        let s = PyramidSettings::parse_ini(
+            "[main]\nsession.secret = abc #def\nsemi = a ; b\nhash = #x\nk = v\n  # indented comment\n  more # tail\n",
+        );
+        assert_eq!(s.get("session.secret"), Some("abc #def"));
+        assert_eq!(s.get("semi"), Some("a ; b"));
+        assert_eq!(s.get("hash"), Some("#x"));
+        assert_eq!(s.get("k"), Some("v\nmore # tail"));
+        let config = s.builder().unwrap().build().unwrap();
+        let ring = crate::signer::Keyring::new(
+            crate::signer::HashAlg::Sha512,
+            crate::config::PYRAMID_SALT,
+            &["abc #def"],
+        )
+        .unwrap();
+        assert_eq!(config.keyring().sign(b"{}"), ring.sign(b"{}"));
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let s = PyramidSettings::parse_ini(
+            "[main]\nredis.sessions.secret = r-SECRET\ncubicweb.session.secret = c-SECRET\n\
+             cubicweb.auth.authtkt.session.secret = a-SECRET\nsession.secret = s-SECRET\n\
+             my.other.secret = o-SECRET\nredis.sessions.url = redis://user:p-SECRET@db:6379/0\n\
+             redis.sessions.prefix = my-app:\n",
+        );
+        let text = alloc::format!("{s:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("redis.sessions.secret"), "{text}");
+        assert!(
+            text.contains("my-app:") && text.contains("db:6379/0"),
+            "{text}"
+        );
+        assert_eq!(url_credentials("redis://db:6379/0"), None);
+        assert_eq!(url_credentials("redis://h/a@b"), None);
+        assert_eq!(url_credentials("redis://:p@h"), Some((8, 10)));
+        assert_eq!(url_credentials("redis://u:p@ss@h/0"), Some((8, 14)));
+        assert_eq!(url_credentials("not a url"), None);
     }
 
     #[test]

@@ -187,6 +187,153 @@ fn inspect_and_keygen() {
     assert_ne!(a.stdout, b.stdout);
 }
 
+#[test]
+fn keygen_refuses_sizes_outside_32_to_1024() {
+    let keygen = |bytes: &str| cli(&["keygen".into(), format!("--bytes={bytes}")], b"");
+    // (No multi-GiB case: if the check regressed, the test would allocate it.)
+    for bytes in ["1025", "65536", &usize::MAX.to_string(), "0", "31"] {
+        let out = keygen(bytes);
+        assert_eq!(out.status.code(), Some(1), "{bytes}");
+        assert!(out.stdout.is_empty(), "{bytes}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("pyramid-session: ") && err.contains("32") && err.contains("1024"),
+            "{bytes}: {err}"
+        );
+    }
+    for (bytes, len) in [("32", 43), ("1024", 1366)] {
+        let out = keygen(bytes);
+        assert!(out.status.success(), "{bytes}");
+        assert_eq!(out.stdout.len(), len + 1, "{bytes}");
+    }
+}
+
+#[test]
+fn sign_refuses_values_its_verify_refuses() {
+    let keys = key_args("seekrit", "pyramid.session.", "sha512");
+    let mut args = keys.clone();
+    args.push("sign".into());
+    // 4098 and 4222 characters: over the 4096 `verify` (and browsers) accept.
+    for n in [3007, 3100] {
+        let json = format!("\"{}\"", "x".repeat(n));
+        let out = cli(&args, json.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{n}");
+        assert!(out.stdout.is_empty(), "{n}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("pyramid-session: ") && err.contains("4096"),
+            "{n}: {err}"
+        );
+    }
+    // At the limit it is signed, and its own verify takes it (WebOb's SignedSerializer
+    // makes such values; only Pyramid's sessions refuse them, over 4064).
+    let cookie = sign(&keys, &format!("\"{}\"", "x".repeat(3006)));
+    assert_eq!(cookie.len(), 4096);
+    assert!(verify(&keys, &cookie).status.success());
+}
+
+/// Runs the tool with `PYRAMID_SESSION_SECRET` set to `env` (or removed).
+fn cli_env(args: &[String], stdin: &[u8], env: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pyramid-session"));
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match env {
+        Some(secret) => command.env("PYRAMID_SESSION_SECRET", secret),
+        None => command.env_remove("PYRAMID_SESSION_SECRET"),
+    };
+    let mut child = command.spawn().expect("run pyramid-session");
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_line(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn secrets_from_a_file_or_the_environment() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, content: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        format!("--secret-file={}", path.display())
+    };
+    let want = sign(&key_args("seekrit", "pyramid.session.", "sha512"), "{}");
+    let sign_with = |keys: &[String], env: Option<&str>| {
+        let mut args = keys.to_vec();
+        args.push("sign".into());
+        cli_env(&args, b"{}", env)
+    };
+    // One trailing newline (LF or CRLF) is stripped; the rest is the secret.
+    for content in [&b"seekrit\n"[..], b"seekrit", b"seekrit\r\n"] {
+        let out = sign_with(&[file("s", content)], None);
+        assert_eq!(stdout_line(&out), format!("{want}\n"), "{content:?}");
+    }
+    let out = sign_with(&[file("s", b"seekrit\n\n")], None);
+    assert_ne!(stdout_line(&out), format!("{want}\n"));
+    // The environment, when the command line names no secret.
+    let out = sign_with(&[], Some("seekrit"));
+    assert_eq!(stdout_line(&out), format!("{want}\n"));
+    let mut args = vec!["verify".to_string(), want.clone()];
+    assert!(cli_env(&args, b"", Some("seekrit")).status.success());
+    args.insert(0, file("s", b"seekrit\n"));
+    assert!(cli_env(&args, b"", None).status.success());
+    // The command line wins over the environment.
+    let out = sign_with(&["--secret=seekrit".into()], Some("other"));
+    assert_eq!(stdout_line(&out), format!("{want}\n"));
+    let out = sign_with(&[file("s", b"seekrit\n")], Some("other"));
+    assert_eq!(stdout_line(&out), format!("{want}\n"));
+    // Rotation with files: the first signs, all verify.
+    let out = sign_with(&[file("new", b"new\n"), file("s", b"seekrit\n")], None);
+    assert_ne!(stdout_line(&out), format!("{want}\n"));
+    let args = [
+        file("new", b"new\n"),
+        file("s", b"seekrit\n"),
+        "verify".into(),
+        want.clone(),
+    ];
+    assert!(cli_env(&args, b"", None).status.success());
+    // Exactly one source: both kinds on the command line, none at all, a missing or
+    // unreadable file, an empty environment variable are clear errors.
+    let missing = format!("--secret-file={}", dir.join("missing").display());
+    for (keys, env, needle) in [
+        (
+            vec!["--secret=seekrit".into(), file("s", b"x\n")],
+            None,
+            "--secret-file",
+        ),
+        (vec![], None, "PYRAMID_SESSION_SECRET"),
+        (vec![missing], None, "missing"),
+        (vec![file("bin", b"\xff\n")], None, "UTF-8"),
+        (vec![], Some(""), "PYRAMID_SESSION_SECRET"),
+    ] {
+        let out = sign_with(&keys, env);
+        assert_eq!(out.status.code(), Some(1), "{keys:?} {env:?}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("pyramid-session: ") && err.contains(needle),
+            "{keys:?} {env:?}: {err}"
+        );
+    }
+    // Keygen needs no secret; --help documents the rule.
+    assert!(cli_env(&["keygen".into()], b"", None).status.success());
+    let help = stdout_line(&cli_env(&["--help".into()], b"", None));
+    assert!(
+        help.contains("--secret-file") && help.contains("PYRAMID_SESSION_SECRET"),
+        "{help}"
+    );
+}
+
 /// A Python with webob 1.8.11 and pyramid 2.1: `PYRAMID_SESSION_PYTHON`, or a virtualenv
 /// this test creates under `target/`.
 fn python() -> PathBuf {

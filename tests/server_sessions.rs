@@ -698,3 +698,79 @@ fn cubicweb_quirks_are_fixed() {
     store.fail_on(&["save"]);
     assert!(c.request(T0 + 34.0, Some(&set("k", json!("y")))).0.is_err());
 }
+
+#[test]
+fn junk_cookies_after_the_id_cookie_do_not_log_out() {
+    let store = Recorder::default();
+    let mut c = Client::new(&store);
+    let (r, _) = c.request(T0, Some(&set("a", json!(1))));
+    assert!(r.unwrap().is_some());
+    let id = c.id().unwrap();
+    let mut header = c.cookie.clone().unwrap();
+    let mut i = 0;
+    while header.len() <= 2 * pyramid_session::cookie::MAX_COOKIE_HEADER_LEN {
+        header.push_str(&format!("; junk{i}={}", "x".repeat(60)));
+        i += 1;
+    }
+    let pending = Pending::start(&c.config, Some(header.as_bytes()), T0 + 1.0);
+    assert_eq!(pending.load_key(), Some(id.store_key()));
+    let session = driver::open(&store, &c.config, pending).unwrap();
+    assert_eq!(session.peek_state().get("a"), Some(&json!(1)));
+}
+
+#[test]
+fn id_cookies_over_4096_bytes_with_their_name_are_refused() {
+    let session = |name_len: usize| {
+        SessionConfig::secure("server-secret")
+            .cookie_name(&"n".repeat(name_len))
+            .build()
+            .unwrap()
+    };
+    let id = SessionId::parse(&"a".repeat(43)).unwrap();
+    for format in [
+        IdCookieFormat::CubicWeb,
+        IdCookieFormat::PyramidSessionRedis,
+    ] {
+        let value_len = format
+            .encode(&session(7), &id, Accessed::Int(1_700_000_000), T0)
+            .unwrap()
+            .len();
+        let fits = session(4096 - 1 - value_len);
+        assert!(format
+            .encode(&fits, &id, Accessed::Int(1_700_000_000), T0)
+            .is_ok());
+        let over = session(4097 - 1 - value_len);
+        let err = format
+            .encode(&over, &id, Accessed::Int(1_700_000_000), T0)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                pyramid_session::FinishError::CookieTooLong { len: 4097, .. }
+            ),
+            "{format:?}: {err:?}"
+        );
+        // A whole request: the record is written, but no cookie that browsers would drop.
+        let store = MemoryStore::default();
+        let config = ServerConfig::new(over, format).unwrap();
+        let pending = Pending::start(&config, None, T0);
+        let mut s = driver::open(&store, &config, pending).unwrap();
+        s.insert("a", json!(1));
+        let result = driver::finish(
+            &store,
+            &config,
+            &mut s,
+            false,
+            &mut pyramid_session::OsRandom,
+        );
+        assert!(
+            matches!(
+                result,
+                Err(ServerError::Finish(
+                    pyramid_session::FinishError::CookieTooLong { .. }
+                ))
+            ),
+            "{format:?}: {result:?}"
+        );
+    }
+}

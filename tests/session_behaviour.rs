@@ -252,3 +252,59 @@ fn flash_queues_tolerate_foreign_values() {
     assert_eq!(s.pop_flash(""), vec![json!("hi")]);
     assert_eq!(s.pop_flash(""), Vec::<serde_json::Value>::new());
 }
+
+/// `session=…` first, then junk cookies until the header is well over 16 KiB.
+fn tossed(cookie: &str) -> String {
+    let mut header = cookie.to_string();
+    let mut i = 0;
+    while header.len() <= 2 * pyramid_session::cookie::MAX_COOKIE_HEADER_LEN {
+        header.push_str(&format!("; junk{i}={}", "x".repeat(60)));
+        i += 1;
+    }
+    header
+}
+
+#[test]
+fn junk_cookies_after_the_session_cookie_do_not_log_out() {
+    let config = SessionConfig::pyramid("seekrit").build().unwrap();
+    let good = issue(&config, T0, "user", json!("ada"));
+    let header = tossed(&good);
+    let mut s = Session::load(&config, Some(header.as_bytes()), T0 + 1.0);
+    assert_eq!(s.outcome(), LoadOutcome::Valid);
+    assert_eq!(s.get("user"), Some(&json!("ada")));
+    // The session cookie cut by the 16 KiB boundary is not half-read.
+    let mut cut = "a=1; ".to_string();
+    cut.push_str(&" ".repeat(pyramid_session::cookie::MAX_COOKIE_HEADER_LEN - cut.len() - 20));
+    cut.push_str(&good);
+    let s = Session::load(&config, Some(cut.as_bytes()), T0 + 1.0);
+    assert_eq!(s.outcome(), LoadOutcome::NoCookie);
+}
+
+#[test]
+fn name_and_value_over_4096_bytes_are_refused() {
+    // A value Pyramid accepts (at most 4064) whose `name=value` browsers would drop.
+    let short = SessionConfig::pyramid("seekrit").build().unwrap();
+    let mut s = Session::load(&short, None, T0);
+    s.insert("blob", json!("x".repeat(2900)));
+    let value_len = s.signed_value(&short).unwrap().len();
+    assert!(value_len <= 4064, "{value_len}");
+    let named = |name_len: usize| {
+        SessionConfig::pyramid("seekrit")
+            .cookie_name(&"n".repeat(name_len))
+            .build()
+            .unwrap()
+    };
+    // `name=value` of exactly 4096 bytes is fine.
+    let fits = named(4096 - 1 - value_len);
+    let set_cookie = s.finish(&fits, false).unwrap().unwrap();
+    assert_eq!(cookie_of(&set_cookie).len(), 4096);
+    // One byte more is refused, by `finish` and `signed_value` alike.
+    let over = named(4097 - 1 - value_len);
+    let err = s.finish(&over, false).unwrap_err();
+    assert!(
+        matches!(err, FinishError::CookieTooLong { len: 4097, .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().is_empty());
+    assert_eq!(s.signed_value(&over), Err(err));
+}

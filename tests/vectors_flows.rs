@@ -154,7 +154,10 @@ fn divergence(flow: &str, step: &str) -> Option<Divergence> {
             results: json!([1]),
             payload: r#"[1700000010, 1700000000.0, {"a": 1}]"#,
         },
-        ("size_limit", "over_limit") => Finish(FinishError::CookieTooLong { len: 4066 }),
+        ("size_limit", "over_limit") => Finish(FinishError::CookieTooLong {
+            len: 4066,
+            limit: 4064,
+        }),
         _ => return None,
     })
 }

@@ -1,14 +1,18 @@
 //! `pyramid-session`: sign, verify and inspect Pyramid/WebOb session cookies.
 //!
 //! ```text
-//! pyramid-session [--secret S]... [--salt SALT] [--hashalg NAME] <COMMAND>
+//! pyramid-session [--secret S | --secret-file PATH]... [--salt SALT] [--hashalg NAME] <COMMAND>
 //!   sign                  read one JSON value on stdin, print the signed cookie value
 //!   verify COOKIE         print the signed payload (exit 1 and a reason on failure)
 //!   inspect COOKIE        human-readable view: dates, age, expiry, reissue, state
 //!   keygen                print a new random secret
 //! ```
+//!
+//! Secrets come from exactly one source: `--secret` options, `--secret-file` options, or
+//! (when the command line has neither) the `PYRAMID_SESSION_SECRET` environment variable.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,11 +20,30 @@ use clap::{Args, Parser, Subcommand};
 use pyramid_session::codec::json::{decode_frame, to_pyjson};
 use pyramid_session::cookie::push_http_date;
 use pyramid_session::policy;
-use pyramid_session::signer::{salted_secret, HashAlg, Keyring};
+use pyramid_session::signer::{salted_secret, HashAlg, Keyring, MAX_SIGNED_VALUE_LEN};
+
+/// The environment variable a secret is read from when the command line gives none.
+const SECRET_ENV: &str = "PYRAMID_SESSION_SECRET";
+
+/// Largest secret file read (a secret is a line of text; this stops e.g. `/dev/zero`).
+const MAX_SECRET_FILE_LEN: u64 = 64 * 1024;
+
+/// The range `keygen --bytes` accepts.
+const KEYGEN_BYTES: std::ops::RangeInclusive<usize> = 32..=1024;
 
 /// Sign, verify and inspect Pyramid/WebOb signed session cookies.
 #[derive(Parser, Debug)]
-#[command(name = "pyramid-session", version, about)]
+#[command(
+    name = "pyramid-session",
+    version,
+    about,
+    after_help = "Secrets come from exactly one source: --secret options, or --secret-file \
+                  options (one secret per file, one trailing newline stripped), or, when the \
+                  command line has neither, the PYRAMID_SESSION_SECRET environment variable \
+                  (one secret; must not be empty). The command line wins over the \
+                  environment; --secret and --secret-file cannot be combined. With several \
+                  secrets the first signs and all verify."
+)]
 struct Cli {
     #[command(flatten)]
     keys: KeyArgs,
@@ -31,9 +54,14 @@ struct Cli {
 /// How cookies are signed: WebOb `SignedSerializer(secret, salt, hashalg)`.
 #[derive(Args, Debug)]
 struct KeyArgs {
-    /// Secret; repeat for rotation: the first signs, all verify.
+    /// Secret; repeat for rotation: the first signs, all verify. Visible to other users
+    /// of the machine: prefer --secret-file or PYRAMID_SESSION_SECRET.
     #[arg(long = "secret", global = true, allow_hyphen_values = true)]
     secrets: Vec<String>,
+    /// File holding one secret (one trailing newline is stripped); repeat for rotation.
+    /// Not combinable with --secret.
+    #[arg(long = "secret-file", value_name = "PATH", global = true)]
+    secret_files: Vec<PathBuf>,
     /// HMAC salt.
     #[arg(
         long,
@@ -75,7 +103,7 @@ enum Command {
     },
     /// Print a new random secret (64 bytes from the OS, urlsafe base64).
     Keygen {
-        /// Number of random bytes.
+        /// Number of random bytes, 32 to 1024.
         #[arg(long, default_value_t = 64)]
         bytes: usize,
     },
@@ -90,15 +118,60 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-fn keyring(args: &KeyArgs) -> Result<Keyring, Failure> {
-    if args.secrets.is_empty() {
-        return Err(Failure("no secret: pass --secret S (repeatable)".into()));
+/// Reads a `--secret-file`: its text, one trailing `\n` or `\r\n` stripped.
+fn read_secret_file(path: &PathBuf) -> Result<String, Failure> {
+    let shown = path.display();
+    let file =
+        std::fs::File::open(path).map_err(|e| Failure(format!("--secret-file {shown}: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure(format!("--secret-file {shown}: {e}")))?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_LEN {
+        return Err(Failure(format!(
+            "--secret-file {shown}: over {MAX_SECRET_FILE_LEN} bytes, not a secret"
+        )));
     }
+    let mut text = String::from_utf8(bytes)
+        .map_err(|_| Failure(format!("--secret-file {shown}: not UTF-8 text")))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
+/// The secrets, from exactly one source: `--secret`, `--secret-file`, or the environment.
+fn secrets(args: &KeyArgs) -> Result<Vec<String>, Failure> {
+    match (args.secrets.is_empty(), args.secret_files.is_empty()) {
+        (false, false) => Err(Failure(
+            "give secrets with --secret or with --secret-file, not both".into(),
+        )),
+        (false, true) => Ok(args.secrets.clone()),
+        (true, false) => args.secret_files.iter().map(read_secret_file).collect(),
+        (true, true) => match std::env::var(SECRET_ENV) {
+            Ok(secret) if secret.is_empty() => Err(Failure(format!(
+                "{SECRET_ENV} is set but empty (use --secret= for an empty secret)"
+            ))),
+            Ok(secret) => Ok(vec![secret]),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Failure(format!("{SECRET_ENV} is not UTF-8 text")))
+            }
+            Err(std::env::VarError::NotPresent) => Err(Failure(format!(
+                "no secret: pass --secret S or --secret-file PATH (repeatable), or set {SECRET_ENV}"
+            ))),
+        },
+    }
+}
+
+fn keyring(args: &KeyArgs) -> Result<Keyring, Failure> {
+    let secrets = secrets(args)?;
     let alg = HashAlg::from_name(&args.hashalg)?;
     // WebOb accepts an empty secret (the key is then the salt alone); so does this tool,
     // to inspect such cookies. The library's configuration refuses it.
-    let keys: Vec<Vec<u8>> = args
-        .secrets
+    let keys: Vec<Vec<u8>> = secrets
         .iter()
         .map(|s| salted_secret(&args.salt, s))
         .collect();
@@ -117,7 +190,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let value: serde_json::Value = serde_json::from_slice(&input)
                 .map_err(|e| Failure(format!("stdin is not one JSON value: {e}")))?;
             let text = to_pyjson(&value)?;
-            writeln!(stdout, "{}", ring.sign(text.as_bytes()))?;
+            let cookie = ring.sign(text.as_bytes());
+            // WebOb's SignedSerializer has no limit, but verify (and browsers) stop at
+            // 4096 characters; Pyramid's sessions stop at 4064.
+            if cookie.len() > MAX_SIGNED_VALUE_LEN {
+                return Err(Failure(format!(
+                    "signed value is {} characters, over the {MAX_SIGNED_VALUE_LEN} that verify \
+                     and browsers accept (Pyramid's sessions refuse over 4064)",
+                    cookie.len()
+                )));
+            }
+            writeln!(stdout, "{cookie}")?;
         }
         Command::Verify { cookie } => {
             let ring = keyring(&cli.keys)?;
@@ -139,8 +222,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             inspect(&mut stdout, &ring, &cookie, now, timeout, reissue_time)?;
         }
         Command::Keygen { bytes } => {
-            if bytes < 32 {
-                return Err(Failure("use at least 32 bytes".into()));
+            if !KEYGEN_BYTES.contains(&bytes) {
+                return Err(Failure(format!(
+                    "--bytes must be from {} to {} (got {bytes})",
+                    KEYGEN_BYTES.start(),
+                    KEYGEN_BYTES.end()
+                )));
             }
             let mut buf = vec![0u8; bytes];
             getrandom::fill(&mut buf)
