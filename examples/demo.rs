@@ -280,13 +280,14 @@ fn forbidden() -> Response {
     (StatusCode::FORBIDDEN, "bad CSRF token").into_response()
 }
 
-/// The form's user name, at most [`MAX_USER_LEN`] characters.
-fn user_name(form: &HashMap<String, String>) -> Result<String, Response> {
+/// The form's user name, if it has at most [`MAX_USER_LEN`] characters.
+fn user_name(form: &HashMap<String, String>) -> Option<String> {
     let user = form.get("user").cloned().unwrap_or_default();
-    if user.chars().count() > MAX_USER_LEN {
-        return Err((StatusCode::BAD_REQUEST, "user name too long").into_response());
-    }
-    Ok(user)
+    (user.chars().count() <= MAX_USER_LEN).then_some(user)
+}
+
+fn user_name_too_long() -> Response {
+    (StatusCode::BAD_REQUEST, "user name too long").into_response()
 }
 
 /// Logs `user` in: a new session id, a new CSRF token, the user name.
@@ -308,9 +309,8 @@ async fn login(
     if !double_submit && !checked(&session, &form).await? {
         return Ok(forbidden());
     }
-    let user = match user_name(&form) {
-        Ok(user) => user,
-        Err(response) => return Ok(response),
+    let Some(user) = user_name(&form) else {
+        return Ok(user_name_too_long());
     };
     log_in(&session, &user).await?;
     session
@@ -341,9 +341,8 @@ fn bump(n: Option<&Value>) -> Option<Value> {
 }
 
 async fn api_login(session: Session, Form(form): FormData) -> Result<Response, SessionError> {
-    let user = match user_name(&form) {
-        Ok(user) => user,
-        Err(response) => return Ok(response),
+    let Some(user) = user_name(&form) else {
+        return Ok(user_name_too_long());
     };
     log_in(&session, &user).await?;
     Ok(Json(json!({ "user": user })).into_response())
