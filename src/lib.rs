@@ -80,6 +80,7 @@ pub mod settings;
 pub mod signer;
 #[cfg(feature = "memory-store")]
 pub mod store;
+pub mod time;
 
 pub use config::{SameSite, SessionConfig};
 pub use error::{Base64Error, ConfigError, FinishError, FrameError, RandomError, VerifyError};

@@ -7,19 +7,13 @@
 /// `int(time.time())` as Pyramid computes the `accessed` slot: truncation toward zero,
 /// saturating instead of failing for values outside `i64`.
 pub fn whole_seconds(now: f64) -> i64 {
-    // `as` truncates toward zero, saturates, and maps NaN to 0; it never panics.
-    now as i64
+    crate::time::UnixTime::from_secs_f64(now).whole_seconds()
 }
 
 /// `floor(now)` as whole seconds, saturating (NaN gives 0): WebOb's `utcnow()` with the
 /// microseconds dropped, used to date `expires`.
 pub fn floor_seconds(now: f64) -> i64 {
-    let truncated = now as i64;
-    if (truncated as f64) > now {
-        truncated.saturating_sub(1)
-    } else {
-        truncated
-    }
+    crate::time::UnixTime::from_secs_f64(now).floor_seconds()
 }
 
 /// Idle timeout: expired when `now - renewed > timeout` (strict). `None` never expires.
