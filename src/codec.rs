@@ -8,6 +8,8 @@
 pub mod json;
 #[cfg(feature = "postcard")]
 pub mod postcard;
+#[cfg(feature = "json")]
+pub mod record;
 
 use serde::{Deserialize, Serialize};
 

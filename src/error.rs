@@ -1,6 +1,7 @@
 //! Error types, one enum per stage. All are `no_std`, `Copy`, and implement `Display`
 //! and `core::error::Error`.
 
+use alloc::string::{String, ToString};
 use core::fmt;
 
 /// A configuration that cannot be used, reported when it is built.
@@ -193,3 +194,86 @@ impl core::error::Error for VerifyError {}
 impl core::error::Error for FrameError {}
 impl core::error::Error for FinishError {}
 impl core::error::Error for RandomError {}
+
+/// What went wrong in a store, as a category a framework can map (e.g. to 503).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The store could not be reached or refused the connection.
+    Unavailable,
+    /// The call did not finish in time.
+    Timeout,
+    /// The store answered something that is not a valid record.
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+/// A store failure: a category and a message for logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError {
+    /// The category.
+    pub kind: StoreErrorKind,
+    /// A human-readable description (never contains session ids).
+    pub message: String,
+}
+
+impl StoreError {
+    /// Builds an error of `kind` with a message.
+    pub fn new(kind: StoreErrorKind, message: impl fmt::Display) -> StoreError {
+        StoreError {
+            kind,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session store {:?}: {}", self.kind, self.message)
+    }
+}
+
+impl core::error::Error for StoreError {}
+
+/// Why a server-mode request could not finish. No cookie is sent with any of these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerError {
+    /// The store failed.
+    Store(StoreError),
+    /// The record was removed (e.g. a concurrent logout) while this request changed it;
+    /// the change is dropped rather than resurrecting the session.
+    Removed,
+    /// Compare-and-set kept losing (or ids kept colliding) after the retry limit or the
+    /// retry time budget.
+    Contended,
+    /// An earlier store operation of this request failed: nothing more is written for
+    /// it and no cookie is sent, so an error answer never hides a committed write.
+    Poisoned,
+    /// The random source failed (no id could be made).
+    Random,
+    /// The cookie could not be produced.
+    Finish(FinishError),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Store(e) => e.fmt(f),
+            ServerError::Removed => f.write_str("session was removed concurrently; change dropped"),
+            ServerError::Contended => f.write_str("session store contention: retries exhausted"),
+            ServerError::Poisoned => {
+                f.write_str("an earlier session store write of this request failed")
+            }
+            ServerError::Random => f.write_str("random source failed"),
+            ServerError::Finish(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for ServerError {}
+
+impl From<StoreError> for ServerError {
+    fn from(e: StoreError) -> ServerError {
+        ServerError::Store(e)
+    }
+}

@@ -1,0 +1,435 @@
+//! The request's stages as values: [`Pending`] (the verified cookie, before any I/O)
+//! and [`Finisher`] (the end-of-request store operations, then the cookie).
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use super::config::{ServerConfig, BACKOFF_BASE, BACKOFF_CAP, MAX_ID_CANDIDATES};
+use super::id::{IdCookie, IdCookieFormat, SessionId, StoreKey};
+use super::session::ServerSession;
+use super::store::{OpResult, RemoveOutcome, SaveOutcome, StoreOp, Stored};
+use crate::codec::json::State;
+use crate::codec::record::{decode_record, encode_record};
+use crate::codec::Accessed;
+use crate::cookie::{cookie_values, render_set_cookie};
+use crate::error::{ServerError, StoreError, StoreErrorKind};
+use crate::policy::{self, Verdict};
+use crate::random::RandomSource;
+
+/// A request's session before its record is loaded (stage 1).
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// Authentic, in-time id cookies, in header order; the first is tried first.
+    candidates: VecDeque<IdCookie>,
+    now: f64,
+}
+
+impl Pending {
+    /// Verifies the request's cookies at time `now`. No store I/O. Every cookie of the
+    /// session's name that verifies and, for a CubicWeb cookie, whose own timestamps pass
+    /// the time checks ([`SessionConfig::judge`]) is a candidate, up to
+    /// [`MAX_ID_CANDIDATES`]: a stale authentic cookie placed first (an attacker's own,
+    /// tossed from a sibling domain) cannot hide the live one.
+    pub fn start(config: &ServerConfig, cookie_header: Option<&[u8]>, now: f64) -> Pending {
+        let s = config.session();
+        let candidates = match cookie_header {
+            Some(header) => cookie_values(header, s.cookie().name())
+                .filter_map(|value| config.format().decode(s, value))
+                .filter(|c| match c.times {
+                    None => true,
+                    Some((renewed, created)) => s.judge(now, renewed, created) == Verdict::Valid,
+                })
+                .take(MAX_ID_CANDIDATES)
+                .collect(),
+            None => VecDeque::new(),
+        };
+        Pending { candidates, now }
+    }
+
+    /// The request time.
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// The record to load before [`Pending::open`], if the cookie carried an id.
+    pub fn load_key(&self) -> Option<StoreKey> {
+        self.candidates.front().map(|c| c.id.store_key())
+    }
+
+    /// Stage 2: the session, given what the store returned for [`Pending::load_key`]
+    /// (`None` when there was no key or no live record). Unknown, undecodable, expired
+    /// or revoked records give a fresh session that will get a new id. Only the first
+    /// candidate is tried; [`Pending::try_open`] tries the others.
+    pub fn open(self, config: &ServerConfig, loaded: Option<Stored>) -> ServerSession {
+        let now = self.now;
+        match self.try_open(config, loaded) {
+            Ok(session) => session,
+            Err(_) => ServerSession::fresh(config, now),
+        }
+    }
+
+    /// Stage 2, one candidate at a time: the session when the loaded record is usable or
+    /// no candidate is left (then a fresh session), otherwise `Err` with the next
+    /// candidate to load (at most [`MAX_ID_CANDIDATES`] loads in all).
+    pub fn try_open(
+        mut self,
+        config: &ServerConfig,
+        loaded: Option<Stored>,
+    ) -> Result<ServerSession, Pending> {
+        let now = self.now;
+        let Some(candidate) = self.candidates.pop_front() else {
+            return Ok(ServerSession::fresh(config, now));
+        };
+        match loaded.and_then(|stored| usable_record(config, stored, now)) {
+            Some((stored, created, state)) => {
+                let mut session = ServerSession::fresh(config, now);
+                let cookie_renewed = candidate.times.map(|(renewed, _)| renewed);
+                let estimate = config.renewed_from(stored.expires_at, created);
+                session.renewed = cookie_renewed.map_or(estimate, |c| c.max(estimate));
+                session.cookie_renewed = cookie_renewed;
+                session.id = Some(candidate.id);
+                session.version = stored.version;
+                session.state = state;
+                session.created = created;
+                session.expires_at = stored.expires_at;
+                session.rotated = candidate.key_index > 0;
+                Ok(session)
+            }
+            None if self.candidates.is_empty() => Ok(ServerSession::fresh(config, now)),
+            None => Err(self),
+        }
+    }
+}
+
+/// A loaded record, decoded, if it is still good at `now`.
+fn usable_record(config: &ServerConfig, stored: Stored, now: f64) -> Option<(Stored, f64, State)> {
+    let (created, state) = decode_record(&stored.data)?;
+    let s = config.session();
+    let good = stored.expires_at > now
+        && !policy::lifetime_exceeded(now, created, s.max_lifetime())
+        && !policy::is_revoked(created, s.not_before())
+        && !policy::is_from_future(now, created, s.max_future_skew());
+    good.then_some((stored, created, state))
+}
+
+#[derive(Debug)]
+pub(super) enum Step {
+    Create,
+    Save,
+    /// A reload after a lost compare-and-set, then the save again.
+    Reload,
+    Touch,
+    Remove(StoreKey),
+    /// A login's move: remove the old record if it still has the copied version.
+    RemoveMoved,
+    /// A reload of the old record after [`Step::RemoveMoved`] lost.
+    ReloadMoved,
+    /// Backoff before a retry.
+    Wait(Duration),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CookieAction {
+    None,
+    Set,
+    Remove,
+}
+
+/// The end of a server-mode request, as a sequence of store operations (stage 3).
+///
+/// ```text
+/// while let Some(op) = finisher.next_op()? { let r = run(op)?; finisher.complete(r)?; }
+/// let set_cookie = finisher.into_cookie()?;
+/// ```
+///
+/// If the driver stops early (a store error), the session stays poisoned: a later
+/// finish in the same request writes nothing ([`ServerError::Poisoned`]).
+#[derive(Debug)]
+pub struct Finisher<'s> {
+    session: &'s mut ServerSession,
+    config: &'s ServerConfig,
+    steps: VecDeque<Step>,
+    cookie: CookieAction,
+    retries: u32,
+    waited: Duration,
+    /// Set when the plan must end in an error once its clean-up steps ran.
+    failure: Option<ServerError>,
+    data: Vec<u8>,
+}
+
+impl<'s> Finisher<'s> {
+    pub(super) fn new(
+        session: &'s mut ServerSession,
+        config: &'s ServerConfig,
+        steps: VecDeque<Step>,
+        cookie: CookieAction,
+    ) -> Finisher<'s> {
+        Finisher {
+            session,
+            config,
+            steps,
+            cookie,
+            retries: 0,
+            waited: Duration::ZERO,
+            failure: None,
+            data: Vec::new(),
+        }
+    }
+
+    /// The number of operations still planned (reloads after conflicts add more).
+    pub fn remaining(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The record key; Create, Save, Reload and Touch are only planned once the session
+    /// has an id, so a missing one is an internal error, never a write to a made-up key.
+    fn key(&self) -> Result<StoreKey, ServerError> {
+        self.session
+            .id
+            .as_ref()
+            .map(SessionId::store_key)
+            .ok_or_else(|| internal("store write planned without a session id"))
+    }
+
+    fn moved_from(&self) -> Result<(StoreKey, u64), ServerError> {
+        self.session
+            .moved_from
+            .as_ref()
+            .map(|(id, version)| (id.store_key(), *version))
+            .ok_or_else(|| internal("move planned without an old id"))
+    }
+
+    /// The next operation to run, or `None` when all are done.
+    pub fn next_op(&mut self) -> Result<Option<StoreOp<'_>>, ServerError> {
+        let now = self.session.now;
+        let expires_at = self.session.expires_at;
+        let Some(step) = self.steps.front() else {
+            return Ok(None);
+        };
+        Ok(Some(match step {
+            Step::Remove(key) => StoreOp::Remove { key: *key },
+            Step::Wait(delay) => StoreOp::Wait { delay: *delay },
+            Step::RemoveMoved => {
+                let (key, expected_version) = self.moved_from()?;
+                StoreOp::RemoveIf {
+                    key,
+                    expected_version,
+                    now,
+                }
+            }
+            Step::ReloadMoved => StoreOp::Load {
+                key: self.moved_from()?.0,
+                now,
+            },
+            Step::Reload => StoreOp::Load {
+                key: self.key()?,
+                now,
+            },
+            Step::Touch => StoreOp::Touch {
+                key: self.key()?,
+                expires_at,
+                now,
+            },
+            Step::Create | Step::Save => {
+                let key = self.key()?;
+                let create = matches!(step, Step::Create);
+                self.data = encode_record(self.session.created, &self.session.state)
+                    .map_err(ServerError::Finish)?;
+                if create {
+                    StoreOp::Create {
+                        key,
+                        data: &self.data,
+                        expires_at,
+                        now,
+                    }
+                } else {
+                    StoreOp::Save {
+                        key,
+                        data: &self.data,
+                        expected_version: self.session.version,
+                        expires_at,
+                        now,
+                    }
+                }
+            }
+        }))
+    }
+
+    fn retry(&mut self) -> Result<(), ServerError> {
+        self.retries += 1;
+        if self.retries > self.config.max_retries() {
+            return Err(ServerError::Contended);
+        }
+        Ok(())
+    }
+
+    /// Counts a retry after a lost compare-and-set and plans its backoff: exponential
+    /// from [`BACKOFF_BASE`] to [`BACKOFF_CAP`], with full jitter from `rng`, within the
+    /// configured time budget.
+    fn back_off(&mut self, rng: &mut impl RandomSource) -> Result<(), ServerError> {
+        self.retry()?;
+        let doublings = self.retries.saturating_sub(1).min(16);
+        let ceiling = BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP);
+        let mut bytes = [0u8; 4];
+        rng.fill(&mut bytes).map_err(|_| ServerError::Random)?;
+        let fraction = u64::from(u32::from_le_bytes(bytes));
+        let nanos = (ceiling.as_nanos() as u64).saturating_mul(fraction) >> 32;
+        let delay = Duration::from_nanos(nanos);
+        if self.waited + delay > self.config.retry_budget() {
+            return Err(ServerError::Contended);
+        }
+        self.waited += delay;
+        if !delay.is_zero() {
+            self.steps.push_front(Step::Wait(delay));
+        }
+        Ok(())
+    }
+
+    /// The old record of a move is gone (a concurrent logout, or expiry): the logout
+    /// wins. A new record already written for the move is removed again, and the plan
+    /// ends in [`ServerError::Removed`] without a cookie.
+    fn move_lost(&mut self) -> Result<(), ServerError> {
+        self.session.moved_from = None;
+        if self.session.version > 0 {
+            let key = self.key()?;
+            self.steps.push_front(Step::Remove(key));
+        }
+        self.session.id = None;
+        self.failure = Some(ServerError::Removed);
+        Ok(())
+    }
+
+    /// Reports the store's answer to the operation [`Finisher::next_op`] returned.
+    /// `rng` makes a new id when a created id collides, and jitters backoffs.
+    pub fn complete(
+        &mut self,
+        result: OpResult,
+        rng: &mut impl RandomSource,
+    ) -> Result<(), ServerError> {
+        let step = self.steps.pop_front();
+        match (step, result) {
+            (Some(Step::Create), OpResult::Created(true)) => {
+                self.session.version = 1;
+                Ok(())
+            }
+            (Some(Step::Create), OpResult::Created(false)) => {
+                self.retry()?;
+                self.session.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                self.steps.push_front(Step::Create);
+                Ok(())
+            }
+            (Some(Step::Save), OpResult::Saved(SaveOutcome::Saved { version })) => {
+                self.session.version = version;
+                Ok(())
+            }
+            (Some(Step::Save), OpResult::Saved(SaveOutcome::Conflict)) => {
+                self.steps.push_front(Step::Save);
+                self.steps.push_front(Step::Reload);
+                self.back_off(rng)
+            }
+            (Some(Step::Save), OpResult::Saved(SaveOutcome::Missing)) => Err(ServerError::Removed),
+            (Some(Step::Reload), OpResult::Loaded(fresh)) => {
+                let (created, state, version) =
+                    self.session.replay_on(fresh).ok_or(ServerError::Removed)?;
+                self.session.state = state;
+                self.session.created = created;
+                self.session.version = version;
+                Ok(())
+            }
+            (Some(Step::Touch), OpResult::Touched(found)) => {
+                if !found {
+                    // Removed meanwhile: nothing to extend, nothing to re-send.
+                    self.cookie = CookieAction::None;
+                }
+                Ok(())
+            }
+            (Some(Step::Remove(_)), OpResult::Removed) => Ok(()),
+            (Some(Step::Wait(_)), OpResult::Waited) => Ok(()),
+            (Some(Step::RemoveMoved), OpResult::RemovedIf(RemoveOutcome::Removed)) => {
+                self.session.moved_from = None;
+                Ok(())
+            }
+            (Some(Step::RemoveMoved), OpResult::RemovedIf(RemoveOutcome::Conflict)) => {
+                self.steps.push_front(Step::ReloadMoved);
+                self.back_off(rng)
+            }
+            (Some(Step::RemoveMoved), OpResult::RemovedIf(RemoveOutcome::Missing)) => {
+                self.move_lost()
+            }
+            (Some(Step::ReloadMoved), OpResult::Loaded(fresh)) => {
+                let Some((created, state, version)) = self.session.replay_on(fresh) else {
+                    return self.move_lost();
+                };
+                let session = &mut *self.session;
+                session.state = state;
+                session.created = created;
+                if let Some((_, copied)) = session.moved_from.as_mut() {
+                    *copied = version;
+                }
+                // Write the fresh state under the new id, then try the removal again.
+                self.steps.push_front(Step::RemoveMoved);
+                if session.version > 0 {
+                    self.steps.push_front(Step::Save);
+                } else if !session.state.is_empty() {
+                    session.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                    session.expires_at = self.config.deadline(session.now, session.created);
+                    self.steps.push_front(Step::Create);
+                    self.cookie = CookieAction::Set;
+                }
+                Ok(())
+            }
+            (step, result) => Err(internal(alloc::format!(
+                "driver answered {result:?} to {step:?}"
+            ))),
+        }
+    }
+
+    /// After every operation succeeded: the `Set-Cookie` value to send, if any.
+    pub fn into_cookie(self) -> Result<Option<String>, ServerError> {
+        if !self.steps.is_empty() {
+            return Err(internal(
+                "cookie requested before the store writes finished",
+            ));
+        }
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        // Everything planned is written: a later finish in the same request (after an
+        // early `save`) only writes what changes after this point.
+        self.session.poisoned = false;
+        self.session.dirty = false;
+        self.session.ops.clear();
+        self.session.rotated = false;
+        let s = self.config.session();
+        match (self.cookie, &self.session.id) {
+            (CookieAction::Set, Some(id)) => {
+                let whole = policy::whole_seconds(self.session.now);
+                let value = self
+                    .config
+                    .format()
+                    .encode(s, id, Accessed::Int(whole), self.session.created)
+                    .map_err(ServerError::Finish)?;
+                if self.config.format() == IdCookieFormat::CubicWeb {
+                    self.session.cookie_renewed = Some(whole as f64);
+                }
+                let cookie = s.cookie();
+                Ok(Some(render_set_cookie(
+                    cookie.name(),
+                    &value,
+                    &cookie.attributes(),
+                    self.session.now,
+                )))
+            }
+            (CookieAction::Remove, _) => Ok(Some(s.cookie().removal())),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A misuse of the plan by its driver (reported as a store error of kind `Other`).
+fn internal(message: impl fmt::Display) -> ServerError {
+    ServerError::Store(StoreError::new(StoreErrorKind::Other, message))
+}
