@@ -30,7 +30,7 @@ pub struct Pending {
 impl Pending {
     /// Verifies the request's cookies at time `now`. No store I/O. Every cookie of the
     /// session's name that verifies and, for a CubicWeb cookie, whose own timestamps pass
-    /// the time checks ([`SessionConfig::judge`]) is a candidate, up to
+    /// the time checks ([`crate::SessionConfig::judge`]) is a candidate, up to
     /// [`MAX_ID_CANDIDATES`]: a stale authentic cookie placed first (an attacker's own,
     /// tossed from a sibling domain) cannot hide the live one.
     pub fn start(config: &ServerConfig, cookie_header: Option<&[u8]>, now: f64) -> Pending {

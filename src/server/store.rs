@@ -189,7 +189,7 @@ pub trait AsyncStore: Sync {
     }
 }
 
-/// One store operation the driver must run, then report with [`Finisher::complete`].
+/// One store operation the driver must run, then report with [`Finisher::complete`](super::Finisher::complete).
 #[derive(Debug)]
 pub enum StoreOp<'a> {
     /// [`Store::load`].
