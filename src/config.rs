@@ -7,6 +7,7 @@ use core::fmt;
 
 use crate::cookie::{is_cookie_name, is_plain_attribute, CookieAttributes};
 use crate::error::ConfigError;
+use crate::policy::Policy;
 use crate::signer::{HashAlg, Keyring};
 
 /// Pyramid's default salt (also CubicWeb's).
@@ -91,12 +92,8 @@ impl CookieSettings {
 pub struct SessionConfig {
     keyring: Keyring,
     cookie: CookieSettings,
-    timeout: Option<u64>,
-    reissue_time: Option<u64>,
+    policy: Policy,
     set_on_exception: bool,
-    max_future_skew: Option<u64>,
-    max_lifetime: Option<u64>,
-    not_before: Option<f64>,
 }
 
 impl SessionConfig {
@@ -143,11 +140,11 @@ impl SessionConfig {
     }
     /// Idle timeout in seconds; `None` never expires.
     pub fn timeout(&self) -> Option<u64> {
-        self.timeout
+        self.policy.timeout
     }
     /// Reissue threshold in seconds; `None` never reissues on read.
     pub fn reissue_time(&self) -> Option<u64> {
-        self.reissue_time
+        self.policy.reissue_time
     }
     /// Whether a cookie is still sent when the request ended in an error.
     pub fn set_on_exception(&self) -> bool {
@@ -155,29 +152,24 @@ impl SessionConfig {
     }
     /// Largest accepted distance of a cookie timestamp into the future, in seconds.
     pub fn max_future_skew(&self) -> Option<u64> {
-        self.max_future_skew
+        self.policy.max_future_skew
     }
     /// Absolute session lifetime from creation, in seconds.
     pub fn max_lifetime(&self) -> Option<u64> {
-        self.max_lifetime
+        self.policy.max_lifetime
     }
     /// Sessions created before this instant are refused.
     pub fn not_before(&self) -> Option<f64> {
-        self.not_before
+        self.policy.not_before
     }
-    /// The time limits, as [`crate::policy::judge`] takes them.
-    pub fn limits(&self) -> crate::policy::Limits {
-        crate::policy::Limits {
-            timeout: self.timeout,
-            max_future_skew: self.max_future_skew,
-            max_lifetime: self.max_lifetime,
-            not_before: self.not_before,
-        }
+    /// Every time rule of this configuration, in one value.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
-    /// Judges a session renewed at `renewed` and created at `created` at time `now` with
-    /// this configuration's limits (see [`crate::policy::judge`]).
+    /// Judges a session renewed at `renewed` and created at `created` at time `now`
+    /// ([`crate::policy::Policy::judge`]).
     pub fn judge(&self, now: f64, renewed: f64, created: f64) -> crate::policy::Verdict {
-        crate::policy::judge(now, renewed, created, &self.limits())
+        self.policy().judge(now, renewed, created)
     }
 }
 
@@ -419,12 +411,14 @@ impl Builder {
                 samesite,
                 partitioned: self.partitioned,
             },
-            timeout: duration(self.timeout)?,
-            reissue_time: duration(self.reissue_time)?,
+            policy: Policy {
+                timeout: duration(self.timeout)?,
+                reissue_time: duration(self.reissue_time)?,
+                max_future_skew: duration(self.max_future_skew)?,
+                max_lifetime: duration(self.max_lifetime)?,
+                not_before: self.not_before,
+            },
             set_on_exception: self.set_on_exception,
-            max_future_skew: duration(self.max_future_skew)?,
-            max_lifetime: duration(self.max_lifetime)?,
-            not_before: self.not_before,
         })
     }
 }

@@ -83,6 +83,7 @@ pub fn deadline(
 /// What the time rules say about a cookie or record, judged in one fixed order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum Verdict {
     /// Usable.
     Valid,
@@ -96,35 +97,97 @@ pub enum Verdict {
     Expired,
 }
 
-/// The limits [`judge`] applies (all optional, as in a [`crate::SessionConfig`]).
+impl Verdict {
+    /// A short description: `valid`, `from the future`, `revoked`, `lifetime exceeded`,
+    /// `idle timeout exceeded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::FromFuture => "from the future",
+            Verdict::Revoked => "revoked",
+            Verdict::LifetimeExceeded => "lifetime exceeded",
+            Verdict::Expired => "idle timeout exceeded",
+        }
+    }
+}
+
+/// Every time rule of a configuration in one value: the one home of the verdict, the
+/// reissue rule and the expiry arithmetic. All limits are optional; seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Limits {
-    /// Idle timeout in seconds.
+pub struct Policy {
+    /// Idle timeout.
     pub timeout: Option<u64>,
-    /// Largest accepted distance of a timestamp into the future, in seconds.
+    /// Reissue threshold (Pyramid's `reissue_time`).
+    pub reissue_time: Option<u64>,
+    /// Largest accepted distance of a timestamp into the future.
     pub max_future_skew: Option<u64>,
-    /// Absolute lifetime from creation, in seconds.
+    /// Absolute lifetime from creation.
     pub max_lifetime: Option<u64>,
     /// Sessions created before this instant are refused.
     pub not_before: Option<f64>,
 }
 
-/// Is a session renewed at `renewed` and created at `created` still good at `now`? The
-/// checks run in one order — skew, revocation, lifetime, idle timeout — and the first
-/// that fails names the verdict.
-pub fn judge(now: f64, renewed: f64, created: f64, limits: &Limits) -> Verdict {
-    if is_from_future(now, renewed, limits.max_future_skew)
-        || is_from_future(now, created, limits.max_future_skew)
-    {
-        Verdict::FromFuture
-    } else if is_revoked(created, limits.not_before) {
-        Verdict::Revoked
-    } else if lifetime_exceeded(now, created, limits.max_lifetime) {
-        Verdict::LifetimeExceeded
-    } else if is_expired(now, renewed, limits.timeout) {
-        Verdict::Expired
-    } else {
-        Verdict::Valid
+impl Policy {
+    /// Is a session renewed at `renewed` and created at `created` still good at `now`?
+    /// The checks run in one order — skew, revocation, lifetime, idle timeout — and the
+    /// first that fails names the verdict.
+    pub fn judge(&self, now: f64, renewed: f64, created: f64) -> Verdict {
+        if is_from_future(now, renewed, self.max_future_skew)
+            || is_from_future(now, created, self.max_future_skew)
+        {
+            Verdict::FromFuture
+        } else if is_revoked(created, self.not_before) {
+            Verdict::Revoked
+        } else if lifetime_exceeded(now, created, self.max_lifetime) {
+            Verdict::LifetimeExceeded
+        } else if is_expired(now, renewed, self.timeout) {
+            Verdict::Expired
+        } else {
+            Verdict::Valid
+        }
+    }
+
+    /// Pyramid's reissue rule ([`reissue_due`]) with this policy's `reissue_time`.
+    #[must_use]
+    pub fn reissue_due(&self, now: f64, renewed: f64) -> bool {
+        reissue_due(now, renewed, self.reissue_time)
+    }
+
+    /// When a session renewed at `renewed` and created at `created` stops being usable
+    /// ([`deadline`]); `None` when neither limit is set.
+    #[must_use]
+    pub fn deadline(&self, renewed: f64, created: f64) -> Option<f64> {
+        deadline(renewed, created, self.timeout, self.max_lifetime)
+    }
+
+    /// The reissue rule stated on a stored expiry: a record expiring at `expires_at` is
+    /// worth extending when a renewal now would move its expiry by more than
+    /// `reissue_time` (with the idle timeout binding, exactly `int(now) - renewed >
+    /// reissue_time`). Once the absolute lifetime binds, no renewal can move it and this
+    /// is never due.
+    #[must_use]
+    pub fn extension_due(&self, now: f64, expires_at: f64, created: f64) -> bool {
+        match (
+            self.reissue_time,
+            self.deadline(whole_seconds(now) as f64, created),
+        ) {
+            (Some(reissue), Some(extended)) => extended - expires_at > reissue as f64,
+            _ => false,
+        }
+    }
+
+    /// When a record expiring at `expires_at` was last extended, as far as the expiry
+    /// tells: `expires_at - timeout` while the idle timeout set it; `created` when the
+    /// absolute lifetime set it or there is no idle timeout.
+    #[must_use]
+    pub fn renewed_from(&self, expires_at: f64, created: f64) -> f64 {
+        match (self.timeout, self.max_lifetime) {
+            (Some(timeout), Some(lifetime)) if expires_at < created + lifetime as f64 => {
+                expires_at - timeout as f64
+            }
+            (Some(timeout), None) => expires_at - timeout as f64,
+            _ => created,
+        }
     }
 }
 

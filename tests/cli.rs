@@ -418,3 +418,33 @@ fn interop_with_real_webob() {
     }
     assert_eq!(n, 150);
 }
+
+#[test]
+fn inspect_prints_the_librarys_verdict() {
+    let keys = key_args("seekrit", "pyramid.session.", "sha512");
+    let cookie = sign(&keys, r#"[1700000000, 1600000000.5, {"a": 1}]"#);
+    let run = |extra: &[&str]| {
+        let mut args = keys.clone();
+        args.extend(["inspect".into(), cookie.clone()]);
+        if !extra.iter().any(|a| a.starts_with("--now")) {
+            args.push("--now=1700000060".into());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = cli(&args, b"");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(&[]);
+    assert!(text.contains("verdict:    valid"), "{text}");
+    // Refused by the library's own rules, which inspect no longer ignores.
+    let text = run(&["--max-lifetime=86400"]);
+    assert!(text.contains("verdict:    lifetime exceeded"), "{text}");
+    assert!(text.contains("reissue:    not due"), "{text}");
+    let text = run(&["--not-before=1650000000"]);
+    assert!(text.contains("verdict:    revoked"), "{text}");
+    let text = run(&["--now=1699999000", "--max-future-skew=60"]);
+    assert!(text.contains("verdict:    from the future"), "{text}");
+    let text = run(&["--now=1700001300"]);
+    assert!(text.contains("verdict:    idle timeout exceeded"), "{text}");
+    assert!(text.contains("expired:    yes"), "{text}");
+}

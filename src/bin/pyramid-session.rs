@@ -14,13 +14,13 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use pyramid_session::codec::json::{decode_frame, to_pyjson};
 use pyramid_session::cookie::push_http_date;
-use pyramid_session::policy;
+use pyramid_session::policy::{self, Policy, Verdict};
 use pyramid_session::signer::{salted_secret, HashAlg, Keyring, MAX_SIGNED_VALUE_LEN};
+use pyramid_session::time::{Clock, SystemClock};
 
 /// The environment variable a secret is read from when the command line gives none.
 const SECRET_ENV: &str = "PYRAMID_SESSION_SECRET";
@@ -100,6 +100,16 @@ enum Command {
         /// Reissue time in seconds (Pyramid's default 0).
         #[arg(long = "reissue-time", default_value_t = 0)]
         reissue_time: u64,
+        /// Refuse timestamps more than this many seconds ahead of `now` (off by default,
+        /// as in Pyramid; the library's profiles use 60).
+        #[arg(long = "max-future-skew")]
+        max_future_skew: Option<u64>,
+        /// Absolute lifetime from creation, in seconds (off by default).
+        #[arg(long = "max-lifetime")]
+        max_lifetime: Option<u64>,
+        /// Refuse sessions created before this instant, in Unix seconds (off by default).
+        #[arg(long = "not-before")]
+        not_before: Option<f64>,
     },
     /// Print a new random secret (64 bytes from the OS, urlsafe base64).
     Keygen {
@@ -213,13 +223,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
             now,
             timeout,
             reissue_time,
+            max_future_skew,
+            max_lifetime,
+            not_before,
         } => {
             let ring = keyring(&cli.keys)?;
             let now = match now {
                 Some(now) => now,
-                None => SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64(),
+                None => SystemClock.now().as_secs_f64(),
             };
-            inspect(&mut stdout, &ring, &cookie, now, timeout, reissue_time)?;
+            let policy = Policy {
+                timeout: Some(timeout),
+                reissue_time: Some(reissue_time),
+                max_future_skew,
+                max_lifetime,
+                not_before,
+            };
+            inspect(&mut stdout, &ring, &cookie, now, &policy)?;
         }
         Command::Keygen { bytes } => {
             if !KEYGEN_BYTES.contains(&bytes) {
@@ -250,8 +270,7 @@ fn inspect(
     ring: &Keyring,
     cookie: &str,
     now: f64,
-    timeout: u64,
-    reissue_time: u64,
+    policy: &Policy,
 ) -> Result<(), Failure> {
     let (payload, key_index) = ring.verify(cookie.as_bytes())?;
     writeln!(
@@ -296,13 +315,21 @@ fn inspect(
         now - frame.renewed,
         now - frame.created
     )?;
-    let expired = policy::is_expired(now, frame.renewed, Some(timeout));
+    // The library's own verdict, in its one fixed order.
+    let verdict = policy.judge(now, frame.renewed, frame.created);
+    writeln!(out, "verdict:    {}", verdict.as_str())?;
+    let timeout = policy.timeout.unwrap_or(0);
+    let reissue_time = policy.reissue_time.unwrap_or(0);
     writeln!(
         out,
         "expired:    {} (timeout {timeout} s)",
-        if expired { "yes" } else { "no" }
+        if verdict == Verdict::Expired {
+            "yes"
+        } else {
+            "no"
+        }
     )?;
-    let reissue = !expired && policy::reissue_due(now, frame.renewed, Some(reissue_time));
+    let reissue = verdict == Verdict::Valid && policy.reissue_due(now, frame.renewed);
     writeln!(
         out,
         "reissue:    {} (reissue time {reissue_time} s)",

@@ -5,7 +5,6 @@ use core::time::Duration;
 use super::id::IdCookieFormat;
 use crate::config::SessionConfig;
 use crate::error::ConfigError;
-use crate::policy;
 
 /// How many times a lost compare-and-set or an id collision is retried.
 pub const DEFAULT_MAX_RETRIES: u32 = 64;
@@ -85,37 +84,10 @@ impl ServerConfig {
     }
 
     pub(crate) fn deadline(&self, renewed: f64, created: f64) -> f64 {
-        let s = &self.session;
         // `new` guarantees at least one limit, so this is always Some.
-        policy::deadline(renewed, created, s.timeout(), s.max_lifetime()).unwrap_or(renewed)
-    }
-
-    /// The record's renewal rule, Pyramid's reissue rule stated on the expiry: a record
-    /// expiring at `expires_at` is worth extending when a renewal now would move its
-    /// expiry by more than `reissue_time` (with the idle timeout binding, exactly
-    /// `int(now) - renewed > reissue_time`). Once the absolute lifetime binds, no renewal
-    /// can move it and this is never due.
-    pub(crate) fn extension_due(&self, now: f64, expires_at: f64, created: f64) -> bool {
-        match self.session.reissue_time() {
-            Some(reissue) => {
-                let now = policy::whole_seconds(now) as f64;
-                self.deadline(now, created) - expires_at > reissue as f64
-            }
-            None => false,
-        }
-    }
-
-    /// When a record expiring at `expires_at` was last extended, as far as the record
-    /// tells: `expires_at - timeout` while the idle timeout set the expiry; `created`
-    /// when the absolute lifetime set it or there is no idle timeout.
-    pub(crate) fn renewed_from(&self, expires_at: f64, created: f64) -> f64 {
-        let s = &self.session;
-        match (s.timeout(), s.max_lifetime()) {
-            (Some(timeout), Some(lifetime)) if expires_at < created + lifetime as f64 => {
-                expires_at - timeout as f64
-            }
-            (Some(timeout), None) => expires_at - timeout as f64,
-            _ => created,
-        }
+        self.session
+            .policy()
+            .deadline(renewed, created)
+            .unwrap_or(renewed)
     }
 }

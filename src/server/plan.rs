@@ -87,7 +87,10 @@ impl Pending {
             Some((stored, created, state)) => {
                 let mut session = ServerSession::fresh(config, now);
                 let cookie_renewed = candidate.times.map(|(renewed, _)| renewed);
-                let estimate = config.renewed_from(stored.expires_at, created);
+                let estimate = config
+                    .session()
+                    .policy()
+                    .renewed_from(stored.expires_at, created);
                 session.renewed = cookie_renewed.map_or(estimate, |c| c.max(estimate));
                 session.cookie_renewed = cookie_renewed;
                 session.id = Some(candidate.id);
@@ -107,11 +110,10 @@ impl Pending {
 /// A loaded record, decoded, if it is still good at `now`.
 fn usable_record(config: &ServerConfig, stored: Stored, now: f64) -> Option<(Stored, f64, State)> {
     let (created, state) = decode_record(&stored.data)?;
-    let s = config.session();
-    let good = stored.expires_at > now
-        && !policy::lifetime_exceeded(now, created, s.max_lifetime())
-        && !policy::is_revoked(created, s.not_before())
-        && !policy::is_from_future(now, created, s.max_future_skew());
+    // The record's own expiry stands for the idle timeout; every other rule is judged
+    // on `created` (the record's renewal time is not stored: `now` stands in).
+    let good =
+        stored.expires_at > now && config.session().judge(now, now, created) == Verdict::Valid;
     good.then_some((stored, created, state))
 }
 

@@ -277,7 +277,11 @@ impl ServerSession {
                 // (extended by a write, or by a touch on a read), and the browser's
                 // cookie, judged by its own `renewed` slot whatever the store did — a
                 // writer's cookie ages even though every write renews the record.
-                let extend = config.extension_due(now, self.expires_at, self.created);
+                let extend =
+                    config
+                        .session()
+                        .policy()
+                        .extension_due(now, self.expires_at, self.created);
                 let cookie_due = match self.cookie_renewed {
                     Some(renewed) => {
                         policy::reissue_due(now, renewed, config.session().reissue_time())
