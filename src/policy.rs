@@ -233,23 +233,53 @@ mod tests {
 
     #[test]
     fn judge_checks_in_one_order() {
-        let limits = Limits {
+        let policy = Policy {
             timeout: Some(10),
+            reissue_time: None,
             max_future_skew: Some(5),
             max_lifetime: Some(100),
             not_before: Some(50.0),
         };
-        assert_eq!(judge(60.0, 55.0, 55.0, &limits), Verdict::Valid);
-        assert_eq!(judge(60.0, 66.0, 55.0, &limits), Verdict::FromFuture);
-        assert_eq!(judge(60.0, 55.0, 40.0, &limits), Verdict::Revoked);
-        assert_eq!(
-            judge(200.0, 195.0, 60.0, &limits),
-            Verdict::LifetimeExceeded
-        );
-        assert_eq!(judge(80.0, 60.0, 60.0, &limits), Verdict::Expired);
+        assert_eq!(policy.judge(60.0, 55.0, 55.0), Verdict::Valid);
+        assert_eq!(policy.judge(60.0, 66.0, 55.0), Verdict::FromFuture);
+        assert_eq!(policy.judge(60.0, 55.0, 40.0), Verdict::Revoked);
+        assert_eq!(policy.judge(200.0, 195.0, 60.0), Verdict::LifetimeExceeded);
+        assert_eq!(policy.judge(80.0, 60.0, 60.0), Verdict::Expired);
         // Skew wins over every other verdict, revocation over lifetime and idleness.
-        assert_eq!(judge(500.0, 506.0, 0.0, &limits), Verdict::FromFuture);
-        assert_eq!(judge(500.0, 0.0, 0.0, &limits), Verdict::Revoked);
+        assert_eq!(policy.judge(500.0, 506.0, 0.0), Verdict::FromFuture);
+        assert_eq!(policy.judge(500.0, 0.0, 0.0), Verdict::Revoked);
+        // Boundaries are strict, as Pyramid's.
+        assert_eq!(policy.judge(65.0, 55.0, 55.0), Verdict::Valid);
+        assert_eq!(policy.judge(55.0, 60.0, 55.0), Verdict::Valid);
+        assert_eq!(policy.judge(150.0, 145.0, 50.0), Verdict::Valid);
+        assert_eq!(policy.judge(60.0, 55.0, 50.0), Verdict::Valid);
+    }
+
+    #[test]
+    fn renewal_when_the_lifetime_binds() {
+        let policy = Policy {
+            timeout: Some(1200),
+            reissue_time: Some(120),
+            max_lifetime: Some(3600),
+            ..Policy::default()
+        };
+        // Idle timeout binding: the expiry tells the renewal exactly.
+        assert_eq!(policy.deadline(1000.0, 0.0), Some(2200.0));
+        assert_eq!(policy.renewed_from(2200.0, 0.0), 1000.0);
+        assert!(!policy.extension_due(1120.0, 2200.0, 0.0));
+        assert!(policy.extension_due(1121.0, 2200.0, 0.0));
+        // Lifetime binding: nothing can extend it, and renewal is never due.
+        assert_eq!(policy.deadline(3000.0, 0.0), Some(3600.0));
+        assert_eq!(policy.renewed_from(3600.0, 0.0), 0.0);
+        assert!(!policy.extension_due(3500.0, 3600.0, 0.0));
+        // No idle timeout: only the lifetime.
+        let lifetime_only = Policy {
+            max_lifetime: Some(3600),
+            reissue_time: Some(0),
+            ..Policy::default()
+        };
+        assert_eq!(lifetime_only.renewed_from(3600.0, 0.0), 0.0);
+        assert!(!lifetime_only.extension_due(10.0, 3600.0, 0.0));
     }
 
     #[test]
