@@ -46,7 +46,7 @@ use serde_json::{json, Value};
 struct Options {
     port: u16,
     store: String,
-    timeout: i64,
+    timeout: u64,
     secret: Option<String>,
     secret_file: Option<String>,
 }
@@ -398,8 +398,8 @@ async fn api_logout(session: Session) -> Result<Json<Value>, SessionError> {
 async fn main() {
     let opts = options();
     let session_config = SessionConfig::cubicweb(&secret(&opts))
-        .timeout(Some(opts.timeout))
-        .reissue_time(Some((opts.timeout / 10).min(120)))
+        .timeout(Some(Duration::from_secs(opts.timeout)))
+        .reissue_time(Some(Duration::from_secs((opts.timeout / 10).min(120))))
         .build()
         .unwrap_or_else(|e| {
             eprintln!("demo: bad configuration: {e}");

@@ -9,6 +9,8 @@ use crate::cookie::{is_cookie_name, is_plain_attribute, CookieAttributes};
 use crate::error::ConfigError;
 use crate::policy::Policy;
 use crate::signer::{HashAlg, Keyring};
+use crate::time::UnixTime;
+use core::time::Duration;
 
 /// Pyramid's default salt (also CubicWeb's).
 pub const PYRAMID_SALT: &str = "pyramid.session.";
@@ -107,7 +109,9 @@ impl SessionConfig {
     /// CubicWeb's `CWSessionFactory(secret)` defaults: as [`SessionConfig::pyramid`] but
     /// HttpOnly and reissue 120 s.
     pub fn cubicweb(secret: &str) -> Builder {
-        Builder::new(secret).httponly(true).reissue_time(Some(120))
+        Builder::new(secret)
+            .httponly(true)
+            .reissue_time(Some(Duration::from_secs(120)))
     }
 
     /// pyramid_session_redis's `RedisSessionFactory(secret)` cookie: salt
@@ -127,7 +131,7 @@ impl SessionConfig {
         Builder::new(secret)
             .secure(true)
             .httponly(true)
-            .reissue_time(Some(120))
+            .reissue_time(Some(Duration::from_secs(120)))
     }
 
     /// The keyring that signs and verifies cookies.
@@ -181,21 +185,21 @@ impl SessionConfig {
 pub struct Builder {
     secrets: Vec<String>,
     salt: String,
-    hashalg: String,
+    hashalg: HashAlg,
     name: String,
     path: Option<String>,
     domain: Option<String>,
-    max_age: Option<i64>,
+    max_age: Option<Duration>,
     secure: bool,
     httponly: bool,
-    samesite: Option<String>,
+    samesite: Option<SameSite>,
     partitioned: bool,
-    timeout: Option<i64>,
-    reissue_time: Option<i64>,
+    timeout: Option<Duration>,
+    reissue_time: Option<Duration>,
     set_on_exception: bool,
-    max_future_skew: Option<i64>,
-    max_lifetime: Option<i64>,
-    not_before: Option<f64>,
+    max_future_skew: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    not_before: Option<UnixTime>,
 }
 
 impl fmt::Debug for Builder {
@@ -242,10 +246,16 @@ impl fmt::Debug for Builder {
     }
 }
 
-fn duration(value: Option<i64>) -> Result<Option<u64>, ConfigError> {
-    value
-        .map(|v| u64::try_from(v).map_err(|_| ConfigError::NegativeDuration))
-        .transpose()
+/// Whole seconds, as Pyramid's `int()` takes them (a fraction is dropped).
+fn secs(d: Option<Duration>) -> Option<u64> {
+    d.map(|d| d.as_secs())
+}
+
+/// Seconds from an ini or a test's integer: refused when negative.
+pub fn seconds(value: i64) -> Result<Duration, ConfigError> {
+    u64::try_from(value)
+        .map(Duration::from_secs)
+        .map_err(|_| ConfigError::NegativeDuration)
 }
 
 impl Builder {
@@ -253,19 +263,19 @@ impl Builder {
         Builder {
             secrets: alloc::vec![secret.to_string()],
             salt: PYRAMID_SALT.to_string(),
-            hashalg: "sha512".to_string(),
+            hashalg: HashAlg::Sha512,
             name: "session".to_string(),
             path: Some("/".to_string()),
             domain: None,
             max_age: None,
             secure: false,
             httponly: false,
-            samesite: Some("Lax".to_string()),
+            samesite: Some(SameSite::Lax),
             partitioned: false,
-            timeout: Some(1200),
-            reissue_time: Some(0),
+            timeout: Some(Duration::from_secs(1200)),
+            reissue_time: Some(Duration::ZERO),
             set_on_exception: true,
-            max_future_skew: Some(60),
+            max_future_skew: Some(Duration::from_secs(60)),
             max_lifetime: None,
             not_before: None,
         }
@@ -281,9 +291,9 @@ impl Builder {
         self.salt = salt.to_string();
         self
     }
-    /// Hash algorithm name (Pyramid's `hashalg`), case-insensitive.
-    pub fn hashalg(mut self, name: &str) -> Builder {
-        self.hashalg = name.to_string();
+    /// Hash algorithm (Pyramid's `hashalg`; [`HashAlg::from_name`] reads its names).
+    pub fn hashalg(mut self, alg: HashAlg) -> Builder {
+        self.hashalg = alg;
         self
     }
     /// Cookie name (Pyramid's `cookie_name`).
@@ -302,7 +312,7 @@ impl Builder {
         self
     }
     /// `Max-Age` (and `expires`) in seconds; `None` makes a browser-session cookie.
-    pub fn max_age(mut self, max_age: Option<i64>) -> Builder {
+    pub fn max_age(mut self, max_age: Option<Duration>) -> Builder {
         self.max_age = max_age;
         self
     }
@@ -316,9 +326,9 @@ impl Builder {
         self.httponly = httponly;
         self
     }
-    /// `SameSite`: `Strict`, `Lax` or `None` in any case; `None` (the option) omits it.
-    pub fn samesite(mut self, samesite: Option<&str>) -> Builder {
-        self.samesite = samesite.map(str::to_string);
+    /// `SameSite`; `None` (the option) omits it ([`SameSite::from_name`] reads names).
+    pub fn samesite(mut self, samesite: Option<SameSite>) -> Builder {
+        self.samesite = samesite;
         self
     }
     /// `Partitioned` (requires `Secure`).
@@ -327,12 +337,12 @@ impl Builder {
         self
     }
     /// Idle timeout in seconds; `None` never expires.
-    pub fn timeout(mut self, timeout: Option<i64>) -> Builder {
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Builder {
         self.timeout = timeout;
         self
     }
     /// Reissue threshold in seconds; `None` never reissues on read.
-    pub fn reissue_time(mut self, reissue_time: Option<i64>) -> Builder {
+    pub fn reissue_time(mut self, reissue_time: Option<Duration>) -> Builder {
         self.reissue_time = reissue_time;
         self
     }
@@ -343,24 +353,24 @@ impl Builder {
     }
     /// Largest accepted distance of a cookie timestamp into the future (default 60 s);
     /// `None` accepts any, as Pyramid does.
-    pub fn max_future_skew(mut self, skew: Option<i64>) -> Builder {
+    pub fn max_future_skew(mut self, skew: Option<Duration>) -> Builder {
         self.max_future_skew = skew;
         self
     }
     /// Absolute lifetime from creation, whatever the activity (default none).
-    pub fn max_lifetime(mut self, lifetime: Option<i64>) -> Builder {
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Builder {
         self.max_lifetime = lifetime;
         self
     }
     /// Refuse every session created before this Unix time (default none).
-    pub fn not_before(mut self, not_before: Option<f64>) -> Builder {
+    pub fn not_before(mut self, not_before: Option<UnixTime>) -> Builder {
         self.not_before = not_before;
         self
     }
 
     /// Checks every setting and builds the configuration.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
-        let alg = HashAlg::from_name(&self.hashalg)?;
+        let alg = self.hashalg;
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         let keyring = Keyring::new(alg, &self.salt, &secrets)?;
         if !is_cookie_name(self.name.as_bytes()) {
@@ -376,11 +386,7 @@ impl Builder {
                 return Err(ConfigError::InvalidDomain);
             }
         }
-        let samesite = self
-            .samesite
-            .as_deref()
-            .map(SameSite::from_name)
-            .transpose()?;
+        let samesite = self.samesite;
         if samesite == Some(SameSite::None) && !self.secure {
             return Err(ConfigError::SameSiteNoneWithoutSecure);
         }
@@ -393,10 +399,14 @@ impl Builder {
         {
             return Err(ConfigError::CookiePrefixViolated);
         }
-        if self.max_age.is_some_and(|m| m < 0) {
-            return Err(ConfigError::NegativeDuration);
-        }
-        if self.not_before.is_some_and(|t| !t.is_finite()) {
+        let max_age = match self.max_age {
+            Some(d) => Some(i64::try_from(d.as_secs()).map_err(|_| ConfigError::InvalidNumber)?),
+            None => None,
+        };
+        if self
+            .not_before
+            .is_some_and(|t| !t.as_secs_f64().is_finite())
+        {
             return Err(ConfigError::InvalidNumber);
         }
         Ok(SessionConfig {
@@ -405,18 +415,18 @@ impl Builder {
                 name: self.name,
                 path: self.path,
                 domain: self.domain,
-                max_age: self.max_age,
+                max_age,
                 secure: self.secure,
                 httponly: self.httponly,
                 samesite,
                 partitioned: self.partitioned,
             },
             policy: Policy {
-                timeout: duration(self.timeout)?,
-                reissue_time: duration(self.reissue_time)?,
-                max_future_skew: duration(self.max_future_skew)?,
-                max_lifetime: duration(self.max_lifetime)?,
-                not_before: self.not_before,
+                timeout: secs(self.timeout),
+                reissue_time: secs(self.reissue_time),
+                max_future_skew: secs(self.max_future_skew),
+                max_lifetime: secs(self.max_lifetime),
+                not_before: self.not_before.map(UnixTime::as_secs_f64),
             },
             set_on_exception: self.set_on_exception,
         })
@@ -481,7 +491,7 @@ mod tests {
             ConfigError::DuplicateSecret
         );
         assert_eq!(
-            err(SessionConfig::pyramid("a").hashalg("md5")),
+            HashAlg::from_name("md5").unwrap_err(),
             ConfigError::UnsupportedHashAlg
         );
         for name in ["", "bad name", "$x", "Path", "max-age", "a;b", "é"] {
@@ -504,29 +514,19 @@ mod tests {
             ConfigError::InvalidDomain
         );
         assert_eq!(
-            err(SessionConfig::pyramid("a").samesite(Some("bogus"))),
+            SameSite::from_name("bogus").unwrap_err(),
             ConfigError::InvalidSameSite
         );
         assert_eq!(
-            err(SessionConfig::pyramid("a").samesite(Some("none"))),
+            err(SessionConfig::pyramid("a").samesite(Some(SameSite::from_name("none").unwrap()))),
             ConfigError::SameSiteNoneWithoutSecure
         );
         assert_eq!(
             err(SessionConfig::pyramid("a").partitioned(true)),
             ConfigError::PartitionedWithoutSecure
         );
-        assert_eq!(
-            err(SessionConfig::pyramid("a").timeout(Some(-1))),
-            ConfigError::NegativeDuration
-        );
-        assert_eq!(
-            err(SessionConfig::pyramid("a").reissue_time(Some(-1))),
-            ConfigError::NegativeDuration
-        );
-        assert_eq!(
-            err(SessionConfig::pyramid("a").max_age(Some(-5))),
-            ConfigError::NegativeDuration
-        );
+        assert_eq!(seconds(-1), Err(ConfigError::NegativeDuration));
+        assert_eq!(seconds(5), Ok(Duration::from_secs(5)));
         assert_eq!(
             err(SessionConfig::pyramid("a")
                 .cookie_name("__Host-s")
@@ -544,7 +544,7 @@ mod tests {
             .build()
             .is_ok());
         assert!(SessionConfig::pyramid("a")
-            .samesite(Some("NONE"))
+            .samesite(Some(SameSite::from_name("NONE").unwrap()))
             .secure(true)
             .build()
             .is_ok());

@@ -24,7 +24,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::config::{Builder, SessionConfig};
+use crate::config::{seconds, Builder, SameSite, SessionConfig};
 use crate::error::ConfigError;
 
 /// Settings read from a Pyramid ini `[main]` section or settings dict.
@@ -259,7 +259,7 @@ impl PyramidSettings {
                     .ok_or(ConfigError::NoSecret)?;
                 let mut b = SessionConfig::pyramid_session_redis(secret);
                 if let Some(t) = opt_int("redis.sessions.timeout")? {
-                    b = b.timeout(if t == 0 { None } else { Some(t) });
+                    b = b.timeout(if t == 0 { None } else { Some(seconds(t)?) });
                 }
                 b
             }
@@ -276,10 +276,10 @@ impl PyramidSettings {
             }
         };
         if let Some(t) = opt_int("session.timeout")? {
-            b = b.timeout(Some(t));
+            b = b.timeout(Some(seconds(t)?));
         }
         if let Some(t) = opt_int("session.reissue_time")? {
-            b = b.reissue_time(Some(t));
+            b = b.reissue_time(Some(seconds(t)?));
         }
         if let Some(secure) = authtkt_secure {
             b = b.secure(secure);
@@ -294,7 +294,7 @@ impl PyramidSettings {
             b = b.domain(Some(domain));
         }
         if let Some(max_age) = opt_int("redis.sessions.cookie_max_age")? {
-            b = b.max_age(Some(max_age));
+            b = b.max_age(Some(seconds(max_age)?));
         }
         if let Some(secure) = opt_bool("redis.sessions.cookie_secure")? {
             b = b.secure(secure);
@@ -303,7 +303,7 @@ impl PyramidSettings {
             b = b.httponly(httponly);
         }
         if let Some(samesite) = self.get_nonempty("redis.sessions.cookie_samesite") {
-            b = b.samesite(Some(samesite));
+            b = b.samesite(Some(SameSite::from_name(samesite)?));
         }
         Ok(b)
     }

@@ -7,6 +7,7 @@ use pyramid_session::cookie::parse_cookie_header;
 use pyramid_session::signer::{HashAlg, Keyring};
 use pyramid_session::{LoadOutcome, Session, SessionConfig, VerifyError};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 fn alg() -> impl Strategy<Value = HashAlg> {
     prop::sample::select(HashAlg::ALL.to_vec())
@@ -101,7 +102,7 @@ proptest! {
     /// issue, and each issue stamps the cookie with the request's whole second.
     #[test]
     fn never_valid_after_timeout(steps in prop::collection::vec((0.0f64..400.0, any::<bool>()), 1..12)) {
-        let config = SessionConfig::pyramid("seekrit").timeout(Some(300)).reissue_time(Some(30)).build().unwrap();
+        let config = SessionConfig::pyramid("seekrit").timeout(Some(Duration::from_secs(300))).reissue_time(Some(Duration::from_secs(30))).build().unwrap();
         let mut now = 1_700_000_000.5;
         let mut cookie: Option<String> = None;
         let mut last_issue: Option<f64> = None;

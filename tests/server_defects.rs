@@ -7,6 +7,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use common::counter_rng;
 use pyramid_session::driver;
@@ -158,7 +159,7 @@ fn reads_under_a_binding_lifetime_do_not_resend_the_cookie_each_time() {
         IdCookieFormat::PyramidSessionRedis,
     ] {
         let session = SessionConfig::secure("defects-secret")
-            .max_lifetime(Some(3600))
+            .max_lifetime(Some(Duration::from_secs(3600)))
             .build()
             .unwrap();
         let config = ServerConfig::new(session, format).unwrap();

@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use common::{counter_rng, vectors, webob_key};
 use pyramid_session::codec::Accessed;
@@ -491,7 +492,7 @@ fn expiry_idle_and_absolute() {
     let mut c = Client::new(&store);
     c.config = ServerConfig::new(
         SessionConfig::secure("server-secret")
-            .max_lifetime(Some(3000))
+            .max_lifetime(Some(Duration::from_secs(3000)))
             .build()
             .unwrap(),
         IdCookieFormat::CubicWeb,

@@ -6,6 +6,7 @@ use pyramid_session::{
     FinishError, FrameError, Keyring, LoadOutcome, RandomError, Session, SessionConfig, SessionData,
 };
 use serde_json::json;
+use std::time::Duration;
 
 const T0: f64 = 1_700_000_000.25;
 
@@ -112,7 +113,7 @@ fn future_skew_boundary() {
 #[test]
 fn absolute_lifetime_holds_even_when_reissued() {
     let config = SessionConfig::pyramid("seekrit")
-        .max_lifetime(Some(3600))
+        .max_lifetime(Some(Duration::from_secs(3600)))
         .build()
         .unwrap();
     let mut cookie = issue(&config, T0, "a", json!(1));
@@ -141,7 +142,7 @@ fn not_before_revokes_older_sessions() {
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
     let cookie = issue(&config, T0, "a", json!(1));
     let revoking = SessionConfig::pyramid("seekrit")
-        .not_before(Some(T0 + 1.0))
+        .not_before(Some((T0 + 1.0).into()))
         .build()
         .unwrap();
     assert_eq!(
@@ -175,8 +176,8 @@ fn first_cookie_that_verifies_wins_whatever_the_order() {
 fn reissue_keeps_every_cookie_attribute() {
     let config = SessionConfig::secure("seekrit")
         .cookie_name("__Host-sid")
-        .max_age(Some(3600))
-        .samesite(Some("Strict"))
+        .max_age(Some(Duration::from_secs(3600)))
+        .samesite(Some(pyramid_session::SameSite::Strict))
         .build()
         .unwrap();
     let first = {

@@ -8,10 +8,11 @@ mod common;
 
 use common::vectors;
 use pyramid_session::codec::Accessed;
+use pyramid_session::config::seconds;
 use pyramid_session::session::InvalidCookie;
 use pyramid_session::{
-    ConfigError, FinishError, FrameError, LoadOutcome, RandomError, Session, SessionConfig,
-    SessionData,
+    ConfigError, FinishError, FrameError, HashAlg, LoadOutcome, RandomError, SameSite, Session,
+    SessionConfig, SessionData,
 };
 use serde_json::{json, Value};
 
@@ -21,10 +22,11 @@ fn config_for(factory: &Value) -> Result<SessionConfig, ConfigError> {
         None => default,
         Some(v) => v.as_i64(),
     };
+    let secs = |k: &str, default: Option<i64>| int(k, default).map(seconds).transpose();
     let mut b = SessionConfig::pyramid(f("secret").unwrap().as_str().unwrap())
-        .timeout(int("timeout", Some(1200)))
-        .reissue_time(int("reissue_time", Some(0)))
-        .max_age(int("max_age", None))
+        .timeout(secs("timeout", Some(1200))?)
+        .reissue_time(secs("reissue_time", Some(0))?)
+        .max_age(secs("max_age", None)?)
         .domain(f("domain").and_then(Value::as_str))
         .secure(f("secure").and_then(Value::as_bool).unwrap_or(false))
         .httponly(f("httponly").and_then(Value::as_bool).unwrap_or(false))
@@ -37,13 +39,13 @@ fn config_for(factory: &Value) -> Result<SessionConfig, ConfigError> {
         b = b.path(path.as_str());
     }
     if let Some(samesite) = f("samesite") {
-        b = b.samesite(samesite.as_str());
+        b = b.samesite(samesite.as_str().map(SameSite::from_name).transpose()?);
     }
     if let Some(name) = f("cookie_name") {
         b = b.cookie_name(name.as_str().unwrap());
     }
     if let Some(alg) = f("hashalg") {
-        b = b.hashalg(alg.as_str().unwrap());
+        b = b.hashalg(HashAlg::from_name(alg.as_str().unwrap())?);
     }
     if let Some(salt) = f("salt") {
         b = b.salt(salt.as_str().unwrap());

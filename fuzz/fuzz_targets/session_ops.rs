@@ -4,6 +4,7 @@
 //! verifies and loads.
 #![no_main]
 
+use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use pyramid_session::{LoadOutcome, RandomError, Session, SessionConfig, SessionData};
@@ -32,7 +33,7 @@ struct Request {
 const TIMEOUT: u64 = 600;
 
 fuzz_target!(|requests: Vec<Request>| {
-    let config = SessionConfig::pyramid("fuzz").timeout(Some(TIMEOUT as i64)).reissue_time(Some(30)).build().unwrap();
+    let config = SessionConfig::pyramid("fuzz").timeout(Some(Duration::from_secs(TIMEOUT))).reissue_time(Some(Duration::from_secs(30))).build().unwrap();
     let mut now = 1_700_000_000.0;
     let mut cookie: Option<String> = None;
     let mut issued: Option<f64> = None;
