@@ -5,7 +5,8 @@
 //! [`crate::server::AsyncStore`]); `tests/store_contract.rs` runs one suite against all.
 
 /// Implements [`crate::server::AsyncStore`] for a store whose blocking operations never
-/// wait on the network (memory, local SQLite): each async call runs the blocking one.
+/// wait (the memory store): each async call runs the blocking one inline. Not for
+/// SQLite, whose calls may wait on another connection's lock (see the `sqlite` module).
 macro_rules! async_via_blocking {
     ($store:ty) => {
         impl $crate::server::AsyncStore for $store {

@@ -1,28 +1,64 @@
 //! An in-process store: a map behind a mutex. Expired records are never returned; they
 //! are dropped every [`SWEEP_EVERY`] creates, or whenever [`MemoryStore::sweep`] runs.
+//!
+//! # Capacity
+//!
+//! [`MemoryStore::with_capacity`] bounds the number of records held. When the store is
+//! full, a create first sweeps expired records; if it is still full, the create fails
+//! with [`StoreErrorKind::Unavailable`] (the axum layer answers 503) and nothing is
+//! evicted. So when the limit is reached, new visitors are refused while everyone who
+//! has a session keeps it: evicting live records instead (e.g. the least recently
+//! used) would log users out, and would let anyone who can open sessions cheaply log
+//! everybody out. Saves and touches never add records, so they are never refused.
+//! A full store remembers the earliest expiry it holds, so refused creates do not scan
+//! the records again before one of them can have expired.
 
 extern crate std;
 
+use core::sync::atomic::Ordering::Relaxed;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::server::{RemoveOutcome, SaveOutcome, Store, StoreError, StoreKey, Stored};
+use crate::server::{
+    RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+};
 
 /// The embedded default store. Cheap to share (`Arc<MemoryStore>`); sessions do not
-/// survive a restart.
+/// survive a restart. Unbounded unless made with [`MemoryStore::with_capacity`].
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<StoreKey, Stored>>,
     creates: core::sync::atomic::AtomicU64,
+    capacity: Option<usize>,
+    /// With a capacity: a lower bound on every held record's expiry (`f64` bits, 0.0 at
+    /// first), so a full store does not scan all records on every refused create before
+    /// anything can have expired. Updated under the records lock.
+    earliest_expiry: core::sync::atomic::AtomicU64,
 }
 
 /// Every this many creates, [`MemoryStore`] sweeps expired records by itself.
 pub const SWEEP_EVERY: u64 = 1024;
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store without a limit on the number of records.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// An empty store holding at most `capacity` records (a limit; nothing is
+    /// allocated up front). When full, a create sweeps expired records and, if the store
+    /// is still full, fails with [`StoreErrorKind::Unavailable`]; live records are never
+    /// evicted (see the [module docs](self)).
+    pub fn with_capacity(capacity: usize) -> MemoryStore {
+        MemoryStore {
+            capacity: Some(capacity),
+            ..MemoryStore::default()
+        }
+    }
+
+    /// The limit on the number of records, if any.
+    pub fn capacity(&self) -> Option<usize> {
+        self.capacity
     }
 
     fn records(&self) -> MutexGuard<'_, HashMap<StoreKey, Stored>> {
@@ -47,6 +83,16 @@ impl MemoryStore {
     /// True when no record is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Lowers the bound on the records' expiries to `expires_at` (capacity only).
+    fn note_expiry(&self, expires_at: f64) {
+        if self.capacity.is_some() {
+            let earliest = f64::from_bits(self.earliest_expiry.load(Relaxed));
+            if expires_at < earliest {
+                self.earliest_expiry.store(expires_at.to_bits(), Relaxed);
+            }
+        }
     }
 
     fn live<'m>(
@@ -80,6 +126,34 @@ impl Store for MemoryStore {
         if Self::live(&mut records, key, now).is_some() {
             return Ok(false);
         }
+        // Replacing an expired record under the same key does not grow the map.
+        if let Some(capacity) = self.capacity {
+            if records.len() >= capacity && !records.contains_key(key) {
+                // Nothing can have expired before the earliest expiry: skip the scan.
+                if now >= f64::from_bits(self.earliest_expiry.load(Relaxed)) {
+                    let mut earliest = f64::INFINITY;
+                    records.retain(|_, r| {
+                        let keep = r.expires_at > now;
+                        if keep {
+                            earliest = earliest.min(r.expires_at);
+                        }
+                        keep
+                    });
+                    self.earliest_expiry.store(earliest.to_bits(), Relaxed);
+                }
+                if records.len() >= capacity {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        format_args!(
+                            "memory store full: {} live sessions (capacity {capacity}); \
+                             new sessions are refused until some expire",
+                            records.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        self.note_expiry(expires_at);
         records.insert(
             *key,
             Stored {
@@ -107,6 +181,7 @@ impl Store for MemoryStore {
                 r.data = data.to_vec();
                 r.version += 1;
                 r.expires_at = expires_at;
+                self.note_expiry(expires_at);
                 SaveOutcome::Saved { version: r.version }
             }
         })
@@ -116,6 +191,7 @@ impl Store for MemoryStore {
         Ok(match Self::live(&mut self.records(), key, now) {
             Some(r) => {
                 r.expires_at = expires_at;
+                self.note_expiry(expires_at);
                 true
             }
             None => false,

@@ -14,13 +14,23 @@
 //! CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires_at);
 //! ```
 //!
-//! Expired rows are never returned; `sweep` deletes them (schedule it).
+//! Expired rows are never returned; `sweep` deletes them, in batches, and
+//! `spawn_sweeper` ([`AsyncPostgresStore::spawn_sweeper`],
+//! [`PostgresStore::spawn_sweeper`]) runs it periodically on its own connection, so a
+//! long sweep never delays session calls.
+//!
+//! A row with a NULL column (in a table created without the `NOT NULL`s), a version
+//! below 1, or an expiry that is NaN or infinite is treated as missing: `load` gives
+//! `None`, `save` gives [`SaveOutcome::Missing`], `touch` gives `false`, and `create`
+//! replaces it. Columns of another type than the schema's are a schema error: every
+//! call fails.
 
 extern crate std;
 
 use std::format;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use std::vec::Vec;
 
 use crate::server::{
     AsyncStore, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
@@ -39,20 +49,67 @@ CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires
 COMMIT;
 ";
 
-const LOAD: &str =
-    "SELECT data, version, expires_at FROM pyramid_sessions WHERE key = $1 AND expires_at > $2";
-const CREATE: &str = "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES ($1, $2, 1, $3)
+/// The condition for a live, well-formed row at time `$now` (columns prefixed by `$t`).
+/// NULL when a column is NULL; `IS TRUE` / `IS NOT TRUE` make that false / true.
+/// (`'Infinity'` excludes NaN too: PostgreSQL orders NaN above every number.)
+macro_rules! live {
+    ($t:literal, $now:literal) => {
+        concat!(
+            "(",
+            $t,
+            "data IS NOT NULL AND ",
+            $t,
+            "version >= 1 AND ",
+            $t,
+            "expires_at > ",
+            $now,
+            " AND ",
+            $t,
+            "expires_at < 'Infinity')"
+        )
+    };
+}
+
+const LOAD: &str = concat!(
+    "SELECT data, version, expires_at FROM pyramid_sessions WHERE key = $1 AND ",
+    live!("", "$2"),
+    " IS TRUE"
+);
+// An expired or malformed row under the same key counts as absent.
+const CREATE: &str = concat!(
+    "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES ($1, $2, 1, $3)
      ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = 1, expires_at = excluded.expires_at
-     WHERE pyramid_sessions.expires_at <= $4";
-const SAVE: &str = "UPDATE pyramid_sessions SET data = $2, version = version + 1, expires_at = $3
-     WHERE key = $1 AND version = $4 AND expires_at > $5";
-const LIVE: &str = "SELECT version FROM pyramid_sessions WHERE key = $1 AND expires_at > $2";
-const TOUCH: &str =
-    "UPDATE pyramid_sessions SET expires_at = $2 WHERE key = $1 AND expires_at > $3";
+     WHERE ",
+    live!("pyramid_sessions.", "$4"),
+    " IS NOT TRUE"
+);
+const SAVE: &str = concat!(
+    "UPDATE pyramid_sessions SET data = $2, version = version + 1, expires_at = $3
+     WHERE key = $1 AND version = $4 AND ",
+    live!("", "$5"),
+    " IS TRUE"
+);
+const LIVE: &str = concat!(
+    "SELECT 1 FROM pyramid_sessions WHERE key = $1 AND ",
+    live!("", "$2"),
+    " IS TRUE"
+);
+const TOUCH: &str = concat!(
+    "UPDATE pyramid_sessions SET expires_at = $2 WHERE key = $1 AND ",
+    live!("", "$3"),
+    " IS TRUE"
+);
 const REMOVE: &str = "DELETE FROM pyramid_sessions WHERE key = $1";
-const REMOVE_IF: &str =
-    "DELETE FROM pyramid_sessions WHERE key = $1 AND version = $2 AND expires_at > $3";
-const SWEEP: &str = "DELETE FROM pyramid_sessions WHERE expires_at <= $1";
+const REMOVE_IF: &str = concat!(
+    "DELETE FROM pyramid_sessions WHERE key = $1 AND version = $2 AND ",
+    live!("", "$3"),
+    " IS TRUE"
+);
+// Through the expires_at index, a bounded batch per statement (each statement is
+// bounded by the timeout, so an unbounded DELETE of a large backlog could never finish).
+const SWEEP: &str = "DELETE FROM pyramid_sessions WHERE key IN
+     (SELECT key FROM pyramid_sessions WHERE expires_at <= $1 LIMIT $2)";
+const SWEEP_BATCH: i64 = 2048;
 
 /// Default timeout for connecting and for each statement.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -81,18 +138,22 @@ fn error(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn row_to_stored(row: &tokio_postgres::Row) -> Result<Stored, StoreError> {
-    let version: i64 = row.try_get(1).map_err(error)?;
-    Ok(Stored {
-        data: row.try_get(0).map_err(error)?,
-        version: u64::try_from(version)
-            .map_err(|_| StoreError::new(StoreErrorKind::Corrupt, "negative version"))?,
-        expires_at: row.try_get(2).map_err(error)?,
+/// A row of `data, version, expires_at`; `None` when it is not well-formed (the
+/// queries already leave such rows out). A column of the wrong type is an error.
+fn row_to_stored(row: &tokio_postgres::Row) -> Result<Option<Stored>, StoreError> {
+    let data: Option<Vec<u8>> = row.try_get(0).map_err(error)?;
+    let version: Option<i64> = row.try_get(1).map_err(error)?;
+    let expires_at: Option<f64> = row.try_get(2).map_err(error)?;
+    Ok(match (data, version, expires_at) {
+        (Some(data), Some(version), Some(expires_at)) if version >= 1 && expires_at.is_finite() => {
+            Some(Stored {
+                data,
+                version: version.unsigned_abs(),
+                expires_at,
+            })
+        }
+        _ => None,
     })
-}
-
-fn version_param(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 fn parse_config(url: &str, timeout: Duration) -> Result<tokio_postgres::Config, StoreError> {
@@ -138,6 +199,19 @@ impl PostgresStore {
     /// Deletes every row expired at `now`; returns how many.
     pub fn sweep(&self, now: f64) -> Result<u64, StoreError> {
         self.rt.block_on(self.inner.sweep(now))
+    }
+
+    /// Runs `sweep` every `every` (at least 1 ms; the first run is at once) at the time
+    /// `clock()` (Unix seconds), on the store's own runtime and its own connection,
+    /// until the returned task is aborted or the store is dropped. A failed sweep is
+    /// retried at the next tick.
+    pub fn spawn_sweeper(
+        &self,
+        every: Duration,
+        clock: fn() -> f64,
+    ) -> tokio::task::JoinHandle<()> {
+        self.rt
+            .spawn(sweep_periodically(self.inner.sibling(), every, clock))
     }
 }
 
@@ -265,10 +339,53 @@ impl AsyncPostgresStore {
         }
     }
 
-    /// Deletes every row expired at `now`; returns how many.
+    /// Deletes every row expired at `now`, in batches; returns how many.
     pub async fn sweep(&self, now: f64) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        self.bounded(client.execute(SWEEP, &[&now])).await
+        let mut total = 0;
+        loop {
+            let client = self.client().await?;
+            let n = self
+                .bounded(client.execute(SWEEP, &[&now, &SWEEP_BATCH]))
+                .await?;
+            total += n;
+            if n < SWEEP_BATCH.unsigned_abs() {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs `sweep` every `every` (at least 1 ms; the first run is at once) at the time
+    /// `clock()` (Unix seconds) on a connection of its own, until the returned task is
+    /// aborted. A failed sweep (e.g. the server is down) is retried at the next tick.
+    /// Outside a Tokio runtime it fails with [`StoreErrorKind::Other`]; the runtime
+    /// needs its timers enabled (`enable_time` or `enable_all`).
+    pub fn spawn_sweeper(
+        &self,
+        every: Duration,
+        clock: fn() -> f64,
+    ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+        Ok(runtime.spawn(sweep_periodically(self.sibling(), every, clock)))
+    }
+
+    /// A store on the same database with a connection of its own (made on first use).
+    fn sibling(&self) -> AsyncPostgresStore {
+        AsyncPostgresStore {
+            config: self.config.clone(),
+            timeout: self.timeout,
+            client: Mutex::new(None),
+        }
+    }
+}
+
+async fn sweep_periodically(store: AsyncPostgresStore, every: Duration, clock: fn() -> f64) {
+    let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // Errors are retried at the next tick.
+        let _ = store.sweep(clock()).await;
     }
 }
 
@@ -277,7 +394,7 @@ impl AsyncStore for AsyncPostgresStore {
         let client = self.client().await?;
         let hex = key.to_hex();
         let row = self.bounded(client.query_opt(LOAD, &[&hex, &now])).await?;
-        row.as_ref().map(row_to_stored).transpose()
+        Ok(row.as_ref().map(row_to_stored).transpose()?.flatten())
     }
     async fn create(
         &self,
@@ -303,14 +420,16 @@ impl AsyncStore for AsyncPostgresStore {
     ) -> Result<SaveOutcome, StoreError> {
         let client = self.client().await?;
         let hex = key.to_hex();
-        let expected = version_param(expected_version);
-        let n = self
-            .bounded(client.execute(SAVE, &[&hex, &data, &expires_at, &expected, &now]))
-            .await?;
-        if n == 1 {
-            return Ok(SaveOutcome::Saved {
-                version: expected_version + 1,
-            });
+        // A version beyond BIGINT matches no row.
+        if let Ok(expected) = i64::try_from(expected_version) {
+            let n = self
+                .bounded(client.execute(SAVE, &[&hex, &data, &expires_at, &expected, &now]))
+                .await?;
+            if n == 1 {
+                return Ok(SaveOutcome::Saved {
+                    version: expected_version.saturating_add(1),
+                });
+            }
         }
         let live = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
         Ok(if live.is_some() {
@@ -341,12 +460,14 @@ impl AsyncStore for AsyncPostgresStore {
     ) -> Result<RemoveOutcome, StoreError> {
         let client = self.client().await?;
         let hex = key.to_hex();
-        let expected = version_param(expected_version);
-        let n = self
-            .bounded(client.execute(REMOVE_IF, &[&hex, &expected, &now]))
-            .await?;
-        if n == 1 {
-            return Ok(RemoveOutcome::Removed);
+        // A version beyond PostgreSQL's integers matches no row.
+        if let Ok(expected) = i64::try_from(expected_version) {
+            let n = self
+                .bounded(client.execute(REMOVE_IF, &[&hex, &expected, &now]))
+                .await?;
+            if n == 1 {
+                return Ok(RemoveOutcome::Removed);
+            }
         }
         let live = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
         Ok(if live.is_some() {

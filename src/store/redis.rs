@@ -2,11 +2,17 @@
 //! [`AsyncRedisStore`] (a `ConnectionManager`, or any multiplexed async connection).
 //!
 //! Each record is a hash at `<prefix><hex sha256(id)>` with fields `v` (version), `d`
-//! (data) and `x` (expiry, Unix seconds). Every write sets the key's expiry with
-//! `PEXPIREAT` in the same Lua script, so no key ever lacks a TTL, and compare-and-set
-//! runs atomically on the server. The stored deadline `x` is checked too, so expiry
-//! does not depend on the Redis server's clock alone. Each command touches exactly one key, so the layout
-//! works unchanged on Redis Cluster (no multi-key operation needs a hash tag).
+//! (data) and `x` (expiry, Unix seconds). Every write sets the key's TTL with `PEXPIRE`
+//! in the same Lua script, so no key ever lacks a TTL, and compare-and-set runs
+//! atomically on the server. The TTL is relative: the span the application computed,
+//! `expires_at - now`, rounded up to whole milliseconds (a span of zero or less deletes
+//! the key at once), so the key lives as long as the application meant even when its
+//! host's clock and the Redis server's disagree; an absolute `PEXPIREAT` would drop
+//! every record at once on an application host whose clock lags the server's by more
+//! than the session lifetime. The stored deadline `x` is checked too, against the
+//! application's clock, so expiry does not depend on the Redis server's clock alone.
+//! Each command touches exactly one key, so the layout works unchanged on Redis Cluster
+//! (no multi-key operation needs a hash tag).
 
 extern crate std;
 
@@ -26,7 +32,7 @@ local x = redis.call('HGET', KEYS[1], 'x')
 if x and tonumber(x) > tonumber(ARGV[4]) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'v', 1, 'd', ARGV[1], 'x', ARGV[2])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
@@ -37,7 +43,7 @@ if not v or not x or tonumber(x) <= tonumber(ARGV[5]) then return -1 end
 if v ~= ARGV[1] then return -2 end
 local nv = tonumber(v) + 1
 redis.call('HSET', KEYS[1], 'v', nv, 'd', ARGV[2], 'x', ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return nv
 ";
 
@@ -45,7 +51,7 @@ const TOUCH: &str = r"
 local x = redis.call('HGET', KEYS[1], 'x')
 if not x or tonumber(x) <= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
 
@@ -78,9 +84,19 @@ fn error(e: RedisError) -> StoreError {
     StoreError::new(kind, e)
 }
 
-fn ms(expires_at: f64) -> i64 {
-    // Saturating; a time in the past makes Redis delete the key at once.
-    (expires_at * 1000.0).ceil() as i64
+/// Longest TTL set (about 31,700 years): far below where Redis rejects an expiry.
+const MAX_TTL_MS: f64 = 1e15;
+
+/// The key's TTL in milliseconds: `expires_at - now` rounded up, so the key never goes
+/// before the record's deadline. Zero for a deadline that has passed (or NaN), which
+/// makes `PEXPIRE` delete the key at once.
+fn ttl_ms(expires_at: f64, now: f64) -> i64 {
+    let ms = ((expires_at - now) * 1000.0).ceil();
+    if ms > 0.0 {
+        ms.min(MAX_TTL_MS) as i64
+    } else {
+        0
+    }
 }
 
 /// The commands, shared by the blocking and async stores.
@@ -124,7 +140,10 @@ impl Commands {
         now: f64,
     ) -> ScriptInvocation<'_> {
         let mut inv = self.create.key(self.key(key));
-        inv.arg(data).arg(expires_at).arg(ms(expires_at)).arg(now);
+        inv.arg(data)
+            .arg(expires_at)
+            .arg(ttl_ms(expires_at, now))
+            .arg(now);
         inv
     }
 
@@ -140,14 +159,14 @@ impl Commands {
         inv.arg(expected)
             .arg(data)
             .arg(expires_at)
-            .arg(ms(expires_at))
+            .arg(ttl_ms(expires_at, now))
             .arg(now);
         inv
     }
 
     fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> ScriptInvocation<'_> {
         let mut inv = self.touch.key(self.key(key));
-        inv.arg(expires_at).arg(ms(expires_at)).arg(now);
+        inv.arg(expires_at).arg(ttl_ms(expires_at, now)).arg(now);
         inv
     }
 

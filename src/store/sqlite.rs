@@ -13,18 +13,60 @@
 //! CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires_at);
 //! ```
 //!
-//! Expired rows are never returned; [`SqliteStore::sweep`] deletes them (schedule it).
+//! # Waiting
+//!
+//! SQLite has one writer at a time per database file. While another connection (another
+//! process, a backup, a migration) holds the write lock, a write here waits for it, but
+//! never longer than the store's *busy timeout* ([`DEFAULT_BUSY_TIMEOUT`], set with
+//! [`SqliteStore::with_busy_timeout`]); then that one call fails with
+//! [`StoreErrorKind::Timeout`] (the axum layer answers that request with 503). The
+//! timeout bounds the whole call, including the wait for the store's connection while
+//! another call of this store holds it, so calls queued behind a lock do not add up
+//! their waits.
+//!
+//! # Async use
+//!
+//! The [`AsyncStore`] implementation runs every call on Tokio's blocking thread pool
+//! (`tokio::task::spawn_blocking`), so a call waiting on the database lock holds a pool
+//! thread, never an executor worker: requests that do not use the session, or use
+//! another store, go on. The blocking pool was chosen over a dedicated store thread
+//! because it needs no thread owned and shut down by the store, the blocking [`Store`]
+//! interface keeps working on the same value, and the pool grows when calls wait (each
+//! waiting call is bounded by the busy timeout, so waiting threads do not pile up for
+//! long). The cost is one hand-off to a pool thread and one copy of the record per call.
+//! A store value is a cheap handle (`Clone`; clones share the connection). Outside a
+//! Tokio runtime the async calls run inline.
+//!
+//! # Growth
+//!
+//! Expired rows are never returned. Every [`SWEEP_EVERY`] creates, the store deletes up
+//! to `2 × SWEEP_EVERY` expired rows by itself (every row comes from a create, so that
+//! keeps up with any traffic); [`SqliteStore::sweep`] deletes all of them, and
+//! [`SqliteStore::spawn_sweeper`] runs it periodically on a Tokio runtime.
+//!
+//! # Records that are not well-formed
+//!
+//! SQLite columns are not strictly typed, and the table may come from elsewhere. A row
+//! whose `data` is not a blob, whose `version` is not an integer of at least 1, or whose
+//! `expires_at` is not a finite number is treated as missing: `load` gives `None`,
+//! `save` gives [`SaveOutcome::Missing`], `touch` gives `false`, and `create` replaces
+//! it. The sweeps delete expired rows only (through the `expires_at` index); rows that
+//! are not well-formed stay until a create takes their key.
 
 extern crate std;
 
 use std::path::Path;
 use std::string::String;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use std::vec::Vec;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::server::{
-    RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    AsyncStore, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
 };
 
 const SCHEMA: &str = "
@@ -37,13 +79,103 @@ CREATE TABLE IF NOT EXISTS pyramid_sessions (
 CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires_at);
 ";
 
+/// The condition for a live, well-formed row at time `$now` (columns prefixed by `$t`).
+/// Every part is false, never NULL, when a type check fails, so the whole is 0 or 1.
+macro_rules! live {
+    ($t:literal, $now:literal) => {
+        concat!(
+            "(typeof(",
+            $t,
+            "data) = 'blob' AND typeof(",
+            $t,
+            "version) = 'integer' AND ",
+            $t,
+            "version >= 1 AND typeof(",
+            $t,
+            "expires_at) IN ('real', 'integer') AND ",
+            $t,
+            "expires_at > ",
+            $now,
+            " AND ",
+            $t,
+            "expires_at < 9e999)"
+        )
+    };
+}
+
+const LOAD: &str = concat!(
+    "SELECT data, version, expires_at FROM pyramid_sessions WHERE key = ?1 AND ",
+    live!("", "?2")
+);
+// An expired or malformed row under the same key counts as absent.
+const CREATE: &str = concat!(
+    "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES (?1, ?2, 1, ?3)
+     ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = 1, expires_at = excluded.expires_at
+     WHERE ",
+    live!("pyramid_sessions.", "?4"),
+    " IS NOT TRUE"
+);
+const SAVE: &str = concat!(
+    "UPDATE pyramid_sessions SET data = ?2, version = version + 1, expires_at = ?3
+     WHERE key = ?1 AND version = ?4 AND ",
+    live!("", "?5")
+);
+const LIVE: &str = concat!(
+    "SELECT 1 FROM pyramid_sessions WHERE key = ?1 AND ",
+    live!("", "?2")
+);
+const TOUCH: &str = concat!(
+    "UPDATE pyramid_sessions SET expires_at = ?2 WHERE key = ?1 AND ",
+    live!("", "?3")
+);
+const REMOVE: &str = "DELETE FROM pyramid_sessions WHERE key = ?1";
+const REMOVE_IF: &str = concat!(
+    "DELETE FROM pyramid_sessions WHERE key = ?1 AND version = ?2 AND ",
+    live!("", "?3")
+);
+// Through the expires_at index, a bounded batch at a time.
+const SWEEP: &str = "DELETE FROM pyramid_sessions WHERE key IN
+     (SELECT key FROM pyramid_sessions WHERE expires_at <= ?1 LIMIT ?2)";
+
+/// The default bound on waiting for the database (another writer's lock) in one call.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The largest busy timeout SQLite accepts (`i32::MAX` milliseconds, about 24 days);
+/// longer ones are cut to it.
+pub const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// Every this many creates, [`SqliteStore`] deletes expired rows by itself (at most
+/// `2 × SWEEP_EVERY` per time).
+pub const SWEEP_EVERY: u64 = 1024;
+
+/// Rows deleted per statement by the sweeps; the connection is free in between.
+const SWEEP_BATCH: i64 = 2 * SWEEP_EVERY as i64;
+
 /// A session store in an SQLite database file (or in memory).
 ///
-/// One connection behind a mutex: SQLite serializes writers anyway, and every operation
-/// is a single short statement.
-#[derive(Debug)]
+/// One connection, shared by all clones of the store and used by one call at a time:
+/// SQLite serializes writers anyway, and every operation is a single short statement.
+/// Clone it to share it (e.g. between the axum layer and [`SqliteStore::spawn_sweeper`]).
+#[derive(Clone)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    shared: Arc<Shared>,
+    busy_timeout: Duration,
+}
+
+struct Shared {
+    /// The connection, `None` while a call has it.
+    slot: Mutex<Option<Connection>>,
+    /// Signalled when the connection is put back.
+    returned: Condvar,
+    creates: AtomicU64,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("busy_timeout", &self.busy_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 fn error(e: rusqlite::Error) -> StoreError {
@@ -64,6 +196,37 @@ fn error(e: rusqlite::Error) -> StoreError {
     StoreError::new(kind, e)
 }
 
+/// The store's connection, held by one call; put back (and a waiter woken) on drop.
+struct Checkout<'a> {
+    shared: &'a Shared,
+    conn: Option<Connection>,
+}
+
+impl Checkout<'_> {
+    fn conn(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("the connection is taken out of a checkout only when it is dropped")
+    }
+}
+
+impl Drop for Checkout<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            *self.shared.slot() = Some(conn);
+            self.shared.returned.notify_one();
+        }
+    }
+}
+
+impl Shared {
+    fn slot(&self) -> MutexGuard<'_, Option<Connection>> {
+        // The slot only ever holds a whole connection or nothing; a panic elsewhere
+        // cannot leave it half-written.
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database file and the table.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
@@ -75,10 +238,10 @@ impl SqliteStore {
         SqliteStore::from_connection(Connection::open_in_memory().map_err(error)?)
     }
 
-    /// Uses an existing connection; creates the table if missing.
+    /// Uses an existing connection; creates the table if missing. The busy timeout is
+    /// [`DEFAULT_BUSY_TIMEOUT`].
     pub fn from_connection(conn: Connection) -> Result<SqliteStore, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(error)?;
+        conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(error)?;
         // WAL lets readers in other processes proceed during writes; in-memory databases
         // answer "memory", which is fine.
         let _: String = conn
@@ -86,39 +249,156 @@ impl SqliteStore {
             .map_err(error)?;
         conn.execute_batch(SCHEMA).map_err(error)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            shared: Arc::new(Shared {
+                slot: Mutex::new(Some(conn)),
+                returned: Condvar::new(),
+                creates: AtomicU64::new(0),
+            }),
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Sets how long one call may wait for the database — for another connection's
+    /// lock and for this store's connection together — before it fails with
+    /// [`StoreErrorKind::Timeout`]. Applies to this handle and clones made from it
+    /// afterwards; at most [`MAX_BUSY_TIMEOUT`]. Zero fails at once on a locked database.
+    #[must_use]
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> SqliteStore {
+        self.busy_timeout = timeout.min(MAX_BUSY_TIMEOUT);
+        self
     }
 
-    /// Deletes every row expired at `now`; returns how many.
+    /// The busy timeout of this handle.
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    /// Takes the connection, waiting at most the busy timeout for it, and gives SQLite's
+    /// busy handler what is left of the timeout.
+    #[allow(clippy::disallowed_methods)] // measures its own wait; session logic takes `now`
+    fn checkout(&self) -> Result<Checkout<'_>, StoreError> {
+        let started = std::time::Instant::now();
+        let slot = self.shared.slot();
+        let (mut slot, _) = self
+            .shared
+            .returned
+            .wait_timeout_while(slot, self.busy_timeout, |c| c.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(conn) = slot.take() else {
+            return Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                format_args!(
+                    "sqlite store busy: no connection free within {:?}",
+                    self.busy_timeout
+                ),
+            ));
+        };
+        drop(slot);
+        let checkout = Checkout {
+            shared: &self.shared,
+            conn: Some(conn),
+        };
+        let left = self.busy_timeout.saturating_sub(started.elapsed());
+        checkout.conn().busy_timeout(left).map_err(error)?;
+        Ok(checkout)
+    }
+
+    /// Deletes every row expired at `now`; returns how many. Works in batches, letting
+    /// other calls use the connection in between.
     pub fn sweep(&self, now: f64) -> Result<usize, StoreError> {
-        self.conn()
-            .execute(
-                "DELETE FROM pyramid_sessions WHERE expires_at <= ?1",
-                params![now],
-            )
-            .map_err(error)
+        let mut total = 0;
+        loop {
+            let n = sweep_batch(self.checkout()?.conn(), now)?;
+            total += n;
+            if n < SWEEP_BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs [`SqliteStore::sweep`] every `every` (at least 1 ms; the first run is at
+    /// once) at the time `clock()` (Unix seconds), on Tokio's blocking pool, until the
+    /// returned task is aborted. A failed sweep (e.g. a locked database) is retried at
+    /// the next tick. Outside a Tokio runtime it fails with [`StoreErrorKind::Other`];
+    /// the runtime needs its timers enabled (`enable_time` or `enable_all`).
+    pub fn spawn_sweeper(
+        &self,
+        every: Duration,
+        clock: fn() -> f64,
+    ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+        let store = self.clone();
+        let every = every.max(Duration::from_millis(1));
+        Ok(runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let store = store.clone();
+                // Errors are retried at the next tick.
+                let _ = tokio::task::spawn_blocking(move || store.sweep(clock())).await;
+            }
+        }))
+    }
+
+    /// Runs `op` on Tokio's blocking pool (inline when there is no Tokio runtime).
+    async fn off_executor<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(move || op(&store))
+                .await
+                .map_err(|e| {
+                    StoreError::new(
+                        StoreErrorKind::Other,
+                        format_args!("sqlite call did not finish: {e}"),
+                    )
+                })?,
+            Err(_) => op(&store),
+        }
     }
 }
 
-fn version(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+fn sweep_batch(conn: &Connection, now: f64) -> Result<usize, StoreError> {
+    conn.execute(SWEEP, params![now, SWEEP_BATCH])
+        .map_err(error)
+}
+
+/// A row of `data, version, expires_at`, or `None` when it is not well-formed.
+fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Stored>> {
+    let data = match row.get_ref(0)? {
+        ValueRef::Blob(b) => b.to_vec(),
+        _ => return Ok(None),
+    };
+    let version = match row.get_ref(1)? {
+        ValueRef::Integer(v) if v >= 1 => v.unsigned_abs(),
+        _ => return Ok(None),
+    };
+    let expires_at = match row.get_ref(2)? {
+        ValueRef::Real(x) => x,
+        ValueRef::Integer(x) => x as f64,
+        _ => return Ok(None),
+    };
+    Ok(expires_at.is_finite().then_some(Stored {
+        data,
+        version,
+        expires_at,
+    }))
 }
 
 impl Store for SqliteStore {
     fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT data, version, expires_at FROM pyramid_sessions WHERE key = ?1 AND expires_at > ?2",
-                params![key.to_hex(), now],
-                |r| Ok(Stored { data: r.get(0)?, version: version(r.get(1)?), expires_at: r.get(2)? }),
-            )
+        let row = self
+            .checkout()?
+            .conn()
+            .query_row(LOAD, params![key.to_hex(), now], decode)
             .optional()
-            .map_err(error)
+            .map_err(error)?;
+        Ok(row.flatten())
     }
 
     fn create(
@@ -128,16 +408,16 @@ impl Store for SqliteStore {
         expires_at: f64,
         now: f64,
     ) -> Result<bool, StoreError> {
-        // An expired row under the same key counts as absent.
-        let n = self
-            .conn()
-            .execute(
-                "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES (?1, ?2, 1, ?3)
-                 ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = 1, expires_at = excluded.expires_at
-                 WHERE pyramid_sessions.expires_at <= ?4",
-                params![key.to_hex(), data, expires_at, now],
-            )
+        let checkout = self.checkout()?;
+        let conn = checkout.conn();
+        let n = conn
+            .execute(CREATE, params![key.to_hex(), data, expires_at, now])
             .map_err(error)?;
+        let creates = self.shared.creates.fetch_add(1, Ordering::Relaxed);
+        if creates % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            // Housekeeping: the create has happened; a failed sweep is retried next time.
+            let _ = sweep_batch(conn, now);
+        }
         Ok(n == 1)
     }
 
@@ -149,26 +429,22 @@ impl Store for SqliteStore {
         expires_at: f64,
         now: f64,
     ) -> Result<SaveOutcome, StoreError> {
-        let conn = self.conn();
-        let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
-        let n = conn
-            .execute(
-                "UPDATE pyramid_sessions SET data = ?2, version = version + 1, expires_at = ?3
-                 WHERE key = ?1 AND version = ?4 AND expires_at > ?5",
-                params![key.to_hex(), data, expires_at, expected, now],
-            )
-            .map_err(error)?;
-        if n == 1 {
-            return Ok(SaveOutcome::Saved {
-                version: expected_version + 1,
-            });
+        let checkout = self.checkout()?;
+        let conn = checkout.conn();
+        let hex = key.to_hex();
+        // A version beyond SQLite's integers matches no row.
+        if let Ok(expected) = i64::try_from(expected_version) {
+            let n = conn
+                .execute(SAVE, params![hex, data, expires_at, expected, now])
+                .map_err(error)?;
+            if n == 1 {
+                return Ok(SaveOutcome::Saved {
+                    version: expected_version.saturating_add(1),
+                });
+            }
         }
-        let live: Option<i64> = conn
-            .query_row(
-                "SELECT version FROM pyramid_sessions WHERE key = ?1 AND expires_at > ?2",
-                params![key.to_hex(), now],
-                |r| r.get(0),
-            )
+        let live = conn
+            .query_row(LIVE, params![hex, now], |_| Ok(()))
             .optional()
             .map_err(error)?;
         Ok(if live.is_some() {
@@ -180,21 +456,17 @@ impl Store for SqliteStore {
 
     fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
         let n = self
+            .checkout()?
             .conn()
-            .execute(
-                "UPDATE pyramid_sessions SET expires_at = ?2 WHERE key = ?1 AND expires_at > ?3",
-                params![key.to_hex(), expires_at, now],
-            )
+            .execute(TOUCH, params![key.to_hex(), expires_at, now])
             .map_err(error)?;
         Ok(n == 1)
     }
 
     fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "DELETE FROM pyramid_sessions WHERE key = ?1",
-                params![key.to_hex()],
-            )
+        self.checkout()?
+            .conn()
+            .execute(REMOVE, params![key.to_hex()])
             .map_err(error)?;
         Ok(())
     }
@@ -205,23 +477,20 @@ impl Store for SqliteStore {
         expected_version: u64,
         now: f64,
     ) -> Result<RemoveOutcome, StoreError> {
-        let conn = self.conn();
-        let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
-        let n = conn
-            .execute(
-                "DELETE FROM pyramid_sessions WHERE key = ?1 AND version = ?2 AND expires_at > ?3",
-                params![key.to_hex(), expected, now],
-            )
-            .map_err(error)?;
-        if n == 1 {
-            return Ok(RemoveOutcome::Removed);
+        let checkout = self.checkout()?;
+        let conn = checkout.conn();
+        let hex = key.to_hex();
+        // A version beyond SQLite's integers matches no row.
+        if let Ok(expected) = i64::try_from(expected_version) {
+            let n = conn
+                .execute(REMOVE_IF, params![hex, expected, now])
+                .map_err(error)?;
+            if n == 1 {
+                return Ok(RemoveOutcome::Removed);
+            }
         }
-        let live: Option<i64> = conn
-            .query_row(
-                "SELECT version FROM pyramid_sessions WHERE key = ?1 AND expires_at > ?2",
-                params![key.to_hex(), now],
-                |r| r.get(0),
-            )
+        let live = conn
+            .query_row(LIVE, params![hex, now], |_| Ok(()))
             .optional()
             .map_err(error)?;
         Ok(if live.is_some() {
@@ -232,6 +501,61 @@ impl Store for SqliteStore {
     }
 }
 
-// Each call is one short local statement, run inline: it blocks the executor thread
-// for about as long as a memory allocation under contention.
-async_via_blocking!(SqliteStore);
+// Every call goes to the blocking pool: a locked database must not stall the executor.
+impl AsyncStore for SqliteStore {
+    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+        let key = *key;
+        self.off_executor(move |s| Store::load(s, &key, now)).await
+    }
+
+    async fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        let (key, data) = (*key, data.to_vec());
+        self.off_executor(move |s| Store::create(s, &key, &data, expires_at, now))
+            .await
+    }
+
+    async fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: f64,
+        now: f64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let (key, data): (StoreKey, Vec<u8>) = (*key, data.to_vec());
+        self.off_executor(move |s| Store::save(s, &key, &data, expected_version, expires_at, now))
+            .await
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
+        let key = *key;
+        self.off_executor(move |s| Store::touch(s, &key, expires_at, now))
+            .await
+    }
+
+    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let key = *key;
+        self.off_executor(move |s| Store::remove(s, &key)).await
+    }
+
+    async fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: f64,
+    ) -> Result<RemoveOutcome, StoreError> {
+        let key = *key;
+        self.off_executor(move |s| Store::remove_if(s, &key, expected_version, now))
+            .await
+    }
+
+    async fn wait(&self, delay: Duration) {
+        tokio::time::sleep(delay).await;
+    }
+}
