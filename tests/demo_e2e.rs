@@ -319,9 +319,14 @@ fn user_names_and_bodies_are_capped() {
     let long = "x".repeat(65);
     let r = c.post_form(&demo.url("/api/login"), &[("user", &long)]);
     assert_eq!(r.status, 400, "{}", r.body);
-    let huge = "x".repeat(2 << 20);
-    let r = c.post_form(&demo.url("/api/login"), &[("user", &huge)]);
+    let big = "x".repeat(20 << 10);
+    let r = c.post_form(&demo.url("/api/login"), &[("user", &big)]);
     assert_eq!(r.status, 413);
+    // 2 MB: refused too (the server may close before the client has sent it all).
+    let huge = "x".repeat(2 << 20);
+    if let Some(r) = c.try_post_form(&demo.url("/api/login"), &[("user", &huge)]) {
+        assert_eq!(r.status, 413);
+    }
     assert!(c.cookies.is_empty());
     let ok = "é".repeat(64);
     let r = c.post_form(&demo.url("/api/login"), &[("user", &ok)]);

@@ -195,6 +195,14 @@ impl Client {
         self.post_form_with(url, form, &[])
     }
 
+    /// A form POST that may fail in transport (e.g. the server answers and closes while
+    /// a large body is still being sent).
+    pub fn try_post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Option<Reply> {
+        let request = self.agent.post(url).header("Cookie", &self.cookie_header());
+        let response = request.send_form(form.iter().copied()).ok()?;
+        Some(self.absorb(response))
+    }
+
     /// A form POST with extra request headers (e.g. `Origin`).
     pub fn post_form_with(
         &mut self,
