@@ -249,6 +249,10 @@ pub enum ServerError {
     /// An earlier store operation of this request failed: nothing more is written for
     /// it and no cookie is sent, so an error answer never hides a committed write.
     Poisoned,
+    /// The plan was misused: a store answered an operation with another's result, or a
+    /// driver asked for the cookie before the writes finished. A bug in the store or the
+    /// driver, not a store outage.
+    Protocol(&'static str),
     /// The random source failed (no id could be made).
     Random,
     /// The cookie could not be produced.
@@ -261,6 +265,7 @@ impl fmt::Display for ServerError {
             ServerError::Store(e) => e.fmt(f),
             ServerError::Removed => f.write_str("session was removed concurrently; change dropped"),
             ServerError::Contended => f.write_str("session store contention: retries exhausted"),
+            ServerError::Protocol(what) => write!(f, "session plan misused: {what}"),
             ServerError::Poisoned => {
                 f.write_str("an earlier session store write of this request failed")
             }

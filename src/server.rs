@@ -39,4 +39,9 @@ pub use id::{
 };
 pub use plan::{Finisher, Pending};
 pub use session::{Modifier, ServerSession};
-pub use store::{AsyncStore, OpResult, RemoveOutcome, SaveOutcome, Store, StoreOp, Stored};
+#[allow(deprecated)]
+pub use store::Stored;
+pub use store::{
+    AsyncStore, BoxFuture, CreateOutcome, NullStore, OpResult, Record, RemoveOutcome, SaveOutcome,
+    Store, StoreExt, StoreOp, TouchOutcome,
+};

@@ -8,7 +8,7 @@ use axum::Router;
 use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
 use pyramid_session::server::AsyncStore;
 use pyramid_session::server::{
-    IdCookieFormat, SaveOutcome, ServerConfig, StoreError, StoreErrorKind, StoreKey, Stored,
+    BoxFuture, IdCookieFormat, OpResult, ServerConfig, StoreError, StoreErrorKind, StoreOp,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::SessionConfig;
@@ -121,54 +121,14 @@ async fn set_on_exception_is_honoured() {
 /// A store that is down.
 struct Down;
 
-impl pyramid_session::server::AsyncStore for Down {
-    async fn load(&self, _: &StoreKey, _: f64) -> Result<Option<Stored>, StoreError> {
-        Err(StoreError::new(
-            StoreErrorKind::Unavailable,
-            "connection refused",
-        ))
-    }
-    async fn create(&self, _: &StoreKey, _: &[u8], _: f64, _: f64) -> Result<bool, StoreError> {
-        Err(StoreError::new(
-            StoreErrorKind::Unavailable,
-            "connection refused",
-        ))
-    }
-    async fn save(
-        &self,
-        _: &StoreKey,
-        _: &[u8],
-        _: u64,
-        _: f64,
-        _: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        Err(StoreError::new(
-            StoreErrorKind::Unavailable,
-            "connection refused",
-        ))
-    }
-    async fn touch(&self, _: &StoreKey, _: f64, _: f64) -> Result<bool, StoreError> {
-        Err(StoreError::new(
-            StoreErrorKind::Unavailable,
-            "connection refused",
-        ))
-    }
-    async fn remove(&self, _: &StoreKey) -> Result<(), StoreError> {
-        Err(StoreError::new(
-            StoreErrorKind::Unavailable,
-            "connection refused",
-        ))
-    }
-    async fn remove_if(
-        &self,
-        _: &StoreKey,
-        _: u64,
-        _: f64,
-    ) -> Result<pyramid_session::server::RemoveOutcome, StoreError> {
-        Err(StoreError::new(
-            StoreErrorKind::Unavailable,
-            "connection refused",
-        ))
+impl AsyncStore for Down {
+    fn execute<'a>(&'a self, _: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+        Box::pin(async {
+            Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                "connection refused",
+            ))
+        })
     }
 }
 
@@ -215,38 +175,11 @@ struct FirstCreateFails {
 }
 
 impl AsyncStore for FirstCreateFails {
-    async fn load(&self, k: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        AsyncStore::load(&self.inner, k, now).await
-    }
-    async fn create(&self, k: &StoreKey, d: &[u8], e: f64, now: f64) -> Result<bool, StoreError> {
-        if !self.failed.swap(true, Ordering::SeqCst) {
-            return Err(StoreError::new(StoreErrorKind::Timeout, "blip"));
+    fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+        if matches!(op, StoreOp::Create { .. }) && !self.failed.swap(true, Ordering::SeqCst) {
+            return Box::pin(async { Err(StoreError::new(StoreErrorKind::Timeout, "blip")) });
         }
-        AsyncStore::create(&self.inner, k, d, e, now).await
-    }
-    async fn save(
-        &self,
-        k: &StoreKey,
-        d: &[u8],
-        v: u64,
-        e: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        AsyncStore::save(&self.inner, k, d, v, e, now).await
-    }
-    async fn touch(&self, k: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
-        AsyncStore::touch(&self.inner, k, e, now).await
-    }
-    async fn remove(&self, k: &StoreKey) -> Result<(), StoreError> {
-        AsyncStore::remove(&self.inner, k).await
-    }
-    async fn remove_if(
-        &self,
-        k: &StoreKey,
-        v: u64,
-        now: f64,
-    ) -> Result<pyramid_session::server::RemoveOutcome, StoreError> {
-        AsyncStore::remove_if(&self.inner, k, v, now).await
+        AsyncStore::execute(&self.inner, op)
     }
 }
 
@@ -267,7 +200,7 @@ async fn a_503_for_a_failed_early_save_commits_nothing_and_sends_no_cookie() {
                 Ok::<_, SessionError>("saved")
             }),
         )
-        .layer(SessionLayer::server(config, ArcStore(store.clone())));
+        .layer(SessionLayer::server(config, store.clone()));
     let (status, set, _, body) = call(&app, "/save-early", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(
@@ -282,40 +215,4 @@ async fn a_503_for_a_failed_early_save_commits_nothing_and_sends_no_cookie() {
     let (status, set, _, _) = call(&app, "/save-early", None).await;
     assert_eq!((status, set.len()), (StatusCode::OK, 1));
     assert_eq!(store.inner.len(), 1);
-}
-
-/// Shares a store between the layer and the test.
-struct ArcStore<S>(std::sync::Arc<S>);
-
-impl<S: AsyncStore + Send + Sync> AsyncStore for ArcStore<S> {
-    async fn load(&self, k: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        self.0.load(k, now).await
-    }
-    async fn create(&self, k: &StoreKey, d: &[u8], e: f64, now: f64) -> Result<bool, StoreError> {
-        self.0.create(k, d, e, now).await
-    }
-    async fn save(
-        &self,
-        k: &StoreKey,
-        d: &[u8],
-        v: u64,
-        e: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.0.save(k, d, v, e, now).await
-    }
-    async fn touch(&self, k: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
-        self.0.touch(k, e, now).await
-    }
-    async fn remove(&self, k: &StoreKey) -> Result<(), StoreError> {
-        self.0.remove(k).await
-    }
-    async fn remove_if(
-        &self,
-        k: &StoreKey,
-        v: u64,
-        now: f64,
-    ) -> Result<pyramid_session::server::RemoveOutcome, StoreError> {
-        self.0.remove_if(k, v, now).await
-    }
 }

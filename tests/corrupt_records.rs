@@ -10,7 +10,7 @@ mod servers;
 
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, SaveOutcome, ServerConfig, SessionId, Store, StoreKey,
+    IdCookieFormat, Pending, SaveOutcome, ServerConfig, SessionId, Store, StoreExt, StoreKey,
 };
 use pyramid_session::OsRandom;
 use pyramid_session::SessionConfig;
@@ -34,9 +34,15 @@ fn assert_missing<S: Store>(store: &S, k: &StoreKey, what: &str) {
             "save (expected version {expected}): {what}"
         );
     }
-    assert!(!store.touch(k, NOW + 100.0, NOW).unwrap(), "touch: {what}");
     assert!(
-        store.create(k, b"fresh", NOW + 100.0, NOW).unwrap(),
+        !store.touch(k, NOW + 100.0, NOW).unwrap().is_touched(),
+        "touch: {what}"
+    );
+    assert!(
+        store
+            .create(k, b"fresh", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created(),
         "create over a corrupt record: {what}"
     );
     let r = store.load(k, NOW).unwrap().expect("the new record");
@@ -131,7 +137,10 @@ mod sqlite {
         ];
         for (n, corruption) in corruptions.iter().enumerate() {
             let k = key(n as u32);
-            assert!(store.create(&k, b"ok", NOW + 100.0, NOW).unwrap());
+            assert!(store
+                .create(&k, b"ok", NOW + 100.0, NOW)
+                .unwrap()
+                .is_created());
             raw.execute(
                 &format!("UPDATE pyramid_sessions SET {corruption} WHERE key = ?1"),
                 [k.to_hex()],
@@ -169,7 +178,10 @@ mod sqlite {
         let store = SqliteStore::open(&path).unwrap();
         let raw = rusqlite::Connection::open(&path).unwrap();
         let k = key(100);
-        assert!(store.create(&k, b"ok", NOW + 100.0, NOW).unwrap());
+        assert!(store
+            .create(&k, b"ok", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created());
         raw.execute_batch("UPDATE pyramid_sessions SET version = -9")
             .unwrap();
         assert_missing(&store, &k, "negative version, standard schema");
@@ -181,7 +193,10 @@ mod sqlite {
         let store = SqliteStore::open(&path).unwrap();
         let raw = rusqlite::Connection::open(&path).unwrap();
         let k = key(200);
-        assert!(store.create(&k, b"ok", NOW + 100.0, NOW).unwrap());
+        assert!(store
+            .create(&k, b"ok", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created());
         raw.execute_batch("UPDATE pyramid_sessions SET version = 9223372036854775807")
             .unwrap();
         let max = i64::MAX as u64;
@@ -250,7 +265,10 @@ mod postgres {
         ];
         for (n, corruption) in corruptions.iter().enumerate() {
             let k = key(n as u32);
-            assert!(store.create(&k, b"ok", NOW + 100.0, NOW).unwrap());
+            assert!(store
+                .create(&k, b"ok", NOW + 100.0, NOW)
+                .unwrap()
+                .is_created());
             execute(
                 &url,
                 &format!(

@@ -5,11 +5,12 @@
 // Test harness code times its own waits and real servers; the crate under test does not.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
 mod servers;
 
 use std::time::Duration;
 
-use pyramid_session::server::{AsyncStore, SaveOutcome, SessionId, Store, StoreKey};
+use pyramid_session::server::{SaveOutcome, SessionId, StoreExt, StoreKey};
 use pyramid_session::store::redis::DEFAULT_TIMEOUT;
 use pyramid_session::store::{AsyncRedisStore, RedisStore};
 use servers::RedisServer;
@@ -43,7 +44,7 @@ fn lagging_clock(
     create: impl Fn(&StoreKey, &[u8], f64, f64) -> bool,
     save: impl Fn(&StoreKey, &[u8], u64, f64, f64) -> SaveOutcome,
     touch: impl Fn(&StoreKey, f64, f64) -> bool,
-    load: impl Fn(&StoreKey, f64) -> Option<pyramid_session::server::Stored>,
+    load: impl Fn(&StoreKey, f64) -> Option<pyramid_session::server::Record>,
 ) {
     let now = wall_clock() - 2.0 * SPAN;
     let k = key(1);
@@ -83,9 +84,9 @@ fn redis_lagging_app_clock_keeps_records() {
     lagging_clock(
         &server,
         "lag:",
-        |k, d, e, n| store.create(k, d, e, n).unwrap(),
+        |k, d, e, n| store.create(k, d, e, n).unwrap().is_created(),
         |k, d, v, e, n| store.save(k, d, v, e, n).unwrap(),
-        |k, e, n| store.touch(k, e, n).unwrap(),
+        |k, e, n| store.touch(k, e, n).unwrap().is_touched(),
         |k, n| store.load(k, n).unwrap(),
     );
 }
@@ -105,16 +106,17 @@ fn async_redis_lagging_app_clock_keeps_records() {
             Duration::from_secs(2),
         ))
         .unwrap();
+    let store = common::BlockOn {
+        store,
+        rt: rt.handle().clone(),
+    };
     lagging_clock(
         &server,
         "alag:",
-        |k, d, e, n| rt.block_on(AsyncStore::create(&store, k, d, e, n)).unwrap(),
-        |k, d, v, e, n| {
-            rt.block_on(AsyncStore::save(&store, k, d, v, e, n))
-                .unwrap()
-        },
-        |k, e, n| rt.block_on(AsyncStore::touch(&store, k, e, n)).unwrap(),
-        |k, n| rt.block_on(AsyncStore::load(&store, k, n)).unwrap(),
+        |k, d, e, n| store.create(k, d, e, n).unwrap().is_created(),
+        |k, d, v, e, n| store.save(k, d, v, e, n).unwrap(),
+        |k, e, n| store.touch(k, e, n).unwrap().is_touched(),
+        |k, n| store.load(k, n).unwrap(),
     );
 }
 
@@ -126,6 +128,9 @@ fn redis_app_clock_ahead_keeps_the_span() {
     let store = RedisStore::open(&server.url(), "ahead:", DEFAULT_TIMEOUT).unwrap();
     let now = wall_clock() + 10.0 * SPAN;
     let k = key(3);
-    assert!(store.create(&k, b"x", now + SPAN, now).unwrap());
+    assert!(store
+        .create(&k, b"x", now + SPAN, now)
+        .unwrap()
+        .is_created());
     assert_ttl_about_span(&server, &format!("ahead:{}", k.to_hex()), "clock ahead");
 }

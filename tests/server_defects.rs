@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::counter_rng;
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, RemoveOutcome, SaveOutcome, ServerConfig, ServerError, ServerSession,
-    SessionId, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    IdCookieFormat, OpResult, Pending, ServerConfig, ServerError, ServerSession, SessionId, Store,
+    StoreError, StoreErrorKind, StoreOp,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::{Session, SessionConfig, SessionData};
@@ -218,34 +218,14 @@ impl Flaky {
 }
 
 impl Store for Flaky {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        self.inner.load(key, now)
-    }
-    fn create(&self, key: &StoreKey, data: &[u8], e: f64, now: f64) -> Result<bool, StoreError> {
-        Flaky::failing(&self.fail_creates)?;
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        match op {
+            StoreOp::Create { .. } => Flaky::failing(&self.fail_creates)?,
+            StoreOp::Save { .. } => Flaky::failing(&self.fail_saves)?,
+            _ => return self.inner.execute(op),
+        }
         self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.create(key, data, e, now)
-    }
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        v: u64,
-        e: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        Flaky::failing(&self.fail_saves)?;
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(key, data, v, e, now)
-    }
-    fn touch(&self, key: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
-        self.inner.touch(key, e, now)
-    }
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.inner.remove(key)
-    }
-    fn remove_if(&self, key: &StoreKey, v: u64, now: f64) -> Result<RemoveOutcome, StoreError> {
-        self.inner.remove_if(key, v, now)
+        self.inner.execute(op)
     }
 }
 
@@ -304,33 +284,11 @@ struct Interleave<'a, F: Fn()> {
 }
 
 impl<F: Fn()> Store for Interleave<'_, F> {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        self.inner.load(key, now)
-    }
-    fn create(&self, key: &StoreKey, data: &[u8], e: f64, now: f64) -> Result<bool, StoreError> {
-        if !self.done.swap(true, Ordering::SeqCst) {
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        if matches!(op, StoreOp::Create { .. }) && !self.done.swap(true, Ordering::SeqCst) {
             (self.during)();
         }
-        self.inner.create(key, data, e, now)
-    }
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        v: u64,
-        e: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.inner.save(key, data, v, e, now)
-    }
-    fn touch(&self, key: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
-        self.inner.touch(key, e, now)
-    }
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.inner.remove(key)
-    }
-    fn remove_if(&self, key: &StoreKey, v: u64, now: f64) -> Result<RemoveOutcome, StoreError> {
-        self.inner.remove_if(key, v, now)
+        self.inner.execute(op)
     }
 }
 

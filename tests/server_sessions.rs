@@ -11,8 +11,8 @@ use common::{counter_rng, vectors, webob_key};
 use pyramid_session::codec::Accessed;
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, RemoveOutcome, SaveOutcome, ServerConfig, ServerError, ServerSession,
-    SessionId, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    IdCookieFormat, OpResult, Pending, ServerConfig, ServerError, ServerSession, SessionId, Store,
+    StoreError, StoreErrorKind, StoreExt, StoreOp,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::{Keyring, SessionConfig};
@@ -48,42 +48,17 @@ impl Recorder {
 }
 
 impl Store for Recorder {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        self.call("load")?;
-        self.inner.load(key, now)
-    }
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        self.call("create")?;
-        self.inner.create(key, data, expires_at, now)
-    }
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        v: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.call("save")?;
-        self.inner.save(key, data, v, expires_at, now)
-    }
-    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        self.call("touch")?;
-        self.inner.touch(key, expires_at, now)
-    }
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.call("remove")?;
-        self.inner.remove(key)
-    }
-    fn remove_if(&self, key: &StoreKey, v: u64, now: f64) -> Result<RemoveOutcome, StoreError> {
-        self.call("remove_if")?;
-        self.inner.remove_if(key, v, now)
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        self.call(match op {
+            StoreOp::Load { .. } => "load",
+            StoreOp::Create { .. } => "create",
+            StoreOp::Save { .. } => "save",
+            StoreOp::Touch { .. } => "touch",
+            StoreOp::Remove { .. } => "remove",
+            StoreOp::RemoveIf { .. } => "remove_if",
+            StoreOp::Wait { .. } => "wait",
+        })?;
+        self.inner.execute(op)
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::routing::get;
 use axum::Router;
 use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
-use pyramid_session::server::{IdCookieFormat, ServerConfig};
+use pyramid_session::server::{IdCookieFormat, ServerConfig, StoreExt};
 use pyramid_session::store::SqliteStore;
 use pyramid_session::SessionConfig;
 use serde_json::json;
@@ -168,13 +168,15 @@ fn key(n: u64) -> pyramid_session::server::StoreKey {
 fn queued_calls_share_one_bounded_wait() {
     // Calls queued behind a call that waits on the lock must not add up their waits:
     // each call as a whole is bounded by the busy timeout.
-    use pyramid_session::server::Store;
     let dir = TempDir::new();
     let path = dir.0.join("q.db");
     let timeout = Duration::from_millis(400);
     let store = SqliteStore::open(&path).unwrap().with_busy_timeout(timeout);
     assert_eq!(store.busy_timeout(), timeout);
-    assert!(store.create(&key(1), b"x", NOW + 100.0, NOW).unwrap());
+    assert!(store
+        .create(&key(1), b"x", NOW + 100.0, NOW)
+        .unwrap()
+        .is_created());
     let locker = rusqlite::Connection::open(&path).unwrap();
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let started = Instant::now();
@@ -202,7 +204,7 @@ fn queued_calls_share_one_bounded_wait() {
         );
     }
     locker.execute_batch("ROLLBACK").unwrap();
-    assert!(store.touch(&key(1), NOW + 200.0, NOW).unwrap());
+    assert!(store.touch(&key(1), NOW + 200.0, NOW).unwrap().is_touched());
 }
 
 #[test]
@@ -265,17 +267,35 @@ fn async_sqlite_concurrent_increments() {
 
 #[test]
 fn async_sqlite_outside_tokio_runs_inline() {
-    use pyramid_session::server::AsyncStore;
+    use pyramid_session::server::{AsyncStore, CreateOutcome, OpResult, StoreOp};
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
     let store = SqliteStore::open_in_memory().unwrap();
     let mut cx = Context::from_waker(Waker::noop());
     let k = key(1);
-    let create = std::pin::pin!(AsyncStore::create(&store, &k, b"x", NOW + 1.0, NOW));
-    assert!(matches!(create.poll(&mut cx), Poll::Ready(Ok(true))));
-    let load = std::pin::pin!(AsyncStore::load(&store, &k, NOW));
-    match load.poll(&mut cx) {
-        Poll::Ready(Ok(Some(r))) => assert_eq!(r.data, b"x"),
+    let create = AsyncStore::execute(
+        &store,
+        StoreOp::Create {
+            key: k,
+            data: b"x",
+            expires_at: (NOW + 1.0).into(),
+            now: NOW.into(),
+        },
+    );
+    assert!(matches!(
+        std::pin::pin!(create).poll(&mut cx),
+        Poll::Ready(Ok(OpResult::Created(CreateOutcome::Created)))
+    ));
+    let load = AsyncStore::execute(
+        &store,
+        StoreOp::Load {
+            key: k,
+            now: NOW.into(),
+        },
+    );
+    let loaded = std::pin::pin!(load).poll(&mut cx);
+    match loaded {
+        Poll::Ready(Ok(OpResult::Loaded(Some(r)))) => assert_eq!(r.data, b"x"),
         other => panic!("{other:?}"),
     }
 }

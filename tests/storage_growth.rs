@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, SaveOutcome, ServerConfig, ServerError, SessionId, Store,
-    StoreErrorKind, StoreKey,
+    IdCookieFormat, Pending, SaveOutcome, ServerConfig, ServerError, SessionId, StoreErrorKind,
+    StoreExt, StoreKey,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::OsRandom;
@@ -91,14 +91,18 @@ mod sqlite {
         let store = SqliteStore::from_connection(conn).unwrap();
         let raw = rusqlite::Connection::open(&path).unwrap();
         for n in 0..SWEEP_EVERY {
-            assert!(store.create(&key("old", n), b"x", NOW + 1.0, NOW).unwrap());
+            assert!(store
+                .create(&key("old", n), b"x", NOW + 1.0, NOW)
+                .unwrap()
+                .is_created());
         }
         assert_eq!(rows(&raw), SWEEP_EVERY, "nothing expired yet");
         // A second wave, after the first has expired.
         for n in 0..SWEEP_EVERY {
             assert!(store
                 .create(&key("new", n), b"x", NOW + 100.0, NOW + 50.0)
-                .unwrap());
+                .unwrap()
+                .is_created());
         }
         let kept = rows(&raw);
         eprintln!("rows kept: {kept} of {}", 2 * SWEEP_EVERY);
@@ -113,11 +117,13 @@ mod sqlite {
         for i in 0..n {
             store
                 .create(&key("backlog", i), b"x", NOW + 1.0, NOW)
-                .unwrap();
+                .unwrap()
+                .is_created();
         }
         store
             .create(&key("live", 0), b"x", NOW + 100.0, NOW)
-            .unwrap();
+            .unwrap()
+            .is_created();
         // The creates' own sweeps ran at NOW, when none of the backlog had expired.
         assert_eq!(store.sweep(NOW + 2.0).unwrap(), n as usize);
         assert_eq!(store.sweep(NOW + 2.0).unwrap(), 0);
@@ -132,11 +138,15 @@ mod sqlite {
             .unwrap()
             .with_busy_timeout(Duration::from_millis(300));
         for n in 0..50 {
-            store.create(&key("exp", n), b"x", NOW + 1.0, NOW).unwrap();
+            store
+                .create(&key("exp", n), b"x", NOW + 1.0, NOW)
+                .unwrap()
+                .is_created();
         }
         store
             .create(&key("live", 0), b"x", NOW + 100.0, NOW)
-            .unwrap();
+            .unwrap()
+            .is_created();
         let raw = rusqlite::Connection::open(&path).unwrap();
         assert!(
             SqliteStore::spawn_sweeper(&store, Duration::from_millis(20), later).is_err(),
@@ -232,13 +242,21 @@ mod postgres {
             .block_on(AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT))
             .unwrap();
         rt.block_on(async {
-            use pyramid_session::server::AsyncStore;
+            use pyramid_session::server::{AsyncStore, StoreOp};
+            let create = |key, expires_at: f64| StoreOp::Create {
+                key,
+                data: b"x",
+                expires_at: expires_at.into(),
+                now: NOW.into(),
+            };
             for n in 0..30 {
-                AsyncStore::create(&store, &key("exp", n), b"x", NOW + 1.0, NOW)
+                store
+                    .execute(create(key("exp", n), NOW + 1.0))
                     .await
                     .unwrap();
             }
-            AsyncStore::create(&store, &key("live", 0), b"x", NOW + 100.0, NOW)
+            store
+                .execute(create(key("live", 0), NOW + 100.0))
                 .await
                 .unwrap();
         });
@@ -260,11 +278,15 @@ mod postgres {
         let url = server.url_for("sweep_sync");
         let store = PostgresStore::open(&url, DEFAULT_TIMEOUT).unwrap();
         for n in 0..30 {
-            store.create(&key("exp", n), b"x", NOW + 1.0, NOW).unwrap();
+            store
+                .create(&key("exp", n), b"x", NOW + 1.0, NOW)
+                .unwrap()
+                .is_created();
         }
         store
             .create(&key("live", 0), b"x", NOW + 100.0, NOW)
-            .unwrap();
+            .unwrap()
+            .is_created();
         let sweeper = store.spawn_sweeper(Duration::from_millis(20), later);
         assert!(
             eventually(Duration::from_secs(10), || client_rows(&rt, &url) == 1),
@@ -275,7 +297,10 @@ mod postgres {
         sweeper.abort();
         // A backlog larger than one batch goes in one call.
         for n in 0..2500 {
-            store.create(&key("many", n), b"x", NOW + 1.0, NOW).unwrap();
+            store
+                .create(&key("many", n), b"x", NOW + 1.0, NOW)
+                .unwrap()
+                .is_created();
         }
         assert_eq!(store.sweep(later()).unwrap(), 2500);
     }
@@ -289,7 +314,10 @@ mod memory {
         let store = MemoryStore::with_capacity(3);
         assert_eq!(store.capacity(), Some(3));
         for n in 0..3 {
-            assert!(store.create(&key("m", n), b"x", NOW + 10.0, NOW).unwrap());
+            assert!(store
+                .create(&key("m", n), b"x", NOW + 10.0, NOW)
+                .unwrap()
+                .is_created());
         }
         let err = store
             .create(&key("m", 3), b"x", NOW + 10.0, NOW)
@@ -300,44 +328,66 @@ mod memory {
         assert_eq!(store.len(), 3);
         // Existing sessions are untouched and keep working.
         assert!(
-            !store.create(&key("m", 0), b"y", NOW + 10.0, NOW).unwrap(),
+            !store
+                .create(&key("m", 0), b"y", NOW + 10.0, NOW)
+                .unwrap()
+                .is_created(),
             "an existing key is a plain collision, not an error"
         );
         assert_eq!(
             store.save(&key("m", 0), b"y", 1, NOW + 10.0, NOW).unwrap(),
             SaveOutcome::Saved { version: 2 }
         );
-        assert!(store.touch(&key("m", 1), NOW + 20.0, NOW).unwrap());
+        assert!(store
+            .touch(&key("m", 1), NOW + 20.0, NOW)
+            .unwrap()
+            .is_touched());
         // Once some expire, a create sweeps them and goes in.
         assert!(store
             .create(&key("m", 3), b"x", NOW + 30.0, NOW + 15.0)
-            .unwrap());
+            .unwrap()
+            .is_created());
         assert_eq!(store.len(), 2, "m-0 and m-2 expired and were swept");
         // A full store still takes an expired record's own key.
         let store = MemoryStore::with_capacity(1);
-        assert!(store.create(&key("k", 0), b"x", NOW + 1.0, NOW).unwrap());
+        assert!(store
+            .create(&key("k", 0), b"x", NOW + 1.0, NOW)
+            .unwrap()
+            .is_created());
         assert!(store
             .create(&key("k", 0), b"y", NOW + 9.0, NOW + 5.0)
-            .unwrap());
+            .unwrap()
+            .is_created());
         // A save or touch that brings an expiry forward is seen by the next create.
         let store = MemoryStore::with_capacity(2);
-        assert!(store.create(&key("e", 0), b"x", NOW + 100.0, NOW).unwrap());
-        assert!(store.create(&key("e", 1), b"x", NOW + 100.0, NOW).unwrap());
+        assert!(store
+            .create(&key("e", 0), b"x", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created());
+        assert!(store
+            .create(&key("e", 1), b"x", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created());
         assert!(store.create(&key("e", 2), b"x", NOW + 100.0, NOW).is_err());
         assert_eq!(
             store.save(&key("e", 0), b"y", 1, NOW + 5.0, NOW).unwrap(),
             SaveOutcome::Saved { version: 2 }
         );
-        assert!(store.touch(&key("e", 1), NOW + 7.0, NOW).unwrap());
+        assert!(store
+            .touch(&key("e", 1), NOW + 7.0, NOW)
+            .unwrap()
+            .is_touched());
         assert!(store
             .create(&key("e", 2), b"x", NOW + 100.0, NOW + 6.0)
-            .unwrap());
+            .unwrap()
+            .is_created());
         assert!(store
             .create(&key("e", 3), b"x", NOW + 100.0, NOW + 6.5)
             .is_err());
         assert!(store
             .create(&key("e", 3), b"x", NOW + 100.0, NOW + 8.0)
-            .unwrap());
+            .unwrap()
+            .is_created());
         // Unbounded by default.
         assert_eq!(MemoryStore::new().capacity(), None);
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, RemoveOutcome, SaveOutcome, ServerConfig, SessionId, Store, StoreKey,
+    IdCookieFormat, Pending, RemoveOutcome, SaveOutcome, ServerConfig, SessionId, Store, StoreExt,
+    StoreKey,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::{OsRandom, SessionConfig};
@@ -30,17 +31,23 @@ pub fn contract<S: Store>(store: &S) {
     assert_eq!(store.load(&k, NOW).unwrap(), None);
     assert_eq!(store.load(&k, NOW).unwrap(), None);
     // create is insert-if-absent, version 1
-    assert!(store.create(&k, b"one", NOW + 100.0, NOW).unwrap());
+    assert!(store
+        .create(&k, b"one", NOW + 100.0, NOW)
+        .unwrap()
+        .is_created());
     assert!(
-        !store.create(&k, b"other", NOW + 100.0, NOW).unwrap(),
+        !store
+            .create(&k, b"other", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created(),
         "create must not overwrite"
     );
     let r = store.load(&k, NOW).unwrap().unwrap();
     assert_eq!((r.data.as_slice(), r.version), (&b"one"[..], 1));
     assert!(
-        (r.expires_at - (NOW + 100.0)).abs() < 0.01,
+        (r.expires_at.as_secs_f64() - (NOW + 100.0)).abs() < 0.01,
         "{}",
-        r.expires_at
+        r.expires_at.as_secs_f64()
     );
     // save is compare-and-set
     assert_eq!(
@@ -53,12 +60,12 @@ pub fn contract<S: Store>(store: &S) {
     );
     let r = store.load(&k, NOW).unwrap().unwrap();
     assert_eq!((r.data.as_slice(), r.version), (&b"two"[..], 2));
-    assert!((r.expires_at - (NOW + 200.0)).abs() < 0.01);
+    assert!((r.expires_at.as_secs_f64() - (NOW + 200.0)).abs() < 0.01);
     // touch moves the expiry only
-    assert!(store.touch(&k, NOW + 300.0, NOW).unwrap());
+    assert!(store.touch(&k, NOW + 300.0, NOW).unwrap().is_touched());
     let r = store.load(&k, NOW).unwrap().unwrap();
     assert_eq!((r.data.as_slice(), r.version), (&b"two"[..], 2));
-    assert!((r.expires_at - (NOW + 300.0)).abs() < 0.01);
+    assert!((r.expires_at.as_secs_f64() - (NOW + 300.0)).abs() < 0.01);
     // expired records are invisible, cannot be saved or touched, and free the key
     assert_eq!(store.load(&k, NOW + 301.0).unwrap(), None);
     assert_eq!(
@@ -67,10 +74,14 @@ pub fn contract<S: Store>(store: &S) {
             .unwrap(),
         SaveOutcome::Missing
     );
-    assert!(!store.touch(&k, NOW + 900.0, NOW + 301.0).unwrap());
+    assert!(!store
+        .touch(&k, NOW + 900.0, NOW + 301.0)
+        .unwrap()
+        .is_touched());
     assert!(store
         .create(&k, b"again", NOW + 900.0, NOW + 301.0)
-        .unwrap());
+        .unwrap()
+        .is_created());
     assert_eq!(store.load(&k, NOW + 301.0).unwrap().unwrap().version, 1);
     // remove; saving or touching afterwards never resurrects
     store.remove(&k).unwrap();
@@ -80,12 +91,18 @@ pub fn contract<S: Store>(store: &S) {
         store.save(&k, b"zombie", 1, NOW + 100.0, NOW).unwrap(),
         SaveOutcome::Missing
     );
-    assert!(!store.touch(&k, NOW + 100.0, NOW).unwrap());
+    assert!(!store.touch(&k, NOW + 100.0, NOW).unwrap().is_touched());
     assert_eq!(store.load(&k, NOW).unwrap(), None);
     // keys are independent; binary data round-trips
     let data: Vec<u8> = (0..=255).collect();
-    assert!(store.create(&key(2), &data, NOW + 10.0, NOW).unwrap());
-    assert!(store.create(&key(3), b"", NOW + 10.0, NOW).unwrap());
+    assert!(store
+        .create(&key(2), &data, NOW + 10.0, NOW)
+        .unwrap()
+        .is_created());
+    assert!(store
+        .create(&key(3), b"", NOW + 10.0, NOW)
+        .unwrap()
+        .is_created());
     assert_eq!(store.load(&key(2), NOW).unwrap().unwrap().data, data);
     assert_eq!(store.load(&key(3), NOW).unwrap().unwrap().data, b"");
     store.remove(&key(2)).unwrap();
@@ -93,7 +110,10 @@ pub fn contract<S: Store>(store: &S) {
     // remove_if removes a live record only at the expected version
     let k = key(4);
     assert_eq!(store.remove_if(&k, 1, NOW).unwrap(), RemoveOutcome::Missing);
-    assert!(store.create(&k, b"one", NOW + 100.0, NOW).unwrap());
+    assert!(store
+        .create(&k, b"one", NOW + 100.0, NOW)
+        .unwrap()
+        .is_created());
     assert_eq!(
         store.save(&k, b"two", 1, NOW + 100.0, NOW).unwrap(),
         SaveOutcome::Saved { version: 2 }
@@ -181,8 +201,14 @@ fn memory_store_concurrent_increments() {
 #[test]
 fn memory_store_sweep() {
     let store = MemoryStore::new();
-    store.create(&key(1), b"a", NOW + 1.0, NOW).unwrap();
-    store.create(&key(2), b"b", NOW + 5.0, NOW).unwrap();
+    store
+        .create(&key(1), b"a", NOW + 1.0, NOW)
+        .unwrap()
+        .is_created();
+    store
+        .create(&key(2), b"b", NOW + 5.0, NOW)
+        .unwrap()
+        .is_created();
     assert_eq!(store.sweep(NOW + 2.0), 1);
     assert_eq!(store.len(), 1);
     assert!(store.load(&key(2), NOW + 2.0).unwrap().is_some());
@@ -191,12 +217,15 @@ fn memory_store_sweep() {
     let store = MemoryStore::new();
     for n in 0..every {
         let k = SessionId::parse(&format!("s{n}")).unwrap().store_key();
-        store.create(&k, b"x", NOW + 1.0, NOW).unwrap();
+        store.create(&k, b"x", NOW + 1.0, NOW).unwrap().is_created();
     }
     assert_eq!(store.len() as u64, every, "nothing expired yet");
     for n in 0..every {
         let k = SessionId::parse(&format!("t{n}")).unwrap().store_key();
-        store.create(&k, b"x", NOW + 100.0, NOW + 50.0).unwrap();
+        store
+            .create(&k, b"x", NOW + 100.0, NOW + 50.0)
+            .unwrap()
+            .is_created();
     }
     assert_eq!(
         store.len() as u64,
@@ -235,8 +264,14 @@ mod sqlite {
         let path = dir.path.join("s.db");
         {
             let store = SqliteStore::open(&path).unwrap();
-            store.create(&key(1), b"a", NOW + 1.0, NOW).unwrap();
-            store.create(&key(2), b"b", NOW + 5.0, NOW).unwrap();
+            store
+                .create(&key(1), b"a", NOW + 1.0, NOW)
+                .unwrap()
+                .is_created();
+            store
+                .create(&key(2), b"b", NOW + 5.0, NOW)
+                .unwrap()
+                .is_created();
         }
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.load(&key(2), NOW).unwrap().unwrap().data, b"b");
@@ -270,64 +305,8 @@ mod sqlite {
     }
 }
 
-/// Runs an async store through the blocking contract: each call is `block_on` on a
-/// Tokio runtime, so the async stores meet exactly the same suite.
 #[cfg(any(feature = "redis", feature = "postgres"))]
-struct BlockOn<S> {
-    store: S,
-    rt: tokio::runtime::Handle,
-}
-
-#[cfg(any(feature = "redis", feature = "postgres"))]
-impl<S: pyramid_session::server::AsyncStore> Store for BlockOn<S> {
-    fn load(
-        &self,
-        key: &StoreKey,
-        now: f64,
-    ) -> Result<Option<pyramid_session::server::Stored>, pyramid_session::server::StoreError> {
-        self.rt.block_on(self.store.load(key, now))
-    }
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, pyramid_session::server::StoreError> {
-        self.rt
-            .block_on(self.store.create(key, data, expires_at, now))
-    }
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        v: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, pyramid_session::server::StoreError> {
-        self.rt
-            .block_on(self.store.save(key, data, v, expires_at, now))
-    }
-    fn touch(
-        &self,
-        key: &StoreKey,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, pyramid_session::server::StoreError> {
-        self.rt.block_on(self.store.touch(key, expires_at, now))
-    }
-    fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
-        self.rt.block_on(self.store.remove(key))
-    }
-    fn remove_if(
-        &self,
-        key: &StoreKey,
-        v: u64,
-        now: f64,
-    ) -> Result<pyramid_session::server::RemoveOutcome, pyramid_session::server::StoreError> {
-        self.rt.block_on(self.store.remove_if(key, v, now))
-    }
-}
+use common::BlockOn;
 
 /// Wraps an async store connected on `rt` for the blocking suite.
 #[cfg(any(feature = "redis", feature = "postgres"))]
@@ -378,22 +357,28 @@ mod redis_store {
         let k = key(9);
         let now = wall_clock();
         let redis_key = format!("{prefix}{}", k.to_hex());
-        assert!(store.create(&k, b"x", now + 100.0, now).unwrap());
+        assert!(store
+            .create(&k, b"x", now + 100.0, now)
+            .unwrap()
+            .is_created());
         assert!(server.pttl(&redis_key) > 90_000);
         assert_eq!(
             store.save(&k, b"y", 1, now + 200.0, now).unwrap(),
             SaveOutcome::Saved { version: 2 }
         );
         assert!(server.pttl(&redis_key) > 190_000);
-        assert!(store.touch(&k, now + 50.0, now).unwrap());
+        assert!(store.touch(&k, now + 50.0, now).unwrap().is_touched());
         let ttl = server.pttl(&redis_key);
         assert!(ttl > 40_000 && ttl <= 50_000, "{ttl}");
         // An expiry in the past deletes at once.
-        assert!(store.touch(&k, now - 1.0, now).unwrap());
+        assert!(store.touch(&k, now - 1.0, now).unwrap().is_touched());
         assert_eq!(server.pttl(&redis_key), -2);
         // Keys are namespaced by the prefix and never hold the raw id.
         assert!(server.keys("*").iter().all(|k| k.starts_with(prefix)));
     }
+
+    use pyramid_session::server::{OpResult, StoreOp};
+    use pyramid_session::time::UnixTime;
 
     /// Shifts the contract's fixed clock to the real one.
     struct Shifted<S> {
@@ -402,57 +387,16 @@ mod redis_store {
     }
 
     impl<S: Store> Store for Shifted<S> {
-        fn load(
+        fn execute(
             &self,
-            key: &StoreKey,
-            now: f64,
-        ) -> Result<Option<pyramid_session::server::Stored>, pyramid_session::server::StoreError>
-        {
-            Ok(self.store.load(key, now + self.shift)?.map(|mut r| {
-                r.expires_at -= self.shift;
-                r
-            }))
-        }
-        fn create(
-            &self,
-            key: &StoreKey,
-            data: &[u8],
-            e: f64,
-            now: f64,
-        ) -> Result<bool, pyramid_session::server::StoreError> {
-            self.store
-                .create(key, data, e + self.shift, now + self.shift)
-        }
-        fn save(
-            &self,
-            key: &StoreKey,
-            data: &[u8],
-            v: u64,
-            e: f64,
-            now: f64,
-        ) -> Result<SaveOutcome, pyramid_session::server::StoreError> {
-            self.store
-                .save(key, data, v, e + self.shift, now + self.shift)
-        }
-        fn touch(
-            &self,
-            key: &StoreKey,
-            e: f64,
-            now: f64,
-        ) -> Result<bool, pyramid_session::server::StoreError> {
-            self.store.touch(key, e + self.shift, now + self.shift)
-        }
-        fn remove(&self, key: &StoreKey) -> Result<(), pyramid_session::server::StoreError> {
-            self.store.remove(key)
-        }
-        fn remove_if(
-            &self,
-            key: &StoreKey,
-            v: u64,
-            now: f64,
-        ) -> Result<pyramid_session::server::RemoveOutcome, pyramid_session::server::StoreError>
-        {
-            self.store.remove_if(key, v, now + self.shift)
+            op: StoreOp<'_>,
+        ) -> Result<OpResult, pyramid_session::server::StoreError> {
+            let shift = |t: UnixTime| UnixTime::from(t.as_secs_f64() + self.shift);
+            let mut answer = self.store.execute(op.map_times(shift))?;
+            if let OpResult::Loaded(Some(record)) = &mut answer {
+                record.expires_at = UnixTime::from(record.expires_at.as_secs_f64() - self.shift);
+            }
+            Ok(answer)
         }
     }
 
@@ -579,7 +523,10 @@ mod postgres_store {
         let store =
             PostgresStore::open(&database(&server, "contract_sync"), DEFAULT_TIMEOUT).unwrap();
         contract(&store);
-        store.create(&key(7), b"old", NOW + 1.0, NOW).unwrap();
+        store
+            .create(&key(7), b"old", NOW + 1.0, NOW)
+            .unwrap()
+            .is_created();
         assert_eq!(store.sweep(NOW + 2.0).unwrap(), 1);
     }
 

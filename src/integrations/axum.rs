@@ -34,12 +34,9 @@ extern crate std;
 
 use std::boxed::Box;
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::string::{String, ToString};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 use std::vec::Vec;
 
 use axum::body::Body;
@@ -55,165 +52,29 @@ use crate::driver;
 use crate::error::{FinishError, RandomError};
 use crate::integrations::http::{apply_session_headers, cookie_header};
 use crate::random::OsRandom;
-use crate::server::{
-    AsyncStore, Pending, RemoveOutcome, SaveOutcome, ServerConfig, ServerError, ServerSession,
-    StoreError, StoreKey, Stored,
-};
+use crate::server::{AsyncStore, BoxFuture, Pending, ServerConfig, ServerError, ServerSession};
 use crate::session::{Modifier, SessionData};
+use crate::time::{Clock, SystemClock};
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// [`AsyncStore`] with boxed futures, so the layer and the extractor need no store type.
-trait DynStore: Send + Sync {
-    fn load<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        now: f64,
-    ) -> BoxFuture<'a, Result<Option<Stored>, StoreError>>;
-    fn create<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        data: &'a [u8],
-        e: f64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn save<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        data: &'a [u8],
-        v: u64,
-        e: f64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<SaveOutcome, StoreError>>;
-    fn touch<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        e: f64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn remove<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn remove_if<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        v: u64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<RemoveOutcome, StoreError>>;
-    fn wait(&self, delay: Duration) -> BoxFuture<'_, ()>;
-}
-
-impl<S: AsyncStore + Send + Sync> DynStore for S {
-    fn load<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        now: f64,
-    ) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
-        Box::pin(AsyncStore::load(self, key, now))
-    }
-    fn create<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        data: &'a [u8],
-        e: f64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(AsyncStore::create(self, key, data, e, now))
-    }
-    fn save<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        data: &'a [u8],
-        v: u64,
-        e: f64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<SaveOutcome, StoreError>> {
-        Box::pin(AsyncStore::save(self, key, data, v, e, now))
-    }
-    fn touch<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        e: f64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(AsyncStore::touch(self, key, e, now))
-    }
-    fn remove<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(AsyncStore::remove(self, key))
-    }
-    fn remove_if<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        v: u64,
-        now: f64,
-    ) -> BoxFuture<'a, Result<RemoveOutcome, StoreError>> {
-        Box::pin(AsyncStore::remove_if(self, key, v, now))
-    }
-    fn wait(&self, delay: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(AsyncStore::wait(self, delay))
-    }
-}
-
-impl AsyncStore for dyn DynStore + '_ {
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        DynStore::load(self, key, now).await
-    }
-    async fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        e: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        DynStore::create(self, key, data, e, now).await
-    }
-    async fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        v: u64,
-        e: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        DynStore::save(self, key, data, v, e, now).await
-    }
-    async fn touch(&self, key: &StoreKey, e: f64, now: f64) -> Result<bool, StoreError> {
-        DynStore::touch(self, key, e, now).await
-    }
-    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        DynStore::remove(self, key).await
-    }
-    async fn remove_if(
-        &self,
-        key: &StoreKey,
-        v: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        DynStore::remove_if(self, key, v, now).await
-    }
-    async fn wait(&self, delay: Duration) {
-        DynStore::wait(self, delay).await
-    }
-}
-
+#[derive(Clone)]
 enum Mode {
     Cookie(SessionConfig),
     Server {
         config: ServerConfig,
-        store: Box<dyn DynStore>,
+        store: Arc<dyn AsyncStore>,
     },
 }
 
+#[derive(Clone)]
 struct Shared {
     mode: Mode,
-    clock: fn() -> f64,
+    clock: Arc<dyn Clock>,
 }
 
-/// The system clock as Unix seconds (what `time.time()` returns in Python).
-#[allow(clippy::disallowed_methods)] // the adapter's one clock read; the core takes `now`
+/// The system clock as Unix seconds (what `time.time()` returns in Python): a shortcut
+/// for [`SystemClock`]'s reading.
 pub fn system_clock() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    SystemClock.now().as_secs_f64()
 }
 
 /// The tower layer that gives every request a [`Session`].
@@ -241,44 +102,35 @@ impl SessionLayer {
         SessionLayer {
             shared: Arc::new(Shared {
                 mode: Mode::Cookie(config),
-                clock: system_clock,
+                clock: Arc::new(SystemClock),
             }),
         }
     }
 
-    /// Server mode over any async store.
-    pub fn server<S: AsyncStore + Send + Sync + 'static>(
-        config: ServerConfig,
-        store: S,
-    ) -> SessionLayer {
+    /// Server mode over any async store (also a shared one: `Arc<S>` is a store, so
+    /// a sweeper task can keep its own handle).
+    pub fn server<S: AsyncStore + 'static>(config: ServerConfig, store: S) -> SessionLayer {
         SessionLayer {
             shared: Arc::new(Shared {
                 mode: Mode::Server {
                     config,
-                    store: Box::new(store),
+                    store: Arc::new(store),
                 },
-                clock: system_clock,
+                clock: Arc::new(SystemClock),
             }),
         }
     }
 
-    /// Replaces the clock (Unix seconds), e.g. for tests. It is read once per request.
+    /// Replaces the clock, e.g. a [`ManualClock`](crate::time::ManualClock) or a plain
+    /// `fn() -> f64` in tests. It is read once per request.
     #[must_use]
-    pub fn with_clock(self, clock: fn() -> f64) -> SessionLayer {
-        let shared = match Arc::try_unwrap(self.shared) {
-            Ok(shared) => Shared { clock, ..shared },
-            Err(_) => unreachable_shared(),
-        };
+    pub fn with_clock(self, clock: impl Clock + 'static) -> SessionLayer {
+        let mut shared = (*self.shared).clone();
+        shared.clock = Arc::new(clock);
         SessionLayer {
             shared: Arc::new(shared),
         }
     }
-}
-
-#[cold]
-fn unreachable_shared() -> Shared {
-    // `with_clock` takes the layer by value before it is cloned into a router.
-    panic!("SessionLayer::with_clock must be called before the layer is cloned")
 }
 
 impl<S> tower_layer::Layer<S> for SessionLayer {
@@ -394,6 +246,7 @@ impl SessionError {
             SessionError::Server(ServerError::Finish(_)) | SessionError::Finish(_) => {
                 "session cookie could not be produced"
             }
+            SessionError::Server(ServerError::Protocol(_)) => "session layer error",
             SessionError::LayerMissing => "session layer missing",
         }
     }
@@ -619,7 +472,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         Box::pin(async move {
-            let now = (shared.clock)();
+            let now = shared.clock.now().as_secs_f64();
             let header = cookie_header(request.headers());
             let state = match &shared.mode {
                 Mode::Cookie(config) => {

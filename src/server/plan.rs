@@ -4,20 +4,22 @@
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 use core::time::Duration;
 
 use super::config::{ServerConfig, BACKOFF_BASE, BACKOFF_CAP, MAX_ID_CANDIDATES};
 use super::id::{IdCookie, IdCookieFormat, SessionId, StoreKey};
 use super::session::ServerSession;
-use super::store::{OpResult, RemoveOutcome, SaveOutcome, StoreOp, Stored};
+use super::store::{
+    CreateOutcome, OpResult, Record, RemoveOutcome, SaveOutcome, StoreOp, TouchOutcome,
+};
 use crate::codec::json::State;
 use crate::codec::record::{decode_record, encode_record};
 use crate::codec::Accessed;
 use crate::cookie::{cookie_values, render_set_cookie};
-use crate::error::{ServerError, StoreError, StoreErrorKind};
+use crate::error::ServerError;
 use crate::policy::{self, Verdict};
 use crate::random::RandomSource;
+use crate::time::UnixTime;
 
 /// A request's session before its record is loaded (stage 1).
 #[derive(Clone, Debug)]
@@ -59,11 +61,19 @@ impl Pending {
         self.candidates.front().map(|c| c.id.store_key())
     }
 
+    /// The `Load` to run before [`Pending::try_open`], if the cookie carried an id.
+    pub fn load_op(&self) -> Option<StoreOp<'static>> {
+        Some(StoreOp::Load {
+            key: self.load_key()?,
+            now: self.now.into(),
+        })
+    }
+
     /// Stage 2: the session, given what the store returned for [`Pending::load_key`]
     /// (`None` when there was no key or no live record). Unknown, undecodable, expired
     /// or revoked records give a fresh session that will get a new id. Only the first
     /// candidate is tried; [`Pending::try_open`] tries the others.
-    pub fn open(self, config: &ServerConfig, loaded: Option<Stored>) -> ServerSession {
+    pub fn open(self, config: &ServerConfig, loaded: Option<Record>) -> ServerSession {
         let now = self.now;
         match self.try_open(config, loaded) {
             Ok(session) => session,
@@ -77,7 +87,7 @@ impl Pending {
     pub fn try_open(
         mut self,
         config: &ServerConfig,
-        loaded: Option<Stored>,
+        loaded: Option<Record>,
     ) -> Result<ServerSession, Pending> {
         let now = self.now;
         let Some(candidate) = self.candidates.pop_front() else {
@@ -90,14 +100,14 @@ impl Pending {
                 let estimate = config
                     .session()
                     .policy()
-                    .renewed_from(stored.expires_at, created);
+                    .renewed_from(stored.expires_at.as_secs_f64(), created);
                 session.renewed = cookie_renewed.map_or(estimate, |c| c.max(estimate));
                 session.cookie_renewed = cookie_renewed;
                 session.id = Some(candidate.id);
                 session.version = stored.version;
                 session.state = state;
                 session.created = created;
-                session.expires_at = stored.expires_at;
+                session.expires_at = stored.expires_at.as_secs_f64();
                 session.rotated = candidate.key_index > 0;
                 Ok(session)
             }
@@ -108,12 +118,12 @@ impl Pending {
 }
 
 /// A loaded record, decoded, if it is still good at `now`.
-fn usable_record(config: &ServerConfig, stored: Stored, now: f64) -> Option<(Stored, f64, State)> {
+fn usable_record(config: &ServerConfig, stored: Record, now: f64) -> Option<(Record, f64, State)> {
     let (created, state) = decode_record(&stored.data)?;
     // The record's own expiry stands for the idle timeout; every other rule is judged
     // on `created` (the record's renewal time is not stored: `now` stands in).
-    let good =
-        stored.expires_at > now && config.session().judge(now, now, created) == Verdict::Valid;
+    let good = stored.expires_at.as_secs_f64() > now
+        && config.session().judge(now, now, created) == Verdict::Valid;
     good.then_some((stored, created, state))
 }
 
@@ -193,7 +203,9 @@ impl<'s> Finisher<'s> {
             .id
             .as_ref()
             .map(SessionId::store_key)
-            .ok_or_else(|| internal("store write planned without a session id"))
+            .ok_or(ServerError::Protocol(
+                "store write planned without a session id",
+            ))
     }
 
     fn moved_from(&self) -> Result<(StoreKey, u64), ServerError> {
@@ -201,13 +213,13 @@ impl<'s> Finisher<'s> {
             .moved_from
             .as_ref()
             .map(|(id, version)| (id.store_key(), *version))
-            .ok_or_else(|| internal("move planned without an old id"))
+            .ok_or(ServerError::Protocol("move planned without an old id"))
     }
 
     /// The next operation to run, or `None` when all are done.
     pub fn next_op(&mut self) -> Result<Option<StoreOp<'_>>, ServerError> {
-        let now = self.session.now;
-        let expires_at = self.session.expires_at;
+        let now = UnixTime::from(self.session.now);
+        let expires_at = UnixTime::from(self.session.expires_at);
         let Some(step) = self.steps.front() else {
             return Ok(None);
         };
@@ -313,11 +325,11 @@ impl<'s> Finisher<'s> {
     ) -> Result<(), ServerError> {
         let step = self.steps.pop_front();
         match (step, result) {
-            (Some(Step::Create), OpResult::Created(true)) => {
+            (Some(Step::Create), OpResult::Created(CreateOutcome::Created)) => {
                 self.session.version = 1;
                 Ok(())
             }
-            (Some(Step::Create), OpResult::Created(false)) => {
+            (Some(Step::Create), OpResult::Created(CreateOutcome::Taken)) => {
                 self.retry()?;
                 self.session.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
                 self.steps.push_front(Step::Create);
@@ -341,8 +353,8 @@ impl<'s> Finisher<'s> {
                 self.session.version = version;
                 Ok(())
             }
-            (Some(Step::Touch), OpResult::Touched(found)) => {
-                if !found {
+            (Some(Step::Touch), OpResult::Touched(outcome)) => {
+                if outcome == TouchOutcome::Missing {
                     // Removed meanwhile: nothing to extend, nothing to re-send.
                     self.cookie = CookieAction::None;
                 }
@@ -383,16 +395,16 @@ impl<'s> Finisher<'s> {
                 }
                 Ok(())
             }
-            (step, result) => Err(internal(alloc::format!(
-                "driver answered {result:?} to {step:?}"
-            ))),
+            (_, _) => Err(ServerError::Protocol(
+                "store answered an operation with another's result",
+            )),
         }
     }
 
     /// After every operation succeeded: the `Set-Cookie` value to send, if any.
     pub fn into_cookie(self) -> Result<Option<String>, ServerError> {
         if !self.steps.is_empty() {
-            return Err(internal(
+            return Err(ServerError::Protocol(
                 "cookie requested before the store writes finished",
             ));
         }
@@ -429,9 +441,4 @@ impl<'s> Finisher<'s> {
             _ => Ok(None),
         }
     }
-}
-
-/// A misuse of the plan by its driver (reported as a store error of kind `Other`).
-fn internal(message: impl fmt::Display) -> ServerError {
-    ServerError::Store(StoreError::new(StoreErrorKind::Other, message))
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::config::ServerConfig;
 use super::id::SessionId;
 use super::plan::{CookieAction, Finisher, Step};
-use super::store::Stored;
+use super::store::Record;
 use crate::codec::json::State;
 use crate::codec::record::decode_record;
 use crate::error::ServerError;
@@ -321,7 +321,7 @@ impl ServerSession {
 
     /// The record's state after a lost compare-and-set: `fresh` with this request's
     /// changes replayed on it. `None` when the record is gone or undecodable.
-    pub(super) fn replay_on(&self, fresh: Option<Stored>) -> Option<(f64, State, u64)> {
+    pub(super) fn replay_on(&self, fresh: Option<Record>) -> Option<(f64, State, u64)> {
         let stored = fresh?;
         let (created, mut state) = decode_record(&stored.data)?;
         for op in &self.ops {

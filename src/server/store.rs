@@ -1,26 +1,99 @@
-//! The store contract: what a session store must do, blocking ([`Store`]) or async
-//! ([`AsyncStore`]), and the operations the plan asks for ([`StoreOp`], [`OpResult`]).
+//! The store contract: one method, [`Store::execute`] (or [`AsyncStore::execute`]), over
+//! one vocabulary, the operations the plan asks for ([`StoreOp`]) and their answers
+//! ([`OpResult`]).
+//!
+//! Why one method over a vocabulary rather than one trait method per operation: the
+//! plan ([`Finisher`](super::Finisher)) already speaks in [`StoreOp`] values, so a store
+//! that executes them needs no forwarding layer — the drivers are two small loops, a
+//! store behind `&`, `Arc` or `Box` is a store, an async store is usable as
+//! `dyn AsyncStore` without a hand-written shim, and a test can log, fail or delay any
+//! operation by wrapping one method. The cost — a store could answer a `Save` with a
+//! `Created` — is caught by the plan and reported as
+//! [`ServerError::Protocol`].
+//!
+//! # The operations
+//!
+//! Keys are [`StoreKey`]s: SHA-256 of the session id, never the id itself. Every write
+//! carries the record's expiry, which the core computes; `now` lets a store without
+//! native expiry ignore expired records. A record is *live* at `now` when it exists, is
+//! well formed and `expires_at > now`; anything else counts as missing.
+//!
+//! | operation | must | answer |
+//! |---|---|---|
+//! | `Load { key, now }` | return the live record; never create one | `Loaded(Some(record))` or `Loaded(None)` |
+//! | `Create { key, data, expires_at, now }` | insert only if no live record has the key, with version 1 | `Created(Created)` or `Created(Taken)` |
+//! | `Save { key, data, expected_version, expires_at, now }` | replace the live record only if it has `expected_version`; the version becomes `expected_version + 1` | `Saved(Saved { version })`, `Saved(Conflict)` or `Saved(Missing)` |
+//! | `Touch { key, expires_at, now }` | move a live record's expiry without rewriting it | `Touched(Touched)` or `Touched(Missing)` |
+//! | `Remove { key }` | delete the record; absent is fine | `Removed` |
+//! | `RemoveIf { key, expected_version, now }` | delete the live record only if it has `expected_version` | `RemovedIf(Removed)`, `RemovedIf(Conflict)` or `RemovedIf(Missing)` |
+//! | `Wait { delay }` | pause before a retry, without blocking an async executor | `Waited` |
+//!
+//! Each operation is atomic on its own (compare-and-set runs in one statement or one
+//! script); none spans two keys, so sharded stores (Redis Cluster) work unchanged.
+//!
+//! # Security
+//!
+//! - A store must never resurrect a record: a `Save`, `Touch` or `RemoveIf` on a missing
+//!   record answers `Missing` and writes nothing. "Removal wins" — a logout racing a
+//!   write — rests on this.
+//! - `Create` must not overwrite a live record: a colliding id is retried with a new one.
+//! - The key is a hash of the bearer secret; a leaked store holds no usable cookie. Store
+//!   errors carry a category and a message for logs; neither may contain session ids.
+//!
+//! # Performance
+//!
+//! A request costs at most one `Load` before its handler runs and, at its end, one write
+//! (plus one `RemoveIf` at login). `Wait` is only asked for after a lost compare-and-set.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
+use core::pin::Pin;
 use core::time::Duration;
 
 use super::id::StoreKey;
-use crate::error::StoreError;
+use crate::error::{ServerError, StoreError};
+use crate::time::UnixTime;
+
+/// A boxed, sendable future: what [`AsyncStore::execute`] returns, so that the trait is
+/// usable as `dyn AsyncStore`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A record as a store holds it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Stored {
+pub struct Record {
     /// The encoded record (JSON `{"created": …, "state": {…}}`); opaque to stores.
     pub data: Vec<u8>,
     /// Incremented by every successful save; 1 after create.
     pub version: u64,
-    /// When the record stops being valid (Unix seconds).
-    pub expires_at: f64,
+    /// When the record stops being valid.
+    pub expires_at: UnixTime,
 }
 
-/// Result of a compare-and-set save.
+/// The old name of [`Record`].
+#[deprecated(since = "0.2.0", note = "renamed to `Record`")]
+pub type Stored = Record;
+
+/// Answer to a `Create`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum CreateOutcome {
+    /// Inserted, with version 1.
+    Created,
+    /// A live record already has the key; nothing was written.
+    Taken,
+}
+
+impl CreateOutcome {
+    /// True when the record was inserted.
+    pub fn is_created(self) -> bool {
+        self == CreateOutcome::Created
+    }
+}
+
+/// Answer to a compare-and-set `Save`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
 pub enum SaveOutcome {
     /// Written; the record now has this version.
     Saved {
@@ -33,7 +106,24 @@ pub enum SaveOutcome {
     Missing,
 }
 
-/// Result of a conditional remove ([`Store::remove_if`]).
+/// Answer to a `Touch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum TouchOutcome {
+    /// The expiry moved.
+    Touched,
+    /// There was no live record.
+    Missing,
+}
+
+impl TouchOutcome {
+    /// True when the expiry moved.
+    pub fn is_touched(self) -> bool {
+        self == TouchOutcome::Touched
+    }
+}
+
+/// Answer to a conditional `RemoveIf`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub enum RemoveOutcome {
@@ -45,172 +135,29 @@ pub enum RemoveOutcome {
     Missing,
 }
 
-/// The store contract, blocking flavour. Every write carries the record's expiry, which
-/// the core computes; `now` lets stores without native expiry ignore expired records.
-///
-/// - `load` returns `None` for a missing or expired record and never creates one.
-/// - `create` inserts only if no live record has the key (returns `false` otherwise);
-///   the new record has version 1.
-/// - `save` replaces the record only if it is live and has `expected_version`.
-/// - `touch` moves the expiry of a live record without rewriting it; `false` if missing.
-/// - `remove` deletes the record (absent is fine).
-/// - `remove_if` deletes the record only if it is live and still has `expected_version`
-///   (how a login moves a session to a new id without losing a concurrent write).
-/// - `wait` pauses before a retry after a lost compare-and-set (backoff); the plan
-///   decides how long.
-pub trait Store {
-    /// Loads a live record.
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError>;
-    /// Inserts a record if the key is free.
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError>;
-    /// Compare-and-set on the version.
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError>;
-    /// Extends the expiry of a live record.
-    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError>;
-    /// Deletes a record.
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError>;
-    /// Deletes a live record only if it still has `expected_version`.
-    fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError>;
-    /// Waits `delay` before a retry. With `std` the default sleeps the calling thread;
-    /// without it, it returns at once.
-    fn wait(&self, delay: Duration) {
-        #[cfg(feature = "std")]
-        {
-            extern crate std;
-            std::thread::sleep(delay);
-        }
-        #[cfg(not(feature = "std"))]
-        let _ = delay;
-    }
-}
-
-macro_rules! store_via_deref {
-    ($($ty:ty),*) => {$(
-        /// A reference or shared pointer to a store is a store.
-        impl<S: Store + ?Sized> Store for $ty {
-            fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-                (**self).load(key, now)
-            }
-            fn create(&self, key: &StoreKey, data: &[u8], expires_at: f64, now: f64) -> Result<bool, StoreError> {
-                (**self).create(key, data, expires_at, now)
-            }
-            fn save(
-                &self,
-                key: &StoreKey,
-                data: &[u8],
-                expected_version: u64,
-                expires_at: f64,
-                now: f64,
-            ) -> Result<SaveOutcome, StoreError> {
-                (**self).save(key, data, expected_version, expires_at, now)
-            }
-            fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-                (**self).touch(key, expires_at, now)
-            }
-            fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-                (**self).remove(key)
-            }
-            fn remove_if(&self, key: &StoreKey, expected_version: u64, now: f64) -> Result<RemoveOutcome, StoreError> {
-                (**self).remove_if(key, expected_version, now)
-            }
-            fn wait(&self, delay: Duration) {
-                (**self).wait(delay)
-            }
-        }
-    )*};
-}
-
-store_via_deref!(&S, alloc::sync::Arc<S>);
-
-/// The store contract, async flavour: the same operations and rules as [`Store`].
-pub trait AsyncStore: Sync {
-    /// Loads a live record.
-    fn load(
-        &self,
-        key: &StoreKey,
-        now: f64,
-    ) -> impl Future<Output = Result<Option<Stored>, StoreError>> + Send;
-    /// Inserts a record if the key is free.
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Compare-and-set on the version.
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
-    /// Extends the expiry of a live record.
-    fn touch(
-        &self,
-        key: &StoreKey,
-        expires_at: f64,
-        now: f64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Deletes a record.
-    fn remove(&self, key: &StoreKey) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Deletes a live record only if it still has `expected_version`.
-    fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> impl Future<Output = Result<RemoveOutcome, StoreError>> + Send;
-    /// Waits `delay` before a retry, without blocking the executor. The default returns
-    /// at once (no runtime is assumed); stores on a runtime sleep on its timer.
-    fn wait(&self, delay: Duration) -> impl Future<Output = ()> + Send {
-        let _ = delay;
-        core::future::ready(())
-    }
-}
-
-/// One store operation the driver must run, then report with [`Finisher::complete`](super::Finisher::complete).
-#[derive(Debug)]
+/// One store operation planned by the core (the contract of each is in the module
+/// docs). Not `#[non_exhaustive]`: a new operation must break every store's `match`.
+#[derive(Clone, Copy, Debug)]
 pub enum StoreOp<'a> {
-    /// [`Store::load`].
+    /// Load the live record.
     Load {
         /// Record key.
         key: StoreKey,
         /// Request time.
-        now: f64,
+        now: UnixTime,
     },
-    /// [`Store::create`].
+    /// Insert if no live record has the key.
     Create {
         /// Record key.
         key: StoreKey,
         /// Encoded record.
         data: &'a [u8],
         /// Expiry.
-        expires_at: f64,
+        expires_at: UnixTime,
         /// Request time.
-        now: f64,
+        now: UnixTime,
     },
-    /// [`Store::save`].
+    /// Compare-and-set on the version.
     Save {
         /// Record key.
         key: StoreKey,
@@ -219,34 +166,34 @@ pub enum StoreOp<'a> {
         /// Version the record must still have.
         expected_version: u64,
         /// Expiry.
-        expires_at: f64,
+        expires_at: UnixTime,
         /// Request time.
-        now: f64,
+        now: UnixTime,
     },
-    /// [`Store::touch`].
+    /// Move a live record's expiry.
     Touch {
         /// Record key.
         key: StoreKey,
         /// New expiry.
-        expires_at: f64,
+        expires_at: UnixTime,
         /// Request time.
-        now: f64,
+        now: UnixTime,
     },
-    /// [`Store::remove`].
+    /// Delete the record.
     Remove {
         /// Record key.
         key: StoreKey,
     },
-    /// [`Store::remove_if`].
+    /// Delete the live record if it still has the version.
     RemoveIf {
         /// Record key.
         key: StoreKey,
         /// Version the record must still have.
         expected_version: u64,
         /// Request time.
-        now: f64,
+        now: UnixTime,
     },
-    /// [`Store::wait`]: back off before the next operation.
+    /// Back off before the next operation.
     Wait {
         /// How long.
         delay: Duration,
@@ -257,17 +204,244 @@ pub enum StoreOp<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpResult {
     /// Answer to `Load`.
-    Loaded(Option<Stored>),
-    /// Answer to `Create`: false when the key was taken.
-    Created(bool),
+    Loaded(Option<Record>),
+    /// Answer to `Create`.
+    Created(CreateOutcome),
     /// Answer to `Save`.
     Saved(SaveOutcome),
-    /// Answer to `Touch`: false when the record was gone.
-    Touched(bool),
+    /// Answer to `Touch`.
+    Touched(TouchOutcome),
     /// Answer to `Remove`.
     Removed,
     /// Answer to `RemoveIf`.
     RemovedIf(RemoveOutcome),
     /// Answer to `Wait`.
     Waited,
+}
+
+impl<'a> StoreOp<'a> {
+    /// The same operation with every instant (`now`, `expires_at`) mapped through `f`:
+    /// for adapters that translate between clocks, e.g. a store whose own clock is
+    /// known to run ahead.
+    #[must_use]
+    pub fn map_times(self, f: impl Fn(UnixTime) -> UnixTime) -> StoreOp<'a> {
+        match self {
+            StoreOp::Load { key, now } => StoreOp::Load { key, now: f(now) },
+            StoreOp::Create {
+                key,
+                data,
+                expires_at,
+                now,
+            } => StoreOp::Create {
+                key,
+                data,
+                expires_at: f(expires_at),
+                now: f(now),
+            },
+            StoreOp::Save {
+                key,
+                data,
+                expected_version,
+                expires_at,
+                now,
+            } => StoreOp::Save {
+                key,
+                data,
+                expected_version,
+                expires_at: f(expires_at),
+                now: f(now),
+            },
+            StoreOp::Touch {
+                key,
+                expires_at,
+                now,
+            } => StoreOp::Touch {
+                key,
+                expires_at: f(expires_at),
+                now: f(now),
+            },
+            StoreOp::RemoveIf {
+                key,
+                expected_version,
+                now,
+            } => StoreOp::RemoveIf {
+                key,
+                expected_version,
+                now: f(now),
+            },
+            op @ (StoreOp::Remove { .. } | StoreOp::Wait { .. }) => op,
+        }
+    }
+}
+
+impl OpResult {
+    /// The answer to a `Load`; any other answer is [`ServerError::Protocol`].
+    pub fn into_loaded(self) -> Result<Option<Record>, ServerError> {
+        match self {
+            OpResult::Loaded(record) => Ok(record),
+            _ => Err(ServerError::Protocol(
+                "store answered a Load with another result",
+            )),
+        }
+    }
+}
+
+/// A blocking session store: executes one [`StoreOp`] (see the module docs for what
+/// each must do).
+pub trait Store {
+    /// Runs `op` and returns its answer.
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError>;
+}
+
+/// An async session store: the same contract as [`Store`], awaited. `Wait` must not block
+/// the executor (sleep on the runtime's timer).
+pub trait AsyncStore: Send + Sync {
+    /// Runs `op` and returns its answer.
+    fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>>;
+}
+
+macro_rules! via_pointer {
+    ($($ty:ty),*) => {$(
+        impl<S: Store + ?Sized> Store for $ty {
+            fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+                (**self).execute(op)
+            }
+        }
+        impl<S: AsyncStore + ?Sized> AsyncStore for $ty {
+            fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+                (**self).execute(op)
+            }
+        }
+    )*};
+}
+
+via_pointer!(&S, Box<S>, alloc::sync::Arc<S>);
+
+/// A store that holds nothing: every load finds no record and every write is taken as
+/// done, so every request starts a fresh session (a null implementation, for tests and
+/// for wiring a layer before a real store exists).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullStore;
+
+impl Store for NullStore {
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        Ok(match op {
+            StoreOp::Load { .. } => OpResult::Loaded(None),
+            StoreOp::Create { .. } => OpResult::Created(CreateOutcome::Created),
+            StoreOp::Save { .. } => OpResult::Saved(SaveOutcome::Missing),
+            StoreOp::Touch { .. } => OpResult::Touched(TouchOutcome::Missing),
+            StoreOp::Remove { .. } => OpResult::Removed,
+            StoreOp::RemoveIf { .. } => OpResult::RemovedIf(RemoveOutcome::Missing),
+            StoreOp::Wait { .. } => OpResult::Waited,
+        })
+    }
+}
+
+impl AsyncStore for NullStore {
+    fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+        Box::pin(core::future::ready(Store::execute(self, op)))
+    }
+}
+
+/// Typed calls on any [`Store`], one per operation: `store.load(&key, now)` instead of
+/// matching on [`Store::execute`]'s answer (for tests, tools and migrations; the plan
+/// speaks [`StoreOp`] directly). A store answering the wrong variant gives
+/// [`StoreError`] of kind `Other`.
+pub trait StoreExt: Store {
+    /// `Load`.
+    fn load(&self, key: &StoreKey, now: impl Into<UnixTime>) -> Result<Option<Record>, StoreError> {
+        match self.execute(StoreOp::Load {
+            key: *key,
+            now: now.into(),
+        })? {
+            OpResult::Loaded(record) => Ok(record),
+            other => Err(mismatch(other)),
+        }
+    }
+    /// `Create`.
+    fn create(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: impl Into<UnixTime>,
+        now: impl Into<UnixTime>,
+    ) -> Result<CreateOutcome, StoreError> {
+        match self.execute(StoreOp::Create {
+            key: *key,
+            data,
+            expires_at: expires_at.into(),
+            now: now.into(),
+        })? {
+            OpResult::Created(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
+        }
+    }
+    /// `Save`.
+    fn save(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expected_version: u64,
+        expires_at: impl Into<UnixTime>,
+        now: impl Into<UnixTime>,
+    ) -> Result<SaveOutcome, StoreError> {
+        match self.execute(StoreOp::Save {
+            key: *key,
+            data,
+            expected_version,
+            expires_at: expires_at.into(),
+            now: now.into(),
+        })? {
+            OpResult::Saved(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
+        }
+    }
+    /// `Touch`.
+    fn touch(
+        &self,
+        key: &StoreKey,
+        expires_at: impl Into<UnixTime>,
+        now: impl Into<UnixTime>,
+    ) -> Result<TouchOutcome, StoreError> {
+        match self.execute(StoreOp::Touch {
+            key: *key,
+            expires_at: expires_at.into(),
+            now: now.into(),
+        })? {
+            OpResult::Touched(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
+        }
+    }
+    /// `Remove`.
+    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
+        match self.execute(StoreOp::Remove { key: *key })? {
+            OpResult::Removed => Ok(()),
+            other => Err(mismatch(other)),
+        }
+    }
+    /// `RemoveIf`.
+    fn remove_if(
+        &self,
+        key: &StoreKey,
+        expected_version: u64,
+        now: impl Into<UnixTime>,
+    ) -> Result<RemoveOutcome, StoreError> {
+        match self.execute(StoreOp::RemoveIf {
+            key: *key,
+            expected_version,
+            now: now.into(),
+        })? {
+            OpResult::RemovedIf(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
+        }
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+fn mismatch(answer: OpResult) -> StoreError {
+    StoreError::new(
+        crate::error::StoreErrorKind::Other,
+        alloc::format!("store answered {answer:?} to another operation"),
+    )
 }

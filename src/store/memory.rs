@@ -16,18 +16,23 @@
 extern crate std;
 
 use core::sync::atomic::Ordering::Relaxed;
+use std::boxed::Box;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::ops::{dispatch, BlockingOps};
+use crate::server::store::BoxFuture;
+
 use crate::server::{
-    RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
+    StoreKey, StoreOp,
 };
 
 /// The embedded default store. Cheap to share (`Arc<MemoryStore>`); sessions do not
 /// survive a restart. Unbounded unless made with [`MemoryStore::with_capacity`].
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    records: Mutex<HashMap<StoreKey, Stored>>,
+    records: Mutex<HashMap<StoreKey, Record>>,
     creates: core::sync::atomic::AtomicU64,
     capacity: Option<usize>,
     /// With a capacity: a lower bound on every held record's expiry (`f64` bits, 0.0 at
@@ -61,7 +66,7 @@ impl MemoryStore {
         self.capacity
     }
 
-    fn records(&self) -> MutexGuard<'_, HashMap<StoreKey, Stored>> {
+    fn records(&self) -> MutexGuard<'_, HashMap<StoreKey, Record>> {
         // A panic elsewhere while holding the lock cannot leave a record half-written
         // (every operation replaces whole values), so a poisoned map is still usable.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
@@ -71,7 +76,7 @@ impl MemoryStore {
     pub fn sweep(&self, now: f64) -> usize {
         let mut records = self.records();
         let before = records.len();
-        records.retain(|_, r| r.expires_at > now);
+        records.retain(|_, r| r.expires_at.as_secs_f64() > now);
         before - records.len()
     }
 
@@ -96,16 +101,18 @@ impl MemoryStore {
     }
 
     fn live<'m>(
-        records: &'m mut HashMap<StoreKey, Stored>,
+        records: &'m mut HashMap<StoreKey, Record>,
         key: &StoreKey,
         now: f64,
-    ) -> Option<&'m mut Stored> {
-        records.get_mut(key).filter(|r| r.expires_at > now)
+    ) -> Option<&'m mut Record> {
+        records
+            .get_mut(key)
+            .filter(|r| r.expires_at.as_secs_f64() > now)
     }
 }
 
-impl Store for MemoryStore {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+impl BlockingOps for MemoryStore {
+    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
         Ok(Self::live(&mut self.records(), key, now).map(|r| r.clone()))
     }
 
@@ -133,9 +140,9 @@ impl Store for MemoryStore {
                 if now >= f64::from_bits(self.earliest_expiry.load(Relaxed)) {
                     let mut earliest = f64::INFINITY;
                     records.retain(|_, r| {
-                        let keep = r.expires_at > now;
+                        let keep = r.expires_at.as_secs_f64() > now;
                         if keep {
-                            earliest = earliest.min(r.expires_at);
+                            earliest = earliest.min(r.expires_at.as_secs_f64());
                         }
                         keep
                     });
@@ -156,10 +163,10 @@ impl Store for MemoryStore {
         self.note_expiry(expires_at);
         records.insert(
             *key,
-            Stored {
+            Record {
                 data: data.to_vec(),
                 version: 1,
-                expires_at,
+                expires_at: expires_at.into(),
             },
         );
         Ok(true)
@@ -180,7 +187,7 @@ impl Store for MemoryStore {
             Some(r) => {
                 r.data = data.to_vec();
                 r.version += 1;
-                r.expires_at = expires_at;
+                r.expires_at = expires_at.into();
                 self.note_expiry(expires_at);
                 SaveOutcome::Saved { version: r.version }
             }
@@ -190,7 +197,7 @@ impl Store for MemoryStore {
     fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
         Ok(match Self::live(&mut self.records(), key, now) {
             Some(r) => {
-                r.expires_at = expires_at;
+                r.expires_at = expires_at.into();
                 self.note_expiry(expires_at);
                 true
             }
@@ -225,5 +232,15 @@ impl Store for MemoryStore {
     }
 }
 
+impl Store for MemoryStore {
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        dispatch(self, op)
+    }
+}
+
 // The memory store never waits, so its async operations are its blocking ones.
-async_via_blocking!(MemoryStore);
+impl AsyncStore for MemoryStore {
+    fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+        Box::pin(core::future::ready(dispatch(self, op)))
+    }
+}

@@ -27,14 +27,19 @@
 
 extern crate std;
 
+use std::boxed::Box;
 use std::format;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use std::vec::Vec;
 
+use super::ops::{dispatch_async, AsyncOps};
+use crate::server::store::BoxFuture;
 use crate::server::{
-    AsyncStore, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
+    StoreKey, StoreOp,
 };
+use crate::time::Clock;
 
 const SCHEMA: &str = "
 BEGIN;
@@ -140,16 +145,16 @@ fn error(e: tokio_postgres::Error) -> StoreError {
 
 /// A row of `data, version, expires_at`; `None` when it is not well-formed (the
 /// queries already leave such rows out). A column of the wrong type is an error.
-fn row_to_stored(row: &tokio_postgres::Row) -> Result<Option<Stored>, StoreError> {
+fn row_to_stored(row: &tokio_postgres::Row) -> Result<Option<Record>, StoreError> {
     let data: Option<Vec<u8>> = row.try_get(0).map_err(error)?;
     let version: Option<i64> = row.try_get(1).map_err(error)?;
     let expires_at: Option<f64> = row.try_get(2).map_err(error)?;
     Ok(match (data, version, expires_at) {
         (Some(data), Some(version), Some(expires_at)) if version >= 1 && expires_at.is_finite() => {
-            Some(Stored {
+            Some(Record {
                 data,
                 version: version.unsigned_abs(),
-                expires_at,
+                expires_at: expires_at.into(),
             })
         }
         _ => None,
@@ -208,7 +213,7 @@ impl PostgresStore {
     pub fn spawn_sweeper(
         &self,
         every: Duration,
-        clock: fn() -> f64,
+        clock: impl Clock + 'static,
     ) -> tokio::task::JoinHandle<()> {
         self.rt
             .spawn(sweep_periodically(self.inner.sibling(), every, clock))
@@ -216,55 +221,8 @@ impl PostgresStore {
 }
 
 impl Store for PostgresStore {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        self.rt.block_on(AsyncStore::load(&self.inner, key, now))
-    }
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        self.rt
-            .block_on(AsyncStore::create(&self.inner, key, data, expires_at, now))
-    }
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.rt.block_on(AsyncStore::save(
-            &self.inner,
-            key,
-            data,
-            expected_version,
-            expires_at,
-            now,
-        ))
-    }
-    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        self.rt
-            .block_on(AsyncStore::touch(&self.inner, key, expires_at, now))
-    }
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.rt.block_on(AsyncStore::remove(&self.inner, key))
-    }
-    fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        self.rt.block_on(AsyncStore::remove_if(
-            &self.inner,
-            key,
-            expected_version,
-            now,
-        ))
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        self.rt.block_on(AsyncStore::execute(&self.inner, op))
     }
 }
 
@@ -362,7 +320,7 @@ impl AsyncPostgresStore {
     pub fn spawn_sweeper(
         &self,
         every: Duration,
-        clock: fn() -> f64,
+        clock: impl Clock + 'static,
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
@@ -379,18 +337,18 @@ impl AsyncPostgresStore {
     }
 }
 
-async fn sweep_periodically(store: AsyncPostgresStore, every: Duration, clock: fn() -> f64) {
+async fn sweep_periodically(store: AsyncPostgresStore, every: Duration, clock: impl Clock) {
     let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         // Errors are retried at the next tick.
-        let _ = store.sweep(clock()).await;
+        let _ = store.sweep(clock.now().as_secs_f64()).await;
     }
 }
 
-impl AsyncStore for AsyncPostgresStore {
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+impl AsyncOps for AsyncPostgresStore {
+    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
         let client = self.client().await?;
         let hex = key.to_hex();
         let row = self.bounded(client.query_opt(LOAD, &[&hex, &now])).await?;
@@ -476,7 +434,10 @@ impl AsyncStore for AsyncPostgresStore {
             RemoveOutcome::Missing
         })
     }
-    async fn wait(&self, delay: Duration) {
-        tokio::time::sleep(delay).await;
+}
+
+impl AsyncStore for AsyncPostgresStore {
+    fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+        Box::pin(dispatch_async(self, op))
     }
 }

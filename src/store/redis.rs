@@ -16,6 +16,7 @@
 
 extern crate std;
 
+use std::boxed::Box;
 use std::string::String;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -23,8 +24,12 @@ use std::vec::Vec;
 
 use redis::{Cmd, ErrorKind, RedisError, Script, ScriptInvocation};
 
+use super::ops::{dispatch, dispatch_async, AsyncOps, BlockingOps};
+use crate::server::store::BoxFuture;
+
 use crate::server::{
-    AsyncStore, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
+    StoreKey, StoreOp,
 };
 
 const CREATE: &str = r"
@@ -185,13 +190,13 @@ impl Commands {
 
 type Fields = (Option<u64>, Option<Vec<u8>>, Option<f64>);
 
-fn stored(fields: Fields, now: f64) -> Result<Option<Stored>, StoreError> {
+fn stored(fields: Fields, now: f64) -> Result<Option<Record>, StoreError> {
     match fields {
         (None, None, None) => Ok(None),
-        (Some(version), Some(data), Some(expires_at)) => Ok((expires_at > now).then_some(Stored {
+        (Some(version), Some(data), Some(expires_at)) => Ok((expires_at > now).then_some(Record {
             data,
             version,
-            expires_at,
+            expires_at: expires_at.into(),
         })),
         _ => Err(StoreError::new(
             StoreErrorKind::Corrupt,
@@ -281,8 +286,8 @@ impl RedisStore {
     }
 }
 
-impl Store for RedisStore {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+impl BlockingOps for RedisStore {
+    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
         let fields: Fields = self.with_conn(|c| self.commands.load(key).query(c))?;
         stored(fields, now)
     }
@@ -333,6 +338,9 @@ impl Store for RedisStore {
                 .invoke(c)
         })?;
         Ok(remove_outcome(code))
+    }
+    fn wait(&self, delay: Duration) {
+        std::thread::sleep(delay);
     }
 }
 
@@ -400,11 +408,11 @@ where
     }
 }
 
-impl<C> AsyncStore for AsyncRedisStore<C>
+impl<C> AsyncOps for AsyncRedisStore<C>
 where
     C: redis::aio::ConnectionLike + Clone + Send + Sync,
 {
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
         let mut conn = self.conn.clone();
         let cmd = self.commands.load(key);
         let fields: Fields = self.bounded(cmd.query_async(&mut conn)).await?;
@@ -460,7 +468,19 @@ where
         let code: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(remove_outcome(code))
     }
-    async fn wait(&self, delay: Duration) {
-        tokio::time::sleep(delay).await;
+}
+
+impl Store for RedisStore {
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        dispatch(self, op)
+    }
+}
+
+impl<C> AsyncStore for AsyncRedisStore<C>
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync,
+{
+    fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+        Box::pin(dispatch_async(self, op))
     }
 }

@@ -55,18 +55,23 @@
 
 extern crate std;
 
+use std::boxed::Box;
 use std::path::Path;
 use std::string::String;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use std::vec::Vec;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::ops::{dispatch, BlockingOps, Detached};
+use crate::server::store::BoxFuture;
+use crate::time::Clock;
+
 use crate::server::{
-    AsyncStore, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreKey, Stored,
+    AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
+    StoreKey, StoreOp,
 };
 
 const SCHEMA: &str = "
@@ -324,7 +329,7 @@ impl SqliteStore {
     pub fn spawn_sweeper(
         &self,
         every: Duration,
-        clock: fn() -> f64,
+        clock: impl Clock + 'static,
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
@@ -336,8 +341,9 @@ impl SqliteStore {
             loop {
                 ticks.tick().await;
                 let store = store.clone();
+                let now = clock.now().as_secs_f64();
                 // Errors are retried at the next tick.
-                let _ = tokio::task::spawn_blocking(move || store.sweep(clock())).await;
+                let _ = tokio::task::spawn_blocking(move || store.sweep(now)).await;
             }
         }))
     }
@@ -369,7 +375,7 @@ fn sweep_batch(conn: &Connection, now: f64) -> Result<usize, StoreError> {
 }
 
 /// A row of `data, version, expires_at`, or `None` when it is not well-formed.
-fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Stored>> {
+fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Record>> {
     let data = match row.get_ref(0)? {
         ValueRef::Blob(b) => b.to_vec(),
         _ => return Ok(None),
@@ -383,15 +389,15 @@ fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Stored>> {
         ValueRef::Integer(x) => x as f64,
         _ => return Ok(None),
     };
-    Ok(expires_at.is_finite().then_some(Stored {
+    Ok(expires_at.is_finite().then_some(Record {
         data,
         version,
-        expires_at,
+        expires_at: expires_at.into(),
     }))
 }
 
-impl Store for SqliteStore {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
+impl BlockingOps for SqliteStore {
+    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
         let row = self
             .checkout()?
             .conn()
@@ -499,63 +505,28 @@ impl Store for SqliteStore {
             RemoveOutcome::Missing
         })
     }
+
+    fn wait(&self, delay: Duration) {
+        std::thread::sleep(delay);
+    }
+}
+
+impl Store for SqliteStore {
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        dispatch(self, op)
+    }
 }
 
 // Every call goes to the blocking pool: a locked database must not stall the executor.
 impl AsyncStore for SqliteStore {
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Stored>, StoreError> {
-        let key = *key;
-        self.off_executor(move |s| Store::load(s, &key, now)).await
-    }
-
-    async fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        let (key, data) = (*key, data.to_vec());
-        self.off_executor(move |s| Store::create(s, &key, &data, expires_at, now))
-            .await
-    }
-
-    async fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        let (key, data): (StoreKey, Vec<u8>) = (*key, data.to_vec());
-        self.off_executor(move |s| Store::save(s, &key, &data, expected_version, expires_at, now))
-            .await
-    }
-
-    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        let key = *key;
-        self.off_executor(move |s| Store::touch(s, &key, expires_at, now))
-            .await
-    }
-
-    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let key = *key;
-        self.off_executor(move |s| Store::remove(s, &key)).await
-    }
-
-    async fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        let key = *key;
-        self.off_executor(move |s| Store::remove_if(s, &key, expected_version, now))
-            .await
-    }
-
-    async fn wait(&self, delay: Duration) {
-        tokio::time::sleep(delay).await;
+    fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
+        Box::pin(async move {
+            if let StoreOp::Wait { delay } = op {
+                tokio::time::sleep(delay).await;
+                return Ok(OpResult::Waited);
+            }
+            let detached = Detached::new(op);
+            self.off_executor(move |s| dispatch(s, detached.op())).await
+        })
     }
 }

@@ -64,3 +64,20 @@ pub fn counter_rng(
         Ok(())
     }
 }
+
+/// Runs an async store through the blocking interface: each operation is `block_on` on
+/// a Tokio runtime, so the async stores meet exactly the same suites (and get the
+/// typed calls of `StoreExt`).
+pub struct BlockOn<S> {
+    pub store: S,
+    pub rt: tokio::runtime::Handle,
+}
+
+impl<S: pyramid_session::server::AsyncStore> pyramid_session::server::Store for BlockOn<S> {
+    fn execute(
+        &self,
+        op: pyramid_session::server::StoreOp<'_>,
+    ) -> Result<pyramid_session::server::OpResult, pyramid_session::server::StoreError> {
+        self.rt.block_on(self.store.execute(op))
+    }
+}
