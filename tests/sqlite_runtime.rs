@@ -134,8 +134,11 @@ fn locked_sqlite_does_not_stall_other_requests() {
         still_pending,
         "the 404 must answer while the session request waits on the lock"
     );
+    // The target is 100 ms (measured: a few ms). The bound asserted here is a
+    // third of the busy timeout, so that a loaded CI machine cannot fail it while a
+    // blocked runtime (which waits the whole busy timeout) always does.
     assert!(
-        latency < Duration::from_millis(100),
+        latency < BUSY_TIMEOUT / 3,
         "the 404 took {latency:?}: the runtime was blocked"
     );
 
