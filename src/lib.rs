@@ -7,13 +7,13 @@
 //! `Set-Cookie:` value to send.
 //!
 //! ```
-//! use pyramid_session::{Session, SessionConfig};
+//! use pyramid_session::{CookieSession, SessionConfig};
 //! use serde_json::json;
 //!
 //! let config = SessionConfig::pyramid("seekrit").build()?;
 //!
 //! // First request: no cookie; the view stores something.
-//! let mut session = Session::load(&config, None, 1700000000.25);
+//! let mut session = CookieSession::load(&config, None, 1700000000.25);
 //! session.insert("a", json!(1));
 //! let set_cookie = session.finish(&config, false)?.expect("a changed session sends a cookie");
 //! assert_eq!(
@@ -24,7 +24,7 @@
 //!
 //! // Next request, ten seconds later, with the cookie Pyramid would also have set.
 //! let value = set_cookie.split(';').next().unwrap();
-//! let mut session = Session::load(&config, Some(value.as_bytes()), 1700000010.25);
+//! let mut session = CookieSession::load(&config, Some(value.as_bytes()), 1700000010.25);
 //! assert_eq!(session.get("a"), Some(&json!(1)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -46,7 +46,7 @@
 //!
 //! # Features
 //! - `std` (default): the OS random source and std integration in dependencies.
-//! - `json` (default): Pyramid's JSON framing, [`Session`] and server mode.
+//! - `json` (default): Pyramid's JSON framing, [`CookieSession`] and server mode.
 //! - `memory-store` (default): `store::MemoryStore`.
 //! - `postcard`: compact typed framing for Rust-only deployments.
 //! - `sqlite`, `redis`, `postgres`: the stores.
@@ -88,7 +88,10 @@ pub use error::{Base64Error, ConfigError, FinishError, FrameError, RandomError, 
 pub use random::OsRandom;
 pub use random::RandomSource;
 #[cfg(feature = "json")]
-pub use session::{LoadOutcome, Session, SessionData};
+#[allow(deprecated)]
+pub use session::Session;
+#[cfg(feature = "json")]
+pub use session::{CookieSession, LoadOutcome, SessionData};
 pub use signer::{HashAlg, Keyring};
 
 /// The README's examples run as doc-tests.

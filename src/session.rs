@@ -1,9 +1,9 @@
 //! The cookie-mode session: Pyramid's `BaseCookieSessionFactory` session as pure
 //! functions of the request's `Cookie:` header, the configuration and `now`.
 //!
-//! [`Session::load`] reads the cookie; the dict-like methods are Pyramid's accessors
+//! [`CookieSession::load`] reads the cookie; the dict-like methods are Pyramid's accessors
 //! (they mark the session accessed and may trigger a reissue) and mutators (they mark it
-//! changed); [`Session::finish`] returns the `Set-Cookie` value to send, if any.
+//! changed); [`CookieSession::finish`] returns the `Set-Cookie` value to send, if any.
 //! Timestamps follow Pyramid exactly, so cookies are byte-identical to Pyramid's.
 
 use alloc::string::{String, ToString};
@@ -63,9 +63,13 @@ pub enum LoadOutcome {
     Invalid(InvalidCookie),
 }
 
+/// The old name of [`CookieSession`].
+#[deprecated(since = "0.2.0", note = "renamed to `CookieSession`")]
+pub type Session = CookieSession;
+
 /// One request's view of a cookie-mode session.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct CookieSession {
     state: State,
     created: f64,
     renewed: f64,
@@ -77,14 +81,14 @@ pub struct Session {
     outcome: LoadOutcome,
 }
 
-impl Session {
+impl CookieSession {
     /// Loads the session from a `Cookie:` header (or `None` when the request had none) at
     /// time `now` (seconds since the Unix epoch, as `time.time()`).
     ///
-    /// Never fails: every problem yields a fresh session, and [`Session::outcome`] says why.
+    /// Never fails: every problem yields a fresh session, and [`CookieSession::outcome`] says why.
     /// With several cookies of the configured name, the first that verifies is used.
-    pub fn load(config: &SessionConfig, cookie_header: Option<&[u8]>, now: f64) -> Session {
-        let mut session = Session {
+    pub fn load(config: &SessionConfig, cookie_header: Option<&[u8]>, now: f64) -> CookieSession {
+        let mut session = CookieSession {
             state: State::new(),
             created: now,
             renewed: now,
@@ -361,21 +365,22 @@ fn signed_len(config: &SessionConfig, payload: &[u8]) -> usize {
 /// A read-modify-write function over one session value.
 pub type Modifier = alloc::boxed::Box<dyn Fn(Option<&Value>) -> Option<Value> + Send + Sync>;
 
-/// The operations cookie-mode [`Session`] and server-mode
+/// The operations cookie-mode [`CookieSession`] and server-mode
 /// [`crate::server::ServerSession`] share, and Pyramid's flash and CSRF helpers built on
 /// them (so both kinds of session behave alike).
 pub trait SessionData {
     /// Reads a value — an accessor.
-    fn read(&mut self, key: &str) -> Option<&Value>;
+    fn get(&mut self, key: &str) -> Option<&Value>;
     /// Sets a value — a mutator.
-    fn write(&mut self, key: &str, value: Value);
-    /// Read-modify-write of one value — a mutator. Returns the new value.
-    fn update(&mut self, key: &str, f: Modifier) -> Option<Value>;
+    fn insert(&mut self, key: &str, value: Value);
+    /// Read-modify-write of one value — a mutator (`None` from `f` removes the key).
+    /// Returns the new value.
+    fn modify(&mut self, key: &str, f: Modifier) -> Option<Value>;
 
     /// `session.flash(msg, queue, allow_duplicate)` — a mutator, even when a duplicate is
     /// skipped. A non-list value already at the queue's key is replaced by a new queue.
     fn flash(&mut self, msg: Value, queue: &str, allow_duplicate: bool) {
-        self.update(
+        self.modify(
             &flash_key(queue),
             alloc::boxed::Box::new(move |old: Option<&Value>| {
                 let mut list = match old {
@@ -393,8 +398,8 @@ pub trait SessionData {
     /// queue's messages.
     fn pop_flash(&mut self, queue: &str) -> Vec<Value> {
         let key = flash_key(queue);
-        let old = self.read(&key).cloned();
-        self.update(&key, alloc::boxed::Box::new(|_| None));
+        let old = self.get(&key).cloned();
+        self.modify(&key, alloc::boxed::Box::new(|_| None));
         match old {
             Some(Value::Array(list)) => list,
             Some(other) => alloc::vec![other],
@@ -403,7 +408,7 @@ pub trait SessionData {
     }
     /// `session.peek_flash(queue)` — an accessor. Returns the queue's messages.
     fn peek_flash(&mut self, queue: &str) -> Vec<Value> {
-        match self.read(&flash_key(queue)) {
+        match self.get(&flash_key(queue)) {
             Some(Value::Array(list)) => list.clone(),
             Some(other) => alloc::vec![other.clone()],
             None => Vec::new(),
@@ -423,7 +428,7 @@ pub trait SessionData {
                 token.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
             }
         }
-        self.write(CSRF_KEY, Value::String(token.clone()));
+        self.insert(CSRF_KEY, Value::String(token.clone()));
         Ok(token)
     }
     /// `session.get_csrf_token()` — an accessor that creates the token when missing.
@@ -431,7 +436,7 @@ pub trait SessionData {
     where
         Self: Sized,
     {
-        match self.read(CSRF_KEY) {
+        match self.get(CSRF_KEY) {
             Some(Value::String(token)) => Ok(token.clone()),
             _ => self.new_csrf_token(rng),
         }
@@ -439,22 +444,24 @@ pub trait SessionData {
     /// Compares a token sent by the client with the session's, in constant time — an
     /// accessor. False when the session has no token.
     fn check_csrf_token(&mut self, supplied: &str) -> bool {
-        match self.read(CSRF_KEY) {
+        match self.get(CSRF_KEY) {
             Some(Value::String(token)) => bool::from(token.as_bytes().ct_eq(supplied.as_bytes())),
             _ => false,
         }
     }
 }
 
-impl SessionData for Session {
-    fn read(&mut self, key: &str) -> Option<&Value> {
-        self.get(key)
+// The inherent methods of the same names (which they call) take precedence on the
+// concrete type; the trait is what generic code and the helpers above use.
+impl SessionData for CookieSession {
+    fn get(&mut self, key: &str) -> Option<&Value> {
+        CookieSession::get(self, key)
     }
-    fn write(&mut self, key: &str, value: Value) {
-        self.insert(key, value);
+    fn insert(&mut self, key: &str, value: Value) {
+        CookieSession::insert(self, key, value);
     }
-    fn update(&mut self, key: &str, f: Modifier) -> Option<Value> {
-        self.modify(key, f)
+    fn modify(&mut self, key: &str, f: Modifier) -> Option<Value> {
+        CookieSession::modify(self, key, f)
     }
 }
 

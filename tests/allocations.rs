@@ -8,7 +8,7 @@ use std::cell::Cell;
 use pyramid_session::server::{IdCookieFormat, Pending, ServerConfig};
 use pyramid_session::signer::{HashAlg, Keyring, MAX_DECODED_LEN};
 use pyramid_session::store::MemoryStore;
-use pyramid_session::{driver, OsRandom, Session, SessionConfig};
+use pyramid_session::{driver, CookieSession, OsRandom, SessionConfig};
 use serde_json::json;
 
 struct Counting;
@@ -73,9 +73,9 @@ fn verify_and_reject_allocates_nothing() {
 #[test]
 fn a_rejected_cookie_costs_no_allocation_in_session_load_beyond_the_empty_session() {
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
-    let (_, without) = count(|| Session::load(&config, None, 1.0));
+    let (_, without) = count(|| CookieSession::load(&config, None, 1.0));
     let (_, with_bad) =
-        count(|| Session::load(&config, Some(b"a=1; session=garbage-value; b=2"), 1.0));
+        count(|| CookieSession::load(&config, Some(b"a=1; session=garbage-value; b=2"), 1.0));
     assert_eq!(
         with_bad, without,
         "a bad cookie must not allocate more than no cookie"
@@ -86,13 +86,13 @@ fn a_rejected_cookie_costs_no_allocation_in_session_load_beyond_the_empty_sessio
 #[test]
 fn allocations_per_request() {
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
-    let mut s = Session::load(&config, None, 1_700_000_000.0);
+    let mut s = CookieSession::load(&config, None, 1_700_000_000.0);
     s.insert("user", json!("ada"));
     s.insert("_csrft_", json!("0b30557a9fc4e90e33587da2c7ec11365b80a5ca"));
     let header = s.finish(&config, false).unwrap().unwrap();
     let header = header.split(';').next().unwrap().to_string();
     let (_, cookie_mode) = count(|| {
-        let mut s = Session::load(&config, Some(header.as_bytes()), 1_700_000_010.0);
+        let mut s = CookieSession::load(&config, Some(header.as_bytes()), 1_700_000_010.0);
         s.get("user");
         s.insert("last_page", json!("/account"));
         s.finish(&config, false).unwrap().unwrap()

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use pyramid_session::codec::json::{decode_frame, to_pyjson, write_float};
 use pyramid_session::cookie::parse_cookie_header;
 use pyramid_session::signer::{HashAlg, Keyring};
-use pyramid_session::{LoadOutcome, Session, SessionConfig, VerifyError};
+use pyramid_session::{CookieSession, LoadOutcome, SessionConfig, VerifyError};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ proptest! {
     #[test]
     fn session_load_never_panics(header in prop::collection::vec(any::<u8>(), 0..1000), now in any::<f64>()) {
         let config = SessionConfig::pyramid("seekrit").build().unwrap();
-        let mut session = Session::load(&config, Some(&header), now);
+        let mut session = CookieSession::load(&config, Some(&header), now);
         session.insert("k", json!(1));
         let _ = session.finish(&config, false);
     }
@@ -109,7 +109,7 @@ proptest! {
         for (gap, write) in steps {
             now += gap;
             let header = cookie.as_ref().map(|c| format!("session={c}"));
-            let mut session = Session::load(&config, header.as_deref().map(str::as_bytes), now);
+            let mut session = CookieSession::load(&config, header.as_deref().map(str::as_bytes), now);
             if let Some(issued) = last_issue {
                 let expired = now - issued > 300.0;
                 prop_assert_eq!(session.outcome() == LoadOutcome::Expired, expired);

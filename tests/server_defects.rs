@@ -16,7 +16,7 @@ use pyramid_session::server::{
     StoreError, StoreErrorKind, StoreOp,
 };
 use pyramid_session::store::MemoryStore;
-use pyramid_session::{Session, SessionConfig, SessionData};
+use pyramid_session::{CookieSession, SessionConfig, SessionData};
 use serde_json::{json, Value};
 
 const T0: f64 = 1_700_000_000.25;
@@ -418,17 +418,17 @@ fn a_stale_authentic_cookie_placed_first_does_not_hide_the_live_one() {
 #[test]
 fn cookie_mode_skips_a_stale_authentic_cookie_placed_first() {
     let config = SessionConfig::secure("defects-secret").build().unwrap();
-    let mut old = Session::load(&config, None, T0 - 5000.0);
+    let mut old = CookieSession::load(&config, None, T0 - 5000.0);
     old.insert("user", json!("mallory"));
     let expired = pair(&old.finish(&config, false).unwrap().unwrap());
-    let mut live = Session::load(&config, None, T0);
+    let mut live = CookieSession::load(&config, None, T0);
     live.insert("user", json!("ada"));
     let live = pair(&live.finish(&config, false).unwrap().unwrap());
     let header = format!("{expired}; {live}");
-    let mut s = Session::load(&config, Some(header.as_bytes()), T0 + 10.0);
+    let mut s = CookieSession::load(&config, Some(header.as_bytes()), T0 + 10.0);
     assert_eq!(s.get("user"), Some(&json!("ada")));
     // Without a live one, the first authentic cookie still decides (expired: not new).
-    let mut s = Session::load(&config, Some(expired.as_bytes()), T0 + 10.0);
+    let mut s = CookieSession::load(&config, Some(expired.as_bytes()), T0 + 10.0);
     assert_eq!(s.get("user"), None);
     assert!(!s.is_new());
 }

@@ -3,7 +3,8 @@
 
 use pyramid_session::session::InvalidCookie;
 use pyramid_session::{
-    FinishError, FrameError, Keyring, LoadOutcome, RandomError, Session, SessionConfig, SessionData,
+    CookieSession, FinishError, FrameError, Keyring, LoadOutcome, RandomError, SessionConfig,
+    SessionData,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -15,7 +16,7 @@ fn cookie_of(set_cookie: &str) -> String {
 }
 
 fn issue(config: &SessionConfig, now: f64, key: &str, value: serde_json::Value) -> String {
-    let mut s = Session::load(config, None, now);
+    let mut s = CookieSession::load(config, None, now);
     s.insert(key, value);
     cookie_of(&s.finish(config, false).unwrap().unwrap())
 }
@@ -35,10 +36,11 @@ fn counting_rng() -> impl FnMut(&mut [u8]) -> Result<(), RandomError> {
 fn load_outcomes_name_the_reason() {
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
     let good = issue(&config, T0, "a", json!(1));
-    let outcome =
-        |header: &str, now: f64| Session::load(&config, Some(header.as_bytes()), now).outcome();
+    let outcome = |header: &str, now: f64| {
+        CookieSession::load(&config, Some(header.as_bytes()), now).outcome()
+    };
     assert_eq!(
-        Session::load(&config, None, T0).outcome(),
+        CookieSession::load(&config, None, T0).outcome(),
         LoadOutcome::NoCookie
     );
     assert_eq!(outcome("other=1", T0), LoadOutcome::NoCookie);
@@ -73,16 +75,16 @@ fn rotation_resigns_with_the_new_secret_and_dropping_the_old_one_rejects() {
         .old_secret("old-secret")
         .build()
         .unwrap();
-    let mut session = Session::load(&rotated, Some(cookie.as_bytes()), T0 + 0.5);
+    let mut session = CookieSession::load(&rotated, Some(cookie.as_bytes()), T0 + 0.5);
     assert_eq!(session.outcome(), LoadOutcome::Rotated { key_index: 1 });
     assert_eq!(session.get("user"), Some(&json!("ada")));
     let resent = cookie_of(&session.finish(&rotated, false).unwrap().expect("re-signed"));
     let new_only = SessionConfig::pyramid("new-secret").build().unwrap();
-    let mut again = Session::load(&new_only, Some(resent.as_bytes()), T0 + 1.0);
+    let mut again = CookieSession::load(&new_only, Some(resent.as_bytes()), T0 + 1.0);
     assert_eq!(again.outcome(), LoadOutcome::Valid);
     assert_eq!(again.get("user"), Some(&json!("ada")));
     assert_eq!(
-        Session::load(&new_only, Some(cookie.as_bytes()), T0 + 1.0).outcome(),
+        CookieSession::load(&new_only, Some(cookie.as_bytes()), T0 + 1.0).outcome(),
         LoadOutcome::Invalid(InvalidCookie::Signature)
     );
 }
@@ -93,11 +95,11 @@ fn future_skew_boundary() {
     let cookie = issue(&config, T0 + 60.0, "a", json!(1));
     // The cookie's accessed slot is int(T0 + 60) and created is T0 + 60.25.
     assert_eq!(
-        Session::load(&config, Some(cookie.as_bytes()), T0 + 0.25).outcome(),
+        CookieSession::load(&config, Some(cookie.as_bytes()), T0 + 0.25).outcome(),
         LoadOutcome::Valid
     );
     assert_eq!(
-        Session::load(&config, Some(cookie.as_bytes()), T0 - 0.5).outcome(),
+        CookieSession::load(&config, Some(cookie.as_bytes()), T0 - 0.5).outcome(),
         LoadOutcome::Invalid(InvalidCookie::FromFuture)
     );
     let lenient = SessionConfig::pyramid("seekrit")
@@ -105,7 +107,7 @@ fn future_skew_boundary() {
         .build()
         .unwrap();
     assert_eq!(
-        Session::load(&lenient, Some(cookie.as_bytes()), T0 - 1e6).outcome(),
+        CookieSession::load(&lenient, Some(cookie.as_bytes()), T0 - 1e6).outcome(),
         LoadOutcome::Valid
     );
 }
@@ -121,14 +123,14 @@ fn absolute_lifetime_holds_even_when_reissued() {
     // Read every 10 minutes: reissued each time, never idle-expired.
     for _ in 0..5 {
         now += 600.0;
-        let mut s = Session::load(&config, Some(cookie.as_bytes()), now);
+        let mut s = CookieSession::load(&config, Some(cookie.as_bytes()), now);
         assert_eq!(s.outcome(), LoadOutcome::Valid);
         assert_eq!(s.created(), T0, "reissue never resets created");
         s.get("a");
         cookie = cookie_of(&s.finish(&config, false).unwrap().unwrap());
     }
     now += 600.5;
-    let mut s = Session::load(&config, Some(cookie.as_bytes()), now);
+    let mut s = CookieSession::load(&config, Some(cookie.as_bytes()), now);
     assert_eq!(
         s.outcome(),
         LoadOutcome::Invalid(InvalidCookie::LifetimeExceeded)
@@ -146,12 +148,12 @@ fn not_before_revokes_older_sessions() {
         .build()
         .unwrap();
     assert_eq!(
-        Session::load(&revoking, Some(cookie.as_bytes()), T0 + 2.0).outcome(),
+        CookieSession::load(&revoking, Some(cookie.as_bytes()), T0 + 2.0).outcome(),
         LoadOutcome::Invalid(InvalidCookie::Revoked)
     );
     let later = issue(&revoking, T0 + 2.0, "a", json!(1));
     assert_eq!(
-        Session::load(&revoking, Some(later.as_bytes()), T0 + 3.0).outcome(),
+        CookieSession::load(&revoking, Some(later.as_bytes()), T0 + 3.0).outcome(),
         LoadOutcome::Valid
     );
 }
@@ -167,7 +169,7 @@ fn first_cookie_that_verifies_wins_whatever_the_order() {
         format!("{real}; {tossed}"),
         format!("session=junk; {real}"),
     ] {
-        let mut s = Session::load(&config, Some(header.as_bytes()), T0 + 1.0);
+        let mut s = CookieSession::load(&config, Some(header.as_bytes()), T0 + 1.0);
         assert_eq!(s.get("who"), Some(&json!("real")), "{header}");
     }
 }
@@ -181,11 +183,11 @@ fn reissue_keeps_every_cookie_attribute() {
         .build()
         .unwrap();
     let first = {
-        let mut s = Session::load(&config, None, T0);
+        let mut s = CookieSession::load(&config, None, T0);
         s.insert("a", json!(1));
         s.finish(&config, false).unwrap().unwrap()
     };
-    let mut s = Session::load(&config, Some(cookie_of(&first).as_bytes()), T0 + 121.0);
+    let mut s = CookieSession::load(&config, Some(cookie_of(&first).as_bytes()), T0 + 121.0);
     s.get("a");
     let reissued = s
         .finish(&config, false)
@@ -209,13 +211,13 @@ fn set_on_exception_and_size_limit() {
         .set_on_exception(false)
         .build()
         .unwrap();
-    let mut s = Session::load(&quiet, None, T0);
+    let mut s = CookieSession::load(&quiet, None, T0);
     s.insert("a", json!(1));
     assert_eq!(s.finish(&quiet, true), Ok(None));
     assert!(s.finish(&quiet, false).unwrap().is_some());
 
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
-    let mut s = Session::load(&config, None, T0);
+    let mut s = CookieSession::load(&config, None, T0);
     s.insert("blob", json!("x".repeat(2950)));
     assert!(matches!(
         s.finish(&config, false),
@@ -226,7 +228,7 @@ fn set_on_exception_and_size_limit() {
 #[test]
 fn csrf_tokens() {
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
-    let mut s = Session::load(&config, None, T0);
+    let mut s = CookieSession::load(&config, None, T0);
     assert!(!s.check_csrf_token(""));
     let token = s.get_csrf_token(&mut counting_rng()).unwrap();
     assert_eq!(token, "0102030405060708090a0b0c0d0e0f1011121314");
@@ -245,7 +247,7 @@ fn csrf_tokens() {
 #[test]
 fn flash_queues_tolerate_foreign_values() {
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
-    let mut s = Session::load(&config, None, T0);
+    let mut s = CookieSession::load(&config, None, T0);
     s.insert("_f_", json!("not a list"));
     s.flash(json!("hi"), "", true);
     assert_eq!(s.peek_flash(""), vec![json!("hi")]);
@@ -270,14 +272,14 @@ fn junk_cookies_after_the_session_cookie_do_not_log_out() {
     let config = SessionConfig::pyramid("seekrit").build().unwrap();
     let good = issue(&config, T0, "user", json!("ada"));
     let header = tossed(&good);
-    let mut s = Session::load(&config, Some(header.as_bytes()), T0 + 1.0);
+    let mut s = CookieSession::load(&config, Some(header.as_bytes()), T0 + 1.0);
     assert_eq!(s.outcome(), LoadOutcome::Valid);
     assert_eq!(s.get("user"), Some(&json!("ada")));
     // The session cookie cut by the 16 KiB boundary is not half-read.
     let mut cut = "a=1; ".to_string();
     cut.push_str(&" ".repeat(pyramid_session::cookie::MAX_COOKIE_HEADER_LEN - cut.len() - 20));
     cut.push_str(&good);
-    let s = Session::load(&config, Some(cut.as_bytes()), T0 + 1.0);
+    let s = CookieSession::load(&config, Some(cut.as_bytes()), T0 + 1.0);
     assert_eq!(s.outcome(), LoadOutcome::NoCookie);
 }
 
@@ -285,7 +287,7 @@ fn junk_cookies_after_the_session_cookie_do_not_log_out() {
 fn name_and_value_over_4096_bytes_are_refused() {
     // A value Pyramid accepts (at most 4064) whose `name=value` browsers would drop.
     let short = SessionConfig::pyramid("seekrit").build().unwrap();
-    let mut s = Session::load(&short, None, T0);
+    let mut s = CookieSession::load(&short, None, T0);
     s.insert("blob", json!("x".repeat(2900)));
     let value_len = s.signed_value(&short).unwrap().len();
     assert!(value_len <= 4064, "{value_len}");

@@ -1,5 +1,5 @@
 //! Replays `pyramid_flows` from `tests/data/vectors.json`: multi-request flows recorded
-//! through a real Pyramid router. Each step's ops run against a [`Session`]; the
+//! through a real Pyramid router. Each step's ops run against a [`CookieSession`]; the
 //! `Set-Cookie` header, per-op results and the session's `new / created / accessed /
 //! renewed / state / dirty` after the ops must match Pyramid exactly, except in the
 //! steps listed in [`divergence`], where the documented behaviour is asserted instead.
@@ -11,8 +11,8 @@ use pyramid_session::codec::Accessed;
 use pyramid_session::config::seconds;
 use pyramid_session::session::InvalidCookie;
 use pyramid_session::{
-    ConfigError, FinishError, FrameError, HashAlg, LoadOutcome, RandomError, SameSite, Session,
-    SessionConfig, SessionData,
+    ConfigError, CookieSession, FinishError, FrameError, HashAlg, LoadOutcome, RandomError,
+    SameSite, SessionConfig, SessionData,
 };
 use serde_json::{json, Value};
 
@@ -69,7 +69,7 @@ fn arg_str(op: &[Value], i: usize, default: &str) -> String {
 }
 
 /// Runs one op the way the recording view did and returns its result.
-fn apply(session: &mut Session, op: &[Value]) -> Value {
+fn apply(session: &mut CookieSession, op: &[Value]) -> Value {
     let key = || op[1].as_str().unwrap();
     match op[0].as_str().unwrap() {
         "set" => {
@@ -213,7 +213,7 @@ fn pyramid_flows_replay() {
                 continue;
             }
             let config = config.as_ref().unwrap_or_else(|e| panic!("{ctx}: {e}"));
-            let mut session = Session::load(config, header, now);
+            let mut session = CookieSession::load(config, header, now);
             let results: Vec<Value> = ops.iter().map(|op| apply(&mut session, op)).collect();
             let finished = session.finish(config, failed);
 

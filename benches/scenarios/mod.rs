@@ -14,7 +14,7 @@ use pyramid_session::codec::Accessed;
 use pyramid_session::server::{IdCookieFormat, Pending, ServerConfig};
 use pyramid_session::signer::{HashAlg, Keyring, MAX_DECODED_LEN};
 use pyramid_session::store::MemoryStore;
-use pyramid_session::{driver, LoadOutcome, Session, SessionConfig};
+use pyramid_session::{driver, CookieSession, LoadOutcome, SessionConfig};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -210,14 +210,14 @@ pub fn scenarios(group: &str, size: usize) -> Vec<Scenario> {
         "request" => {
             // Cookie mode: the request carries the whole state.
             let config = SessionConfig::pyramid(SECRET).build().unwrap();
-            let mut s = Session::load(&config, None, NOW);
+            let mut s = CookieSession::load(&config, None, NOW);
             for (k, v) in state(size) {
                 s.insert(k, v);
             }
             let set = s.finish(&config, false).unwrap().unwrap();
             let header = format!("other=1; {}; tracking=abc", set.split(';').next().unwrap());
             // The timed request must load the state, not start over.
-            let check = Session::load(&config, Some(header.as_bytes()), NOW + 10.0);
+            let check = CookieSession::load(&config, Some(header.as_bytes()), NOW + 10.0);
             assert_eq!(check.outcome(), LoadOutcome::Valid);
 
             // Server mode: the same state in a MemoryStore; the cookie carries the id.
@@ -249,7 +249,7 @@ pub fn scenarios(group: &str, size: usize) -> Vec<Scenario> {
             );
             vec![
                 scenario("request", "cookie_mode", size, bytes, move || {
-                    let mut s = Session::load(&config, Some(header.as_bytes()), NOW + 10.0);
+                    let mut s = CookieSession::load(&config, Some(header.as_bytes()), NOW + 10.0);
                     black_box(s.get("user").cloned());
                     s.insert("last_page", json!("/account"));
                     black_box(s.finish(&config, false).unwrap());

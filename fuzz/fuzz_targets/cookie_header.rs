@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use pyramid_session::cookie::{is_cookie_name, parse_cookie_header, MAX_COOKIE_PAIRS};
-use pyramid_session::{Session, SessionConfig};
+use pyramid_session::{CookieSession, SessionConfig};
 
 fuzz_target!(|data: &[u8]| {
     let mut n = 0;
@@ -15,6 +15,6 @@ fuzz_target!(|data: &[u8]| {
     }
     assert!(n <= MAX_COOKIE_PAIRS);
     let config = SessionConfig::pyramid("fuzz").build().unwrap();
-    let mut session = Session::load(&config, Some(data), 1_700_000_000.0);
+    let mut session = CookieSession::load(&config, Some(data), 1_700_000_000.0);
     session.get("a");
 });

@@ -7,7 +7,7 @@
 use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pyramid_session::{LoadOutcome, RandomError, Session, SessionConfig, SessionData};
+use pyramid_session::{LoadOutcome, RandomError, CookieSession, SessionConfig, SessionData};
 use serde_json::json;
 
 #[derive(Arbitrary, Debug)]
@@ -44,7 +44,7 @@ fuzz_target!(|requests: Vec<Request>| {
     for request in requests.iter().take(32) {
         now += f64::from(request.advance) + f64::from(request.fraction) / 256.0;
         let header = cookie.as_ref().map(|c| format!("session={c}"));
-        let mut s = Session::load(&config, header.as_deref().map(str::as_bytes), now);
+        let mut s = CookieSession::load(&config, header.as_deref().map(str::as_bytes), now);
         if let Some(at) = issued {
             let expired = now - at > TIMEOUT as f64;
             match s.outcome() {

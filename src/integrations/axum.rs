@@ -157,7 +157,7 @@ impl<S> std::fmt::Debug for SessionService<S> {
 }
 
 enum State {
-    Cookie(crate::Session),
+    Cookie(crate::CookieSession),
     Pending(Pending),
     Open(ServerSession),
 }
@@ -266,24 +266,24 @@ impl IntoResponse for SessionError {
 
 /// Borrowed session of either mode, so the helpers are written once.
 enum Data<'a> {
-    Cookie(&'a mut crate::Session),
+    Cookie(&'a mut crate::CookieSession),
     Server(&'a mut ServerSession),
 }
 
 impl SessionData for Data<'_> {
-    fn read(&mut self, key: &str) -> Option<&Value> {
+    fn get(&mut self, key: &str) -> Option<&Value> {
         match self {
             Data::Cookie(s) => s.get(key),
             Data::Server(s) => s.get(key),
         }
     }
-    fn write(&mut self, key: &str, value: Value) {
+    fn insert(&mut self, key: &str, value: Value) {
         match self {
             Data::Cookie(s) => s.insert(key, value).map(drop).unwrap_or(()),
             Data::Server(s) => s.insert(key, value),
         }
     }
-    fn update(&mut self, key: &str, f: Modifier) -> Option<Value> {
+    fn modify(&mut self, key: &str, f: Modifier) -> Option<Value> {
         match self {
             Data::Cookie(s) => s.modify(key, f),
             Data::Server(s) => s.modify_boxed(key, f),
@@ -313,17 +313,17 @@ impl Session {
 
     /// A value (`None` when absent).
     pub async fn get(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        self.with(|d| d.read(key).cloned()).await
+        self.with(|d| d.get(key).cloned()).await
     }
     /// Sets a value.
     pub async fn insert(&self, key: &str, value: Value) -> Result<(), SessionError> {
-        self.with(|d| d.write(key, value)).await
+        self.with(|d| d.insert(key, value)).await
     }
     /// Removes a value, returning it.
     pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
         self.with(|d| {
-            let old = d.read(key).cloned();
-            d.update(key, Box::new(|_| None));
+            let old = d.get(key).cloned();
+            d.modify(key, Box::new(|_| None));
             old
         })
         .await
@@ -334,7 +334,7 @@ impl Session {
     where
         F: Fn(Option<&Value>) -> Option<Value> + Send + Sync + 'static,
     {
-        self.with(|d| d.update(key, Box::new(f))).await
+        self.with(|d| d.modify(key, Box::new(f))).await
     }
     /// Adds a flash message to `queue` (`""` is the default queue).
     pub async fn flash(&self, msg: Value, queue: &str) -> Result<(), SessionError> {
@@ -384,7 +384,7 @@ impl Session {
 
     async fn with_either<T>(
         &self,
-        cookie: impl FnOnce(&mut crate::Session) -> T,
+        cookie: impl FnOnce(&mut crate::CookieSession) -> T,
         server: impl FnOnce(&mut ServerSession) -> T,
     ) -> Result<T, SessionError> {
         let mut cookie = Some(cookie);
@@ -476,7 +476,7 @@ where
             let header = cookie_header(request.headers());
             let state = match &shared.mode {
                 Mode::Cookie(config) => {
-                    State::Cookie(crate::Session::load(config, header.as_deref(), now))
+                    State::Cookie(crate::CookieSession::load(config, header.as_deref(), now))
                 }
                 Mode::Server { config, .. } => {
                     State::Pending(Pending::start(config, header.as_deref(), now))

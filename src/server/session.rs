@@ -332,13 +332,13 @@ impl ServerSession {
 }
 
 impl crate::session::SessionData for ServerSession {
-    fn read(&mut self, key: &str) -> Option<&Value> {
-        self.get(key)
+    fn get(&mut self, key: &str) -> Option<&Value> {
+        ServerSession::get(self, key)
     }
-    fn write(&mut self, key: &str, value: Value) {
-        self.insert(key, value);
+    fn insert(&mut self, key: &str, value: Value) {
+        ServerSession::insert(self, key, value);
     }
-    fn update(&mut self, key: &str, f: Modifier) -> Option<Value> {
+    fn modify(&mut self, key: &str, f: Modifier) -> Option<Value> {
         self.modify_boxed(key, f)
     }
 }

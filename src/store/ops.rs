@@ -2,7 +2,9 @@
 //! operations as typed methods ([`BlockingOps`], [`AsyncOps`]) and [`dispatch`] /
 //! [`dispatch_async`] map a [`StoreOp`] onto them, once for all stores.
 
+#[cfg(feature = "sqlite")]
 use alloc::vec::Vec;
+#[cfg(any(feature = "redis", feature = "postgres"))]
 use core::future::Future;
 use core::time::Duration;
 
@@ -39,6 +41,7 @@ pub(crate) trait BlockingOps {
 }
 
 /// An async store's operations (times as Unix seconds).
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) trait AsyncOps: Sync {
     fn load(
         &self,
@@ -139,6 +142,7 @@ pub(crate) fn dispatch<S: BlockingOps + ?Sized>(
 }
 
 /// Runs `op` on an async store; `Wait` sleeps on Tokio's timer.
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) async fn dispatch_async<S: AsyncOps + ?Sized>(
     store: &S,
     op: StoreOp<'_>,
@@ -201,13 +205,10 @@ pub(crate) async fn dispatch_async<S: AsyncOps + ?Sized>(
     })
 }
 
-#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "redis", feature = "postgres"))]
 async fn wait(delay: Duration) {
     tokio::time::sleep(delay).await;
 }
-
-#[cfg(not(any(feature = "redis", feature = "postgres", feature = "sqlite")))]
-async fn wait(_delay: Duration) {}
 
 /// A [`StoreOp`] that owns its data, to be moved onto another thread.
 #[cfg(feature = "sqlite")]

@@ -5,7 +5,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::panic::PanicInfo;
 
-use pyramid_session::{HashAlg, Keyring, Session, SessionConfig};
+use pyramid_session::{HashAlg, Keyring, CookieSession, SessionConfig};
 
 /// An allocator that never allocates: enough to type-check and link-check the graph.
 struct NoAlloc;
@@ -30,7 +30,7 @@ pub extern "C" fn check() -> usize {
     let ring = Keyring::new(HashAlg::Sha512, "pyramid.session.", &["seekrit"]).ok();
     let value = ring.as_ref().map(|r| r.sign(b"[1, 2, {}]"));
     let config = SessionConfig::pyramid("seekrit").build().ok();
-    let session = config.as_ref().map(|c| Session::load(c, value.as_deref().map(str::as_bytes), 3.0));
+    let session = config.as_ref().map(|c| CookieSession::load(c, value.as_deref().map(str::as_bytes), 3.0));
     let frame = pyramid_session::codec::postcard::encode(pyramid_session::codec::Accessed::Int(1), 2.0, &7u8);
     usize::from(session.is_some()) + frame.map(|f| f.len()).unwrap_or(0)
 }
