@@ -139,9 +139,9 @@ fn scan_piece(s: &[u8]) -> (usize, bool) {
             || has_zero(w ^ (ONES * 0x7F))
     };
     let mut ctl = false;
-    let mut i = crate::scan::plain_prefix(s, |b| (b != b';') & (b >= 0x20) & (b != 0x7F));
+    let mut i = crate::encoding::scan::plain_prefix(s, |b| (b != b';') & (b >= 0x20) & (b != 0x7F));
     loop {
-        i += crate::scan::word_prefix(&s[i..], special);
+        i += crate::encoding::scan::word_prefix(&s[i..], special);
         match s.get(i) {
             None => return (s.len(), ctl),
             Some(b';') => return (i, ctl),
@@ -358,7 +358,7 @@ fn push_octal(out: &mut String, b: u8) {
 /// double quotes with every disallowed byte except space written as `\ooo` (UTF-8 bytes).
 fn push_value(out: &mut String, value: &str) {
     // Signed values are urlsafe base64, all value bytes: check those 32 at a time.
-    let base64 = crate::scan::plain_prefix(value.as_bytes(), |b| {
+    let base64 = crate::encoding::scan::plain_prefix(value.as_bytes(), |b| {
         b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_')
     });
     if value.as_bytes()[base64..].iter().all(|&b| is_value_byte(b)) {

@@ -454,7 +454,7 @@ fn needs_escape(w: u64) -> bool {
     (below_space | quote | backslash | del_or_high) & HIGH != 0
 }
 
-/// [`PLAIN`] without a table, for [`crate::scan::plain_prefix`]: below 0x20 wraps to
+/// [`PLAIN`] without a table, for [`crate::encoding::scan::plain_prefix`]: below 0x20 wraps to
 /// 0xE0 and above, 0x7F and above land at 0x5F and above.
 fn is_plain(b: u8) -> bool {
     (b.wrapping_sub(0x20) < 0x5F) & (b != b'"') & (b != b'\\')
@@ -475,8 +475,8 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        i += crate::scan::plain_prefix(&bytes[i..], is_plain);
-        i += crate::scan::word_prefix(&bytes[i..], needs_escape);
+        i += crate::encoding::scan::plain_prefix(&bytes[i..], is_plain);
+        i += crate::encoding::scan::word_prefix(&bytes[i..], needs_escape);
         while bytes.get(i).is_some_and(|&b| PLAIN[usize::from(b)]) {
             i += 1;
         }
@@ -670,7 +670,7 @@ mod tests {
                 let mut block = [b'a'; 32];
                 block[at] = b;
                 assert_eq!(is_plain(b), PLAIN[usize::from(b)], "{b:#x}");
-                let prefix = crate::scan::plain_prefix(&block, is_plain);
+                let prefix = crate::encoding::scan::plain_prefix(&block, is_plain);
                 assert_eq!(prefix == 32, PLAIN[usize::from(b)], "{b:#x} at {at}");
             }
         }
