@@ -2,6 +2,9 @@
 //! token table, the header and pair limits, and the length check every written cookie
 //! goes through.
 
+use crate::encoding::scan::{
+    any_flagged, byte_table, bytes_below, bytes_equal, plain_prefix, word_prefix, ALPHANUMERIC,
+};
 use crate::error::FinishError;
 
 /// Only the first this many bytes of a `Cookie:` header are parsed: the cookies found
@@ -113,18 +116,12 @@ fn is_ctl(b: u8) -> bool {
 /// byte. Plain text is skipped 8 bytes at a time (exact word test for `;`, bytes below
 /// 0x20 and 0x7F); the work stays linear in the header length.
 fn scan_piece(s: &[u8]) -> (usize, bool) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let special = |w: u64| {
-        has_zero(w ^ (ONES * u64::from(b';')))
-            || w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
-            || has_zero(w ^ (ONES * 0x7F))
-    };
+    let special =
+        |w: u64| any_flagged(bytes_equal(w, b';') | bytes_below(w, 0x20) | bytes_equal(w, 0x7F));
     let mut ctl = false;
-    let mut i = crate::encoding::scan::plain_prefix(s, |b| (b != b';') & (b >= 0x20) & (b != 0x7F));
+    let mut i = plain_prefix(s, |b| (b != b';') & (b >= 0x20) & (b != 0x7F));
     loop {
-        i += crate::encoding::scan::word_prefix(&s[i..], special);
+        i += word_prefix(&s[i..], special);
         match s.get(i) {
             None => return (s.len(), ctl),
             Some(b';') => return (i, ctl),
@@ -164,24 +161,10 @@ fn is_token_byte(b: u8) -> bool {
     TOKEN[usize::from(b)]
 }
 
-/// A byte table: true for ASCII alphanumerics and the bytes of `extra`.
-const fn byte_table(extra: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = (b as u8).is_ascii_alphanumeric();
-        b += 1;
-    }
-    let mut i = 0;
-    while i < extra.len() {
-        table[extra[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
-
-const TOKEN: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~");
-const VALUE: [bool; 256] = byte_table(b"!#$%&'()*+-./:<=>?@[]^_`{|}~");
+/// RFC 2616 token characters: what a cookie name may hold.
+const TOKEN: [bool; 256] = byte_table(ALPHANUMERIC, b"!#$%&'*+-.^_`|~", b"");
+/// The bytes WebOb leaves unquoted in a cookie value or attribute.
+const VALUE: [bool; 256] = byte_table(ALPHANUMERIC, b"!#$%&'()*+-./:<=>?@[]^_`{|}~", b"");
 
 /// True when `name` is usable as a cookie name, by WebOb's rules: a non-empty RFC 2616
 /// token, not starting with `$`, and not a reserved attribute name (any case).

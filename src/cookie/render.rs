@@ -6,6 +6,7 @@ use core::fmt::Write as _;
 
 use super::date::{push_http_date, REMOVAL_EXPIRES};
 use super::parse::is_value_byte;
+use crate::encoding::scan::plain_prefix;
 
 /// True when `s` can be a `Path` or `Domain` attribute without any quoting: the bytes
 /// WebOb leaves alone, and no space (configuration refuses everything else).
@@ -141,7 +142,7 @@ fn push_octal(out: &mut String, b: u8) {
 /// double quotes with every disallowed byte except space written as `\ooo` (UTF-8 bytes).
 fn push_value(out: &mut String, value: &str) {
     // Signed values are urlsafe base64, all value bytes: check those 32 at a time.
-    let base64 = crate::encoding::scan::plain_prefix(value.as_bytes(), |b| {
+    let base64 = plain_prefix(value.as_bytes(), |b| {
         b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_')
     });
     if value.as_bytes()[base64..].iter().all(|&b| is_value_byte(b)) {

@@ -6,6 +6,77 @@
 //! word-at-a-time test and several times a byte loop on cookie-sized text. The caller
 //! handles the rest of the input, where the first interesting byte is, with its own
 //! exact loop.
+//!
+//! The word tests are built from the SWAR predicates here ([`bytes_below`],
+//! [`bytes_equal`], [`bytes_at_least`], combined with `|` and read by [`any_flagged`]),
+//! and every byte class is one table made by [`byte_table`].
+
+/// `0x01` in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (in the high bit of each byte) the bytes of `w` below `n`, for `n` up to 0x80:
+/// the classic "has a byte less than n" test. A byte above a flagged one may be flagged
+/// too (the borrow runs on), so the flags are only for [`any_flagged`], which is exact.
+#[inline(always)]
+pub(crate) fn bytes_below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w
+}
+
+/// Flags the bytes of `w` equal to `b` ("has a zero byte" on `w ^ b…b`); as for
+/// [`bytes_below`], only [`any_flagged`] of the result is exact.
+#[inline(always)]
+pub(crate) fn bytes_equal(w: u64, b: u8) -> u64 {
+    bytes_below(w ^ (ONES * u64::from(b)), 1)
+}
+
+/// Flags the bytes of `w` at or above `n`, for `n` from 1 to 0x80 (bytes with the high
+/// bit set flag themselves; the others carry into it); only [`any_flagged`] of the
+/// result is exact.
+#[cfg(any(feature = "json", test))]
+#[inline(always)]
+pub(crate) fn bytes_at_least(w: u64, n: u8) -> u64 {
+    w | w.wrapping_add(ONES * u64::from(0x80 - n))
+}
+
+/// True when any byte is flagged in `flags`: the `|` of some of [`bytes_below`],
+/// [`bytes_equal`] and [`bytes_at_least`] on one word. Exact, since a spurious flag only
+/// ever sits above a real one of the same test.
+#[inline(always)]
+pub(crate) fn any_flagged(flags: u64) -> bool {
+    flags & HIGH != 0
+}
+
+/// ASCII digits and letters, as [`byte_table`] ranges.
+pub(crate) const ALPHANUMERIC: &[(u8, u8)] = &[(b'0', b'9'), (b'A', b'Z'), (b'a', b'z')];
+
+/// A byte class as a table: true for the bytes in the inclusive `ranges` and in
+/// `extra`, except those in `except`.
+pub(crate) const fn byte_table(ranges: &[(u8, u8)], extra: &[u8], except: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < ranges.len() {
+        let (low, high) = ranges[i];
+        let mut b = low as usize;
+        while b <= high as usize {
+            table[b] = true;
+            b += 1;
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < except.len() {
+        table[except[i] as usize] = false;
+        i += 1;
+    }
+    table
+}
 
 /// The length of the longest prefix of whole 32-byte blocks whose bytes all satisfy
 /// `plain`. `plain` must be branch-free (use `&`/`|` on `bool`, not `&&`/`||`).
@@ -68,5 +139,55 @@ mod tests {
         assert_eq!(word_prefix(&text, semicolon), 16);
         text[0] = b';';
         assert_eq!(word_prefix(&text, semicolon), 0);
+    }
+
+    /// Every byte at every position of a word over every background byte: the word
+    /// test on it agrees with `byte` on each of its bytes.
+    fn agrees_with_a_byte_loop(word_test: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool) {
+        for background in 0..=255u8 {
+            for b in 0..=255u8 {
+                for pos in 0..8 {
+                    let mut word = [background; 8];
+                    word[pos] = b;
+                    assert_eq!(
+                        word_test(u64::from_le_bytes(word)),
+                        byte(background) | byte(b),
+                        "{b:#x} at {pos} in {background:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn word_predicates_are_exact() {
+        for n in [1, 0x20, 0x7F, 0x80] {
+            agrees_with_a_byte_loop(|w| any_flagged(bytes_below(w, n)), |b| b < n);
+            agrees_with_a_byte_loop(|w| any_flagged(bytes_at_least(w, n)), |b| b >= n);
+        }
+        for x in [0, b';', b'"', b'\\', 0x7F, 0x80, 0xFF] {
+            agrees_with_a_byte_loop(|w| any_flagged(bytes_equal(w, x)), |b| b == x);
+        }
+        // Combined with `|`, as the cookie and JSON scans use them.
+        agrees_with_a_byte_loop(
+            |w| any_flagged(bytes_equal(w, b';') | bytes_below(w, 0x20) | bytes_at_least(w, 0x7F)),
+            |b| b == b';' || !(0x20..0x7F).contains(&b),
+        );
+    }
+
+    #[test]
+    fn tables_hold_their_ranges_extras_and_exceptions() {
+        let table = byte_table(ALPHANUMERIC, b"-_", b"q");
+        for b in 0..=255u8 {
+            let want = (b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && b != b'q';
+            assert_eq!(table[usize::from(b)], want, "{b:#x}");
+        }
+        assert_eq!(
+            byte_table(&[(0xF0, 0xFF)], b"", b"")
+                .iter()
+                .filter(|&&t| t)
+                .count(),
+            16
+        );
     }
 }

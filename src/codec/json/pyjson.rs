@@ -8,6 +8,9 @@ use serde_json::{Number, Value};
 
 use super::frame::State;
 use crate::codec::Accessed;
+use crate::encoding::scan::{
+    any_flagged, byte_table, bytes_at_least, bytes_below, bytes_equal, plain_prefix, word_prefix,
+};
 use crate::error::FrameError;
 
 /// A good first capacity for an encoded frame or record: a typical session fits without
@@ -218,32 +221,22 @@ fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
 
 /// Bytes that can be copied into a JSON string as they are: printable ASCII except `"`
 /// and `\\`.
-const PLAIN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0x20;
-    while b < 0x7F {
-        table[b] = b != b'"' as usize && b != b'\\' as usize;
-        b += 1;
-    }
-    table
-};
+const PLAIN: [bool; 256] = byte_table(&[(0x20, 0x7E)], b"", b"\"\\");
 
 /// True when some byte of `w` is not [`PLAIN`]: below 0x20, `"`, `\\`, or 0x7F and
-/// above. Exact (the classic "has a zero byte" / "has a byte less than n" bit tricks),
-/// so plain text is skipped 8 bytes at a time.
+/// above. Exact (the [`crate::encoding::scan`] word predicates), so plain text is skipped
+/// 8 bytes at a time.
 fn needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
-    let quote = has_zero(w ^ (ONES * u64::from(b'"')));
-    let backslash = has_zero(w ^ (ONES * u64::from(b'\\')));
-    let del_or_high = w | w.wrapping_add(ONES);
-    (below_space | quote | backslash | del_or_high) & HIGH != 0
+    any_flagged(
+        bytes_below(w, 0x20)
+            | bytes_equal(w, b'"')
+            | bytes_equal(w, b'\\')
+            | bytes_at_least(w, 0x7F),
+    )
 }
 
-/// [`PLAIN`] without a table, for [`crate::encoding::scan::plain_prefix`]: below 0x20 wraps to
-/// 0xE0 and above, 0x7F and above land at 0x5F and above.
+/// [`PLAIN`] without a table, for [`plain_prefix`]: below 0x20 wraps to 0xE0 and above,
+/// 0x7F and above land at 0x5F and above.
 fn is_plain(b: u8) -> bool {
     (b.wrapping_sub(0x20) < 0x5F) & (b != b'"') & (b != b'\\')
 }
@@ -263,8 +256,8 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        i += crate::encoding::scan::plain_prefix(&bytes[i..], is_plain);
-        i += crate::encoding::scan::word_prefix(&bytes[i..], needs_escape);
+        i += plain_prefix(&bytes[i..], is_plain);
+        i += word_prefix(&bytes[i..], needs_escape);
         while bytes.get(i).is_some_and(|&b| PLAIN[usize::from(b)]) {
             i += 1;
         }
@@ -348,7 +341,7 @@ mod tests {
                 let mut block = [b'a'; 32];
                 block[at] = b;
                 assert_eq!(is_plain(b), PLAIN[usize::from(b)], "{b:#x}");
-                let prefix = crate::encoding::scan::plain_prefix(&block, is_plain);
+                let prefix = plain_prefix(&block, is_plain);
                 assert_eq!(prefix == 32, PLAIN[usize::from(b)], "{b:#x} at {at}");
             }
         }
