@@ -4,6 +4,9 @@
 //!   `crate::base64url`).
 //! - `scan` (crate-internal): block and word scans for the first byte needing attention,
 //!   with the word-at-a-time (SWAR) byte predicates behind them.
+//! - `hex` (crate-internal, `json` feature): the one lowercase-hex writer.
 
 pub mod base64url;
+#[cfg(feature = "json")]
+pub(crate) mod hex;
 pub(crate) mod scan;

@@ -8,6 +8,7 @@ use serde_json::{Number, Value};
 
 use super::frame::State;
 use crate::codec::Accessed;
+use crate::encoding::hex::extend_hex;
 use crate::encoding::scan::{
     any_flagged, byte_table, bytes_at_least, bytes_below, bytes_equal, plain_prefix, word_prefix,
 };
@@ -243,12 +244,9 @@ fn is_plain(b: u8) -> bool {
 
 /// Appends a JSON string with `ensure_ascii` escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let unit = |u: u16, out: &mut Vec<u8>| {
         out.extend_from_slice(b"\\u");
-        for shift in [12, 8, 4, 0] {
-            out.push(HEX[usize::from((u >> shift) & 0xF)]);
-        }
+        extend_hex(&u.to_be_bytes(), out);
     };
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
