@@ -7,6 +7,7 @@ use core::fmt::Write as _;
 use super::date::{push_http_date, REMOVAL_EXPIRES};
 use super::parse::is_value_byte;
 use crate::encoding::scan::plain_prefix;
+use crate::time::UnixTime;
 
 /// True when `s` can be a `Path` or `Domain` attribute without any quoting: the bytes
 /// WebOb leaves alone, and no space (configuration refuses everything else).
@@ -58,30 +59,71 @@ pub(crate) fn render_set_cookie_with(
     attrs: &CookieAttributes<'_>,
     now: f64,
 ) -> String {
+    render(name, value_len, write_value, attrs, Expires::After(now))
+}
+
+/// Renders the header that deletes a cookie, as WebOb's `delete_cookie` does:
+/// `name=; Domain=…; Max-Age=0; Path=…; expires=Wed, 31-Dec-97 23:59:59 GMT`.
+///
+/// `secure` and `SameSite=None` are added when given, since browsers refuse to let a
+/// cookie set with them be replaced without them; WebOb adds neither.
+pub fn render_removal(
+    name: &str,
+    path: Option<&str>,
+    domain: Option<&str>,
+    secure: bool,
+    samesite_none: bool,
+) -> String {
+    let attrs = CookieAttributes {
+        domain,
+        max_age: Some(0),
+        path,
+        secure,
+        samesite: samesite_none.then_some("None"),
+        ..CookieAttributes::default()
+    };
+    render(name, 0, |_| {}, &attrs, Expires::Removed)
+}
+
+/// What `expires=` says; it is written exactly when `Max-Age` is.
+#[derive(Clone, Copy)]
+enum Expires {
+    /// `now + Max-Age`, `now` in seconds since the Unix epoch (WebOb's `set_cookie`).
+    After(f64),
+    /// [`REMOVAL_EXPIRES`], a fixed date in the past (WebOb's `delete_cookie`).
+    Removed,
+}
+
+/// The one `Set-Cookie` writer: `name=`, the value from `write_value` (`value_len` bytes
+/// reserved for it), then the attributes in WebOb's order — `Comment, Domain, Max-Age,
+/// Path, expires, secure, HttpOnly, SameSite` — and `Partitioned` last.
+fn render(
+    name: &str,
+    value_len: usize,
+    write_value: impl FnOnce(&mut String),
+    attrs: &CookieAttributes<'_>,
+    expires: Expires,
+) -> String {
     let mut out = String::with_capacity(name.len() + value_len + 96);
     out.push_str(name);
     out.push('=');
     write_value(&mut out);
-    if let Some(comment) = attrs.comment {
-        out.push_str("; Comment=");
-        push_attribute(&mut out, comment);
-    }
-    if let Some(domain) = attrs.domain {
-        out.push_str("; Domain=");
-        push_attribute(&mut out, domain);
-    }
+    push_quoted(&mut out, "; Comment=", attrs.comment);
+    push_quoted(&mut out, "; Domain=", attrs.domain);
     if let Some(max_age) = attrs.max_age {
         let _ = write!(out, "; Max-Age={max_age}");
     }
-    if let Some(path) = attrs.path {
-        out.push_str("; Path=");
-        push_attribute(&mut out, path);
-    }
+    push_quoted(&mut out, "; Path=", attrs.path);
     if let Some(max_age) = attrs.max_age {
         out.push_str("; expires=");
-        // WebOb: utcnow() + timedelta(seconds=max_age), microseconds dropped.
-        let base = crate::policy::floor_seconds(now);
-        push_http_date(&mut out, base.saturating_add(max_age));
+        match expires {
+            Expires::After(now) => {
+                // WebOb: utcnow() + timedelta(seconds=max_age), microseconds dropped.
+                let base = UnixTime::from_secs_f64(now).floor_seconds();
+                push_http_date(&mut out, base.saturating_add(max_age));
+            }
+            Expires::Removed => out.push_str(REMOVAL_EXPIRES),
+        }
     }
     if attrs.secure {
         out.push_str("; secure");
@@ -99,39 +141,12 @@ pub(crate) fn render_set_cookie_with(
     out
 }
 
-/// Renders the header that deletes a cookie, as WebOb's `delete_cookie` does:
-/// `name=; Domain=…; Max-Age=0; Path=…; expires=Wed, 31-Dec-97 23:59:59 GMT`.
-///
-/// `secure` and `SameSite=None` are added when given, since browsers refuse to let a
-/// cookie set with them be replaced without them; WebOb adds neither.
-pub fn render_removal(
-    name: &str,
-    path: Option<&str>,
-    domain: Option<&str>,
-    secure: bool,
-    samesite_none: bool,
-) -> String {
-    let mut out = String::with_capacity(name.len() + 96);
-    out.push_str(name);
-    out.push('=');
-    if let Some(domain) = domain {
-        out.push_str("; Domain=");
-        push_attribute(&mut out, domain);
+/// Appends `label` and the quoted `value`, when there is one.
+fn push_quoted(out: &mut String, label: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        out.push_str(label);
+        push_attribute(out, value);
     }
-    out.push_str("; Max-Age=0");
-    if let Some(path) = path {
-        out.push_str("; Path=");
-        push_attribute(&mut out, path);
-    }
-    out.push_str("; expires=");
-    out.push_str(REMOVAL_EXPIRES);
-    if secure {
-        out.push_str("; secure");
-    }
-    if samesite_none {
-        out.push_str("; SameSite=None");
-    }
-    out
 }
 
 fn push_octal(out: &mut String, b: u8) {
