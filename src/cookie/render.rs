@@ -59,7 +59,12 @@ pub(crate) fn render_set_cookie_with(
     attrs: &CookieAttributes<'_>,
     now: f64,
 ) -> String {
-    render(name, value_len, write_value, attrs, Expires::After(now))
+    let mut out = String::with_capacity(name.len() + value_len + 96);
+    out.push_str(name);
+    out.push('=');
+    write_value(&mut out);
+    push_attributes(&mut out, attrs, Expires::After(now));
+    out
 }
 
 /// Renders the header that deletes a cookie, as WebOb's `delete_cookie` does:
@@ -82,7 +87,11 @@ pub fn render_removal(
         samesite: samesite_none.then_some("None"),
         ..CookieAttributes::default()
     };
-    render(name, 0, |_| {}, &attrs, Expires::Removed)
+    let mut out = String::with_capacity(name.len() + 96);
+    out.push_str(name);
+    out.push('=');
+    push_attributes(&mut out, &attrs, Expires::Removed);
+    out
 }
 
 /// What `expires=` says; it is written exactly when `Max-Age` is.
@@ -94,33 +103,22 @@ enum Expires {
     Removed,
 }
 
-/// The one `Set-Cookie` writer: `name=`, the value from `write_value` (`value_len` bytes
-/// reserved for it), then the attributes in WebOb's order — `Comment, Domain, Max-Age,
-/// Path, expires, secure, HttpOnly, SameSite` — and `Partitioned` last.
-fn render(
-    name: &str,
-    value_len: usize,
-    write_value: impl FnOnce(&mut String),
-    attrs: &CookieAttributes<'_>,
-    expires: Expires,
-) -> String {
-    let mut out = String::with_capacity(name.len() + value_len + 96);
-    out.push_str(name);
-    out.push('=');
-    write_value(&mut out);
-    push_quoted(&mut out, "; Comment=", attrs.comment);
-    push_quoted(&mut out, "; Domain=", attrs.domain);
+/// The one attribute writer, for both renderers: WebOb's order — `Comment, Domain,
+/// Max-Age, Path, expires, secure, HttpOnly, SameSite` — and `Partitioned` last.
+fn push_attributes(out: &mut String, attrs: &CookieAttributes<'_>, expires: Expires) {
+    push_quoted(out, "; Comment=", attrs.comment);
+    push_quoted(out, "; Domain=", attrs.domain);
     if let Some(max_age) = attrs.max_age {
         let _ = write!(out, "; Max-Age={max_age}");
     }
-    push_quoted(&mut out, "; Path=", attrs.path);
+    push_quoted(out, "; Path=", attrs.path);
     if let Some(max_age) = attrs.max_age {
         out.push_str("; expires=");
         match expires {
             Expires::After(now) => {
                 // WebOb: utcnow() + timedelta(seconds=max_age), microseconds dropped.
                 let base = UnixTime::from_secs_f64(now).floor_seconds();
-                push_http_date(&mut out, base.saturating_add(max_age));
+                push_http_date(out, base.saturating_add(max_age));
             }
             Expires::Removed => out.push_str(REMOVAL_EXPIRES),
         }
@@ -138,7 +136,6 @@ fn render(
     if attrs.partitioned {
         out.push_str("; Partitioned");
     }
-    out
 }
 
 /// Appends `label` and the quoted `value`, when there is one.
@@ -149,8 +146,14 @@ fn push_quoted(out: &mut String, label: &str, value: Option<&str>) {
     }
 }
 
-fn push_octal(out: &mut String, b: u8) {
-    let _ = write!(out, "\\{b:03o}");
+/// One byte of a quoted value or attribute: as it is when WebOb leaves it alone or it is
+/// a space, otherwise as `\ooo`.
+fn push_quoted_byte(out: &mut String, b: u8) {
+    if is_value_byte(b) || b == b' ' {
+        out.push(char::from(b));
+    } else {
+        let _ = write!(out, "\\{b:03o}");
+    }
 }
 
 /// WebOb's value quoting: untouched when every byte is allowed, otherwise wrapped in
@@ -166,11 +169,7 @@ fn push_value(out: &mut String, value: &str) {
     }
     out.push('"');
     for b in value.bytes() {
-        if is_value_byte(b) || b == b' ' {
-            out.push(char::from(b));
-        } else {
-            push_octal(out, b);
-        }
+        push_quoted_byte(out, b);
     }
     out.push('"');
 }
@@ -192,11 +191,7 @@ fn push_attribute(out: &mut String, value: &str) {
             Err(_) => c.encode_utf8(&mut utf8).as_bytes(),
         };
         for &b in bytes {
-            if is_value_byte(b) || b == b' ' {
-                out.push(char::from(b));
-            } else {
-                push_octal(out, b);
-            }
+            push_quoted_byte(out, b);
         }
     }
 }
