@@ -55,27 +55,27 @@ pub(crate) const ALPHANUMERIC: &[(u8, u8)] = &[(b'0', b'9'), (b'A', b'Z'), (b'a'
 /// `extra`, except those in `except`.
 pub(crate) const fn byte_table(ranges: &[(u8, u8)], extra: &[u8], except: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
-    let mut i = 0;
-    while i < ranges.len() {
-        let (low, high) = ranges[i];
-        let mut b = low as usize;
-        while b <= high as usize {
-            table[b] = true;
-            b += 1;
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        let mut member = contains(extra, byte);
+        let mut r = 0;
+        while r < ranges.len() {
+            member |= ranges[r].0 <= byte && byte <= ranges[r].1;
+            r += 1;
         }
-        i += 1;
-    }
-    let mut i = 0;
-    while i < extra.len() {
-        table[extra[i] as usize] = true;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < except.len() {
-        table[except[i] as usize] = false;
-        i += 1;
+        table[b] = member && !contains(except, byte);
+        b += 1;
     }
     table
+}
+
+/// True when `set` holds `b` (for tables built at compile time).
+const fn contains(set: &[u8], b: u8) -> bool {
+    match set {
+        [] => false,
+        [first, rest @ ..] => *first == b || contains(rest, b),
+    }
 }
 
 /// The length of the longest prefix of whole 32-byte blocks whose bytes all satisfy
