@@ -82,14 +82,7 @@ pub fn decode_typed<'a, T: serde::Deserialize<'a>>(
                 FrameError::Shape
             }
         })?;
-    if !renewed.is_finite() || !created.is_finite() {
-        return Err(FrameError::NonFiniteTimestamp);
-    }
-    Ok(TypedFrame {
-        renewed,
-        created,
-        state,
-    })
+    TypedFrame::finite(renewed, created, state)
 }
 
 fn finite(n: &Number) -> Result<f64, FrameError> {
