@@ -133,6 +133,8 @@ fn scan_piece(s: &[u8]) -> (usize, bool) {
     }
 }
 
+/// A piece as `(name, value)`: split at the first `=`, both sides trimmed, the name a
+/// valid cookie name, one pair of surrounding double quotes stripped from the value.
 fn parse_pair(piece: &[u8]) -> Option<(&[u8], &[u8])> {
     let eq = piece.iter().position(|&b| b == b'=')?;
     let name = trim(&piece[..eq]);
@@ -146,6 +148,7 @@ fn parse_pair(piece: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((name, value))
 }
 
+/// `s` without leading and trailing spaces and tabs.
 fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;

@@ -85,6 +85,7 @@ pub fn decode_typed<'a, T: serde::Deserialize<'a>>(
     TypedFrame::finite(renewed, created, state)
 }
 
+/// A timestamp slot as a finite `f64`.
 fn finite(n: &Number) -> Result<f64, FrameError> {
     match n.as_f64() {
         Some(x) if x.is_finite() => Ok(x),
@@ -92,6 +93,8 @@ fn finite(n: &Number) -> Result<f64, FrameError> {
     }
 }
 
+/// True when every number in `v` is an integer literal (kept digit for digit) or reads
+/// as a finite `f64`.
 pub(super) fn all_finite(v: &Value) -> bool {
     match v {
         Value::Number(n) => is_integer_literal(n.as_str()) || finite(n).is_ok(),

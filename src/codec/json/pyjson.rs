@@ -89,10 +89,12 @@ pub fn write_object(map: &State, out: &mut Vec<u8>) -> Result<(), FrameError> {
     Ok(())
 }
 
+/// True for a number written without a fraction or an exponent (a Python int).
 pub(super) fn is_integer_literal(s: &str) -> bool {
     !s.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
 }
 
+/// Appends a number: integers digit for digit, anything else as Python's float `repr`.
 fn write_number(n: &Number, out: &mut Vec<u8>) -> Result<(), FrameError> {
     let text = n.as_str();
     if is_integer_literal(text) {
