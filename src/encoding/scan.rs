@@ -9,7 +9,8 @@
 //!
 //! The word tests are built from the SWAR predicates here ([`bytes_below`],
 //! [`bytes_equal`], [`bytes_at_least`], combined with `|` and read by [`any_flagged`]),
-//! and every byte class is one table made by [`byte_table`].
+//! and every byte-class table (cookie tokens and values, plain JSON string bytes) is made
+//! by [`byte_table`].
 
 /// `0x01` in every byte of a word.
 const ONES: u64 = 0x0101_0101_0101_0101;
