@@ -13,6 +13,9 @@ pub mod record;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(any(feature = "json", feature = "postcard"))]
+use crate::error::FrameError;
+
 /// The first slot of a session frame, as Pyramid writes it.
 ///
 /// Pyramid stores `int(time.time())` there once any accessor or mutator ran during the
@@ -47,4 +50,19 @@ pub struct TypedFrame<T> {
     pub created: f64,
     /// Slot 2: the state.
     pub state: T,
+}
+
+#[cfg(any(feature = "json", feature = "postcard"))]
+impl<T> TypedFrame<T> {
+    /// The decoded frame, if both timestamps are finite: every codec refuses the others.
+    pub(crate) fn finite(renewed: f64, created: f64, state: T) -> Result<Self, FrameError> {
+        if !renewed.is_finite() || !created.is_finite() {
+            return Err(FrameError::NonFiniteTimestamp);
+        }
+        Ok(TypedFrame {
+            renewed,
+            created,
+            state,
+        })
+    }
 }

@@ -30,7 +30,8 @@
 //! ```
 //!
 //! # Modules
-//! - [`base64url`]: the urlsafe base64 of signed values and ids.
+//! - [`encoding`]: [`base64url`] (the urlsafe base64 of signed values and ids) and the
+//!   byte scans behind the cookie and JSON code.
 //! - [`signer`]: WebOb's `SignedSerializer` and a rotation [`Keyring`].
 //! - [`codec`]: the payload frame, as Pyramid's JSON (`json` feature) or postcard.
 //! - [`cookie`]: `Cookie:` parsing and `Set-Cookie:` rendering.
@@ -60,18 +61,17 @@
 
 extern crate alloc;
 
-pub mod base64url;
 pub mod codec;
 pub mod config;
 pub mod cookie;
 #[cfg(feature = "json")]
 pub mod driver;
+pub mod encoding;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod integrations;
 pub mod policy;
 pub mod random;
-mod scan;
 #[cfg(feature = "json")]
 pub mod server;
 #[cfg(feature = "json")]
@@ -83,6 +83,9 @@ pub mod store;
 pub mod time;
 
 pub use config::{SameSite, SessionConfig};
+/// The urlsafe base64 of signed values and ids, at its original path (now
+/// [`encoding::base64url`]).
+pub use encoding::base64url;
 pub use error::{Base64Error, ConfigError, FinishError, FrameError, RandomError, VerifyError};
 #[cfg(feature = "std")]
 pub use random::OsRandom;

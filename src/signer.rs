@@ -15,7 +15,7 @@ use core::fmt;
 use hmac::{Hmac, KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
-use crate::base64url;
+use crate::encoding::base64url;
 use crate::error::{ConfigError, VerifyError};
 
 /// Longest signed value (in characters) that [`Keyring::verify`] will look at.

@@ -60,14 +60,7 @@ pub fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<TypedFrame<T>
         return Err(FrameError::TrailingBytes);
     }
     let renewed = accessed.as_secs_f64();
-    if !renewed.is_finite() || !created.is_finite() {
-        return Err(FrameError::NonFiniteTimestamp);
-    }
-    Ok(TypedFrame {
-        renewed,
-        created,
-        state,
-    })
+    TypedFrame::finite(renewed, created, state)
 }
 
 #[cfg(test)]

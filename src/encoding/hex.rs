@@ -1,0 +1,61 @@
+//! Lowercase hexadecimal, written one way for the whole crate: the JSON writer's
+//! `\uXXXX` escapes, and the store keys and CSRF tokens of the sessions.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The lowercase hex digits.
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// The two lowercase hex digits of `b`, high nibble first.
+#[inline]
+fn digits(b: u8) -> [u8; 2] {
+    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xF)]]
+}
+
+/// Appends `bytes` to a string as lowercase hex, two digits a byte, high nibble first.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "for StoreKey::to_hex (server.rs) and new_csrf_token (session.rs), which \
+                  still write their own copies"
+    )
+)]
+pub(crate) fn push_hex(bytes: &[u8], out: &mut String) {
+    out.reserve(2 * bytes.len());
+    for &b in bytes {
+        let [high, low] = digits(b);
+        out.push(char::from(high));
+        out.push(char::from(low));
+    }
+}
+
+/// Appends `bytes` to a byte buffer as lowercase hex, as [`push_hex`] does.
+pub(crate) fn extend_hex(bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        out.extend_from_slice(&digits(b));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowercase_two_digits_a_byte_high_nibble_first() {
+        let bytes = [0x00, 0x0f, 0xa5, 0xff, 0x10];
+        let mut text = String::from("k:");
+        push_hex(&bytes, &mut text);
+        assert_eq!(text, "k:000fa5ff10");
+        let mut raw = b"\\u".to_vec();
+        extend_hex(&0x00e9u16.to_be_bytes(), &mut raw);
+        assert_eq!(raw, b"\\u00e9");
+        // Every byte, against the formatter.
+        for b in 0..=255u8 {
+            let mut one = String::new();
+            push_hex(&[b], &mut one);
+            assert_eq!(one, alloc::format!("{b:02x}"));
+        }
+    }
+}
