@@ -423,11 +423,7 @@ pub trait SessionData {
         let mut bytes = [0u8; 20];
         rng.fill(&mut bytes)?;
         let mut token = String::with_capacity(40);
-        for b in bytes {
-            for nibble in [b >> 4, b & 0xF] {
-                token.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
-            }
-        }
+        crate::encoding::hex::push_hex(&bytes, &mut token);
         self.insert(CSRF_KEY, Value::String(token.clone()));
         Ok(token)
     }

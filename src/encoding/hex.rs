@@ -14,14 +14,6 @@ fn digits(b: u8) -> [u8; 2] {
 }
 
 /// Appends `bytes` to a string as lowercase hex, two digits a byte, high nibble first.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "for StoreKey::to_hex (server.rs) and new_csrf_token (session.rs), which \
-                  still write their own copies"
-    )
-)]
 pub(crate) fn push_hex(bytes: &[u8], out: &mut String) {
     out.reserve(2 * bytes.len());
     for &b in bytes {

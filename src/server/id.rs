@@ -73,11 +73,7 @@ impl StoreKey {
     /// Lowercase hex, 64 characters (what SQL and Redis stores use as the key).
     pub fn to_hex(&self) -> String {
         let mut out = String::with_capacity(64);
-        for b in self.0 {
-            for nibble in [b >> 4, b & 0xF] {
-                out.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
-            }
-        }
+        crate::encoding::hex::push_hex(&self.0, &mut out);
         out
     }
 }
