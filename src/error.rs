@@ -6,6 +6,7 @@ use core::fmt;
 
 /// A configuration that cannot be used, reported when it is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// No secret was given.
     NoSecret,
@@ -70,6 +71,7 @@ impl fmt::Display for ConfigError {
 
 /// Why a signed value did not verify.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// Longer than [`crate::signer::MAX_SIGNED_VALUE_LEN`]; refused before decoding.
     TooLong,
@@ -92,6 +94,7 @@ impl fmt::Display for VerifyError {
 /// Why a value is not strict urlsafe base64 ([`crate::base64url::decode_into`]; the
 /// signer reports every case as [`VerifyError::BadBase64`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Base64Error {
     /// A character outside the alphabet, or `=` anywhere but at the end of the last quad.
     InvalidCharacter,
@@ -116,6 +119,7 @@ impl fmt::Display for Base64Error {
 
 /// Why a verified payload is not a usable session frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameError {
     /// Not valid JSON (or not UTF-8, or trailing data).
     Syntax,
@@ -146,6 +150,7 @@ impl fmt::Display for FrameError {
 
 /// Why a session could not produce its `Set-Cookie` header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FinishError {
     /// The signed value would be longer than 4064 characters (Pyramid's limit), or the
     /// cookie's `name=value` longer than 4096 bytes (browsers silently drop such a
@@ -197,6 +202,7 @@ impl core::error::Error for RandomError {}
 
 /// What went wrong in a store, as a category a framework can map (e.g. to 503).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreErrorKind {
     /// The store could not be reached or refused the connection.
     Unavailable,
@@ -237,6 +243,7 @@ impl core::error::Error for StoreError {}
 
 /// Why a server-mode request could not finish. No cookie is sent with any of these.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ServerError {
     /// The store failed.
     Store(StoreError),

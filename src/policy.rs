@@ -6,17 +6,20 @@
 
 /// `int(time.time())` as Pyramid computes the `accessed` slot: truncation toward zero,
 /// saturating instead of failing for values outside `i64`.
+#[must_use]
 pub fn whole_seconds(now: f64) -> i64 {
     crate::time::UnixTime::from_secs_f64(now).whole_seconds()
 }
 
 /// `floor(now)` as whole seconds, saturating (NaN gives 0): WebOb's `utcnow()` with the
 /// microseconds dropped, used to date `expires`.
+#[must_use]
 pub fn floor_seconds(now: f64) -> i64 {
     crate::time::UnixTime::from_secs_f64(now).floor_seconds()
 }
 
 /// Idle timeout: expired when `now - renewed > timeout` (strict). `None` never expires.
+#[must_use]
 pub fn is_expired(now: f64, renewed: f64, timeout: Option<u64>) -> bool {
     match timeout {
         Some(timeout) => now - renewed > timeout as f64,
@@ -29,6 +32,7 @@ pub fn is_expired(now: f64, renewed: f64, timeout: Option<u64>) -> bool {
 ///
 /// Because `int(now)` is whole seconds while `renewed` keeps its fraction, a read in the
 /// same second as the cookie was issued never reissues, even with `reissue_time = 0`.
+#[must_use]
 pub fn reissue_due(now: f64, renewed: f64, reissue_time: Option<u64>) -> bool {
     match reissue_time {
         Some(reissue) => whole_seconds(now) as f64 - renewed > reissue as f64,
@@ -38,6 +42,7 @@ pub fn reissue_due(now: f64, renewed: f64, reissue_time: Option<u64>) -> bool {
 
 /// Clock-skew guard (a deviation from Pyramid): a timestamp more than `skew` seconds
 /// ahead of `now` makes the cookie invalid. `None` accepts any future time, as Pyramid does.
+#[must_use]
 pub fn is_from_future(now: f64, timestamp: f64, skew: Option<u64>) -> bool {
     match skew {
         Some(skew) => timestamp - now > skew as f64,
@@ -47,6 +52,7 @@ pub fn is_from_future(now: f64, timestamp: f64, skew: Option<u64>) -> bool {
 
 /// Absolute lifetime (a deviation from Pyramid): expired when `now - created > lifetime`,
 /// however often the cookie was reissued.
+#[must_use]
 pub fn lifetime_exceeded(now: f64, created: f64, lifetime: Option<u64>) -> bool {
     match lifetime {
         Some(lifetime) => now - created > lifetime as f64,
@@ -56,6 +62,7 @@ pub fn lifetime_exceeded(now: f64, created: f64, lifetime: Option<u64>) -> bool 
 
 /// Revocation (a deviation from Pyramid): every session created before `not_before` is
 /// invalid, e.g. after a password-database leak.
+#[must_use]
 pub fn is_revoked(created: f64, not_before: Option<f64>) -> bool {
     match not_before {
         Some(not_before) => created < not_before,
@@ -66,6 +73,7 @@ pub fn is_revoked(created: f64, not_before: Option<f64>) -> bool {
 /// The instant after which a session issued at `renewed` and created at `created` can no
 /// longer be used, whichever of the idle timeout and the absolute lifetime comes first.
 /// Stores use it as the record's expiry. `None` when neither limit is set.
+#[must_use]
 pub fn deadline(
     renewed: f64,
     created: f64,

@@ -28,6 +28,7 @@ pub const CSRF_KEY: &str = "_csrft_";
 
 /// Why the request's cookie was not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvalidCookie {
     /// The value is not strict urlsafe base64, or too long.
     Encoding,
@@ -45,6 +46,7 @@ pub enum InvalidCookie {
 
 /// How the session was loaded from the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LoadOutcome {
     /// The request carried no session cookie: a new session.
     NoCookie,

@@ -82,6 +82,7 @@ fn url_credentials(value: &str) -> Option<(usize, usize)> {
 
 /// Which session factory the settings describe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Backend {
     /// `redis.sessions.*`: pyramid_session_redis / pyramid_redis_sessions.
     Redis,

@@ -35,6 +35,7 @@ pub const MAX_DIGEST_LEN: usize = 64;
 /// WebOb accepts any `hashlib` name; md5, sha1, sha3, blake2 and shake are refused here
 /// when the configuration is built (a documented deviation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HashAlg {
     /// `sha224`, 28-byte digest.
     Sha224,

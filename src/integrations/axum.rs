@@ -187,6 +187,7 @@ impl std::fmt::Debug for Session {
 /// A session operation that failed. As a response: `503` with a JSON error for store
 /// trouble, `500` otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionError {
     /// The store failed, or the session was removed concurrently.
     Server(ServerError),

@@ -86,6 +86,7 @@ impl fmt::Debug for StoreKey {
 
 /// How the session id travels in the cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IdCookieFormat {
     /// CubicWeb's `CWSessionFactory`: the Pyramid cookie frame with state
     /// `{"sessioneid": id}` (integer eids are read; ids are written as strings, or as

@@ -23,6 +23,7 @@ use crate::time::UnixTime;
 
 /// A request's session before its record is loaded (stage 1).
 #[derive(Clone, Debug)]
+#[must_use = "a pending session does nothing until it is opened"]
 pub struct Pending {
     /// Authentic, in-time id cookies, in header order; the first is tried first.
     candidates: VecDeque<IdCookie>,
@@ -160,6 +161,7 @@ pub(super) enum CookieAction {
 /// If the driver stops early (a store error), the session stays poisoned: a later
 /// finish in the same request writes nothing ([`ServerError::Poisoned`]).
 #[derive(Debug)]
+#[must_use = "the store writes happen only when the finisher's operations are run"]
 pub struct Finisher<'s> {
     session: &'s mut ServerSession,
     config: &'s ServerConfig,

@@ -77,6 +77,7 @@ pub type Stored = Record;
 /// Answer to a `Create`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum CreateOutcome {
     /// Inserted, with version 1.
     Created,
@@ -94,6 +95,7 @@ impl CreateOutcome {
 /// Answer to a compare-and-set `Save`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum SaveOutcome {
     /// Written; the record now has this version.
     Saved {
@@ -109,6 +111,7 @@ pub enum SaveOutcome {
 /// Answer to a `Touch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum TouchOutcome {
     /// The expiry moved.
     Touched,
@@ -126,6 +129,7 @@ impl TouchOutcome {
 /// Answer to a conditional `RemoveIf`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum RemoveOutcome {
     /// The record had the expected version and is gone.
     Removed,
