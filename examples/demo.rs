@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::time::Duration;
+use core::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Form, Request};
 use axum::http::{header, HeaderMap, Method, StatusCode};

@@ -26,7 +26,7 @@
 //! let value = set_cookie.split(';').next().unwrap();
 //! let mut session = CookieSession::load(&config, Some(value.as_bytes()), 1700000010.25);
 //! assert_eq!(session.get("a"), Some(&json!(1)));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 //!
 //! # Modules

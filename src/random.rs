@@ -25,7 +25,10 @@ pub struct OsRandom;
 
 #[cfg(feature = "std")]
 impl RandomSource for OsRandom {
-    #[allow(clippy::disallowed_methods)] // the std adapter that reads the OS source
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the std adapter that reads the OS random source; the core takes a RandomSource"
+    )]
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
         getrandom::fill(buf).map_err(|_| RandomError)
     }

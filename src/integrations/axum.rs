@@ -15,7 +15,7 @@
 //!     Ok(Json(json!({ "count": session.get("count").await? })))
 //! }
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run() -> Result<(), Box<dyn core::error::Error>> {
 //! let config = ServerConfig::new(SessionConfig::secure("s3cret").build()?, IdCookieFormat::CubicWeb)?;
 //! let app: Router = Router::new()
 //!     .route("/increment", post(increment))
@@ -32,12 +32,12 @@
 
 extern crate std;
 
-use std::boxed::Box;
-use std::convert::Infallible;
-use std::string::{String, ToString};
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::vec::Vec;
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::convert::Infallible;
+use core::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
@@ -83,8 +83,8 @@ pub struct SessionLayer {
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for SessionLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let mode = match self.shared.mode {
             Mode::Cookie(_) => "cookie",
             Mode::Server { .. } => "server",
@@ -150,8 +150,8 @@ pub struct SessionService<S> {
     shared: Arc<Shared>,
 }
 
-impl<S> std::fmt::Debug for SessionService<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<S> core::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SessionService").finish_non_exhaustive()
     }
 }
@@ -178,8 +178,8 @@ pub struct Session {
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session").finish_non_exhaustive()
     }
 }
@@ -199,8 +199,8 @@ pub enum SessionError {
     LayerMissing,
 }
 
-impl std::fmt::Display for SessionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             SessionError::Server(e) => e.fmt(f),
             SessionError::Finish(e) => e.fmt(f),
@@ -210,7 +210,7 @@ impl std::fmt::Display for SessionError {
     }
 }
 
-impl std::error::Error for SessionError {}
+impl core::error::Error for SessionError {}
 
 impl From<RandomError> for SessionError {
     fn from(_: RandomError) -> SessionError {
@@ -233,7 +233,7 @@ impl SessionError {
 
 impl SessionError {
     /// What the client is told: the category only, never store internals (the
-    /// [`Display`](std::fmt::Display) text, with the details, is for logs).
+    /// [`Display`](core::fmt::Display) text, with the details, is for logs).
     pub fn public_message(&self) -> &'static str {
         match self {
             SessionError::Server(ServerError::Store(_) | ServerError::Poisoned) => {
@@ -470,7 +470,7 @@ where
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         // The ready service handles this request; a fresh clone waits for the next.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = core::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         Box::pin(async move {
             let now = shared.clock.now().as_secs_f64();

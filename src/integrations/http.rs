@@ -2,7 +2,7 @@
 
 extern crate std;
 
-use std::vec::Vec;
+use alloc::vec::Vec;
 
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue};

@@ -193,7 +193,7 @@ impl ServerSession {
     /// # let mut session = Pending::start(&config, None, 1.0).open(&config, None);
     /// let count = session.modify("count", |n| Some((n.and_then(|n| n.as_u64()).unwrap_or(0) + 1).into()));
     /// assert_eq!(count, Some(1.into()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn modify<F>(&mut self, key: &str, f: F) -> Option<Value>
     where

@@ -15,8 +15,8 @@
 
 extern crate std;
 
+use alloc::boxed::Box;
 use core::sync::atomic::Ordering::Relaxed;
-use std::boxed::Box;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

@@ -27,11 +27,12 @@
 
 extern crate std;
 
-use std::boxed::Box;
-use std::format;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-use std::vec::Vec;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::time::Duration;
+use std::sync::{Mutex, PoisonError};
 
 use super::ops::{dispatch_async, AsyncOps};
 use crate::server::store::BoxFuture;
@@ -179,8 +180,8 @@ pub struct PostgresStore {
     inner: AsyncPostgresStore,
 }
 
-impl std::fmt::Debug for PostgresStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PostgresStore")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
@@ -234,8 +235,8 @@ pub struct AsyncPostgresStore {
     client: Mutex<Option<Arc<tokio_postgres::Client>>>,
 }
 
-impl std::fmt::Debug for AsyncPostgresStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for AsyncPostgresStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AsyncPostgresStore")
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()

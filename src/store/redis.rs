@@ -16,11 +16,11 @@
 
 extern crate std;
 
-use std::boxed::Box;
-use std::string::String;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
-use std::vec::Vec;
 
 use redis::{Cmd, ErrorKind, RedisError, Script, ScriptInvocation};
 
@@ -232,8 +232,8 @@ pub struct RedisStore {
     idle: Mutex<Vec<redis::Connection>>,
 }
 
-impl std::fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.commands.prefix)
             .field("timeout", &self.timeout)
@@ -352,8 +352,8 @@ pub struct AsyncRedisStore<C = redis::aio::ConnectionManager> {
     timeout: Duration,
 }
 
-impl<C> std::fmt::Debug for AsyncRedisStore<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<C> core::fmt::Debug for AsyncRedisStore<C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AsyncRedisStore")
             .field("prefix", &self.commands.prefix)
             .field("timeout", &self.timeout)

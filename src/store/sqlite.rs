@@ -55,12 +55,13 @@
 
 extern crate std;
 
-use std::boxed::Box;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 use std::path::Path;
-use std::string::String;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -175,8 +176,8 @@ struct Shared {
     creates: AtomicU64,
 }
 
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("busy_timeout", &self.busy_timeout)
             .finish_non_exhaustive()
@@ -280,7 +281,10 @@ impl SqliteStore {
 
     /// Takes the connection, waiting at most the busy timeout for it, and gives SQLite's
     /// busy handler what is left of the timeout.
-    #[allow(clippy::disallowed_methods)] // measures its own wait; session logic takes `now`
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "bounds its own wait on a monotonic clock; session logic takes `now`"
+    )]
     fn checkout(&self) -> Result<Checkout<'_>, StoreError> {
         let started = std::time::Instant::now();
         let slot = self.shared.slot();
