@@ -27,9 +27,9 @@
 //! `{"user": ..., "count": N}`, `POST /api/logout` → `{"ok": true}`. Store outages
 //! answer 503 with a JSON error.
 
+use core::time::Duration;
 use std::collections::HashMap;
 use std::io::Write;
-use core::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Form, Request};
 use axum::http::{header, HeaderMap, Method, StatusCode};

@@ -39,4 +39,3 @@ pub use session::Session;
 #[cfg(feature = "json")]
 pub use session::{CookieSession, LoadOutcome, SessionData};
 pub use signer::{HashAlg, Keyring};
-

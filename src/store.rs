@@ -3,10 +3,7 @@
 //!
 //! Every store implements the one-method contract of [`crate::server::Store`] (and
 //! [`crate::server::AsyncStore`]); `tests/store_contract.rs` runs one suite against all.
-//! Inside, each writes its operations as typed methods and one dispatcher maps the
-//! [`crate::server::StoreOp`] vocabulary onto them.
-
-mod ops;
+//! Each store's `execute` is one `match` over the [`crate::server::StoreOp`] vocabulary.
 
 pub mod memory;
 #[cfg(feature = "postgres")]

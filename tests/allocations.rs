@@ -10,7 +10,10 @@
     missing_debug_implementations,
     reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
 )]
-#![allow(unsafe_code, reason = "a counting GlobalAlloc that delegates to System")]
+#![allow(
+    unsafe_code,
+    reason = "a counting GlobalAlloc that delegates to System"
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

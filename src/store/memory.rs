@@ -20,8 +20,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::ops::{dispatch, BlockingOps};
-use crate::server::store::BoxFuture;
+use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
 
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
@@ -111,31 +110,22 @@ impl MemoryStore {
     }
 }
 
-impl BlockingOps for MemoryStore {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
-        Ok(Self::live(&mut self.records(), key, now).map(|r| r.clone()))
-    }
-
+impl MemoryStore {
+    /// Inserts a record if no live one has the key, within the capacity.
     fn create(
         &self,
-        key: &StoreKey,
+        records: &mut HashMap<StoreKey, Record>,
+        key: StoreKey,
         data: &[u8],
         expires_at: f64,
         now: f64,
-    ) -> Result<bool, StoreError> {
-        let n = self
-            .creates
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        if n % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            self.sweep(now);
-        }
-        let mut records = self.records();
-        if Self::live(&mut records, key, now).is_some() {
-            return Ok(false);
+    ) -> Result<CreateOutcome, StoreError> {
+        if Self::live(records, &key, now).is_some() {
+            return Ok(CreateOutcome::Taken);
         }
         // Replacing an expired record under the same key does not grow the map.
         if let Some(capacity) = self.capacity {
-            if records.len() >= capacity && !records.contains_key(key) {
+            if records.len() >= capacity && !records.contains_key(&key) {
                 // Nothing can have expired before the earliest expiry: skip the scan.
                 if now >= f64::from_bits(self.earliest_expiry.load(Relaxed)) {
                     let mut earliest = f64::INFINITY;
@@ -162,85 +152,97 @@ impl BlockingOps for MemoryStore {
         }
         self.note_expiry(expires_at);
         records.insert(
-            *key,
+            key,
             Record {
                 data: data.to_vec(),
                 version: 1,
                 expires_at: expires_at.into(),
             },
         );
-        Ok(true)
-    }
-
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        let mut records = self.records();
-        Ok(match Self::live(&mut records, key, now) {
-            None => SaveOutcome::Missing,
-            Some(r) if r.version != expected_version => SaveOutcome::Conflict,
-            Some(r) => {
-                r.data = data.to_vec();
-                r.version += 1;
-                r.expires_at = expires_at.into();
-                self.note_expiry(expires_at);
-                SaveOutcome::Saved { version: r.version }
-            }
-        })
-    }
-
-    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        Ok(match Self::live(&mut self.records(), key, now) {
-            Some(r) => {
-                r.expires_at = expires_at.into();
-                self.note_expiry(expires_at);
-                true
-            }
-            None => false,
-        })
-    }
-
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.records().remove(key);
-        Ok(())
-    }
-
-    fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        let mut records = self.records();
-        Ok(match Self::live(&mut records, key, now) {
-            None => RemoveOutcome::Missing,
-            Some(r) if r.version != expected_version => RemoveOutcome::Conflict,
-            Some(_) => {
-                records.remove(key);
-                RemoveOutcome::Removed
-            }
-        })
-    }
-
-    fn wait(&self, _delay: core::time::Duration) {
-        // Every operation runs under one lock, with nothing in between to wait for.
+        Ok(CreateOutcome::Created)
     }
 }
 
+// Every operation runs under the one lock, with nothing in between to wait for: a lost
+// compare-and-set is retried at once (`Wait` returns immediately).
 impl Store for MemoryStore {
     fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
-        dispatch(self, op)
+        if let StoreOp::Create { now, .. } = op {
+            let n = self.creates.fetch_add(1, Relaxed);
+            if n % SWEEP_EVERY == SWEEP_EVERY - 1 {
+                self.sweep(now.as_secs_f64());
+            }
+        }
+        let mut records = self.records();
+        Ok(match op {
+            StoreOp::Load { key, now } => OpResult::Loaded(
+                Self::live(&mut records, &key, now.as_secs_f64()).map(|r| r.clone()),
+            ),
+            StoreOp::Create {
+                key,
+                data,
+                expires_at,
+                now,
+            } => OpResult::Created(self.create(
+                &mut records,
+                key,
+                data,
+                expires_at.as_secs_f64(),
+                now.as_secs_f64(),
+            )?),
+            StoreOp::Save {
+                key,
+                data,
+                expected_version,
+                expires_at,
+                now,
+            } => OpResult::Saved(match Self::live(&mut records, &key, now.as_secs_f64()) {
+                None => SaveOutcome::Missing,
+                Some(r) if r.version != expected_version => SaveOutcome::Conflict,
+                Some(r) => {
+                    r.data = data.to_vec();
+                    r.version = r.version.saturating_add(1);
+                    r.expires_at = expires_at;
+                    self.note_expiry(expires_at.as_secs_f64());
+                    SaveOutcome::Saved { version: r.version }
+                }
+            }),
+            StoreOp::Touch {
+                key,
+                expires_at,
+                now,
+            } => OpResult::Touched(match Self::live(&mut records, &key, now.as_secs_f64()) {
+                Some(r) => {
+                    r.expires_at = expires_at;
+                    self.note_expiry(expires_at.as_secs_f64());
+                    TouchOutcome::Touched
+                }
+                None => TouchOutcome::Missing,
+            }),
+            StoreOp::Remove { key } => {
+                records.remove(&key);
+                OpResult::Removed
+            }
+            StoreOp::RemoveIf {
+                key,
+                expected_version,
+                now,
+            } => OpResult::RemovedIf(match Self::live(&mut records, &key, now.as_secs_f64()) {
+                None => RemoveOutcome::Missing,
+                Some(r) if r.version != expected_version => RemoveOutcome::Conflict,
+                Some(_) => {
+                    records.remove(&key);
+                    RemoveOutcome::Removed
+                }
+            }),
+            StoreOp::Wait { .. } => OpResult::Waited,
+        })
     }
 }
 
 // The memory store never waits, so its async operations are its blocking ones.
 impl AsyncStore for MemoryStore {
     fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
-        Box::pin(core::future::ready(dispatch(self, op)))
+        Box::pin(core::future::ready(Store::execute(self, op)))
     }
 }

@@ -34,11 +34,10 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
 
-use super::ops::{dispatch_async, AsyncOps};
-use crate::server::store::BoxFuture;
+use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
-    StoreKey, StoreOp,
+    StoreOp,
 };
 use crate::time::Clock;
 
@@ -348,97 +347,112 @@ async fn sweep_periodically(store: AsyncPostgresStore, every: Duration, clock: i
     }
 }
 
-impl AsyncOps for AsyncPostgresStore {
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
-        let client = self.client().await?;
-        let hex = key.to_hex();
-        let row = self.bounded(client.query_opt(LOAD, &[&hex, &now])).await?;
-        Ok(row.as_ref().map(row_to_stored).transpose()?.flatten())
-    }
-    async fn create(
+impl AsyncPostgresStore {
+    /// Is there a live, well-formed row under `hex` at `now`?
+    async fn live(
         &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
+        client: &tokio_postgres::Client,
+        hex: &str,
         now: f64,
     ) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let hex = key.to_hex();
-        Ok(self
-            .bounded(client.execute(CREATE, &[&hex, &data, &expires_at, &now]))
-            .await?
-            == 1)
+        let row = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
+        Ok(row.is_some())
     }
-    async fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        let client = self.client().await?;
-        let hex = key.to_hex();
-        // A version beyond BIGINT matches no row.
-        if let Ok(expected) = i64::try_from(expected_version) {
-            let n = self
-                .bounded(client.execute(SAVE, &[&hex, &data, &expires_at, &expected, &now]))
-                .await?;
-            if n == 1 {
-                return Ok(SaveOutcome::Saved {
-                    version: expected_version.saturating_add(1),
-                });
-            }
+
+    /// One operation: one statement, or for a lost conditional write a second one that
+    /// tells a conflict from a missing record.
+    async fn run(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        if let StoreOp::Wait { delay } = op {
+            tokio::time::sleep(delay).await;
+            return Ok(OpResult::Waited);
         }
-        let live = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
-        Ok(if live.is_some() {
-            SaveOutcome::Conflict
-        } else {
-            SaveOutcome::Missing
-        })
-    }
-    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
         let client = self.client().await?;
-        let hex = key.to_hex();
-        Ok(self
-            .bounded(client.execute(TOUCH, &[&hex, &expires_at, &now]))
-            .await?
-            == 1)
-    }
-    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let hex = key.to_hex();
-        self.bounded(client.execute(REMOVE, &[&hex])).await?;
-        Ok(())
-    }
-    async fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        let client = self.client().await?;
-        let hex = key.to_hex();
-        // A version beyond PostgreSQL's integers matches no row.
-        if let Ok(expected) = i64::try_from(expected_version) {
-            let n = self
-                .bounded(client.execute(REMOVE_IF, &[&hex, &expected, &now]))
-                .await?;
-            if n == 1 {
-                return Ok(RemoveOutcome::Removed);
+        let execute = |sql, params| self.bounded(client.execute(sql, params));
+        Ok(match op {
+            StoreOp::Load { key, now } => {
+                let (hex, now) = (key.to_hex(), now.as_secs_f64());
+                let row = self.bounded(client.query_opt(LOAD, &[&hex, &now])).await?;
+                OpResult::Loaded(row.as_ref().map(row_to_stored).transpose()?.flatten())
             }
-        }
-        let live = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
-        Ok(if live.is_some() {
-            RemoveOutcome::Conflict
-        } else {
-            RemoveOutcome::Missing
+            StoreOp::Create {
+                key,
+                data,
+                expires_at,
+                now,
+            } => {
+                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                let n = execute(CREATE, &[&hex, &data, &e, &now]).await?;
+                OpResult::Created(if n == 1 {
+                    CreateOutcome::Created
+                } else {
+                    CreateOutcome::Taken
+                })
+            }
+            StoreOp::Save {
+                key,
+                data,
+                expected_version,
+                expires_at,
+                now,
+            } => {
+                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                // A version beyond BIGINT matches no row.
+                let written = match i64::try_from(expected_version) {
+                    Ok(expected) => execute(SAVE, &[&hex, &data, &e, &expected, &now]).await? == 1,
+                    Err(_) => false,
+                };
+                OpResult::Saved(if written {
+                    SaveOutcome::Saved {
+                        version: expected_version.saturating_add(1),
+                    }
+                } else if self.live(&client, &hex, now).await? {
+                    SaveOutcome::Conflict
+                } else {
+                    SaveOutcome::Missing
+                })
+            }
+            StoreOp::Touch {
+                key,
+                expires_at,
+                now,
+            } => {
+                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                let n = execute(TOUCH, &[&hex, &e, &now]).await?;
+                OpResult::Touched(if n == 1 {
+                    TouchOutcome::Touched
+                } else {
+                    TouchOutcome::Missing
+                })
+            }
+            StoreOp::Remove { key } => {
+                execute(REMOVE, &[&key.to_hex()]).await?;
+                OpResult::Removed
+            }
+            StoreOp::RemoveIf {
+                key,
+                expected_version,
+                now,
+            } => {
+                let (hex, now) = (key.to_hex(), now.as_secs_f64());
+                let removed = match i64::try_from(expected_version) {
+                    Ok(expected) => execute(REMOVE_IF, &[&hex, &expected, &now]).await? == 1,
+                    Err(_) => false,
+                };
+                OpResult::RemovedIf(if removed {
+                    RemoveOutcome::Removed
+                } else if self.live(&client, &hex, now).await? {
+                    RemoveOutcome::Conflict
+                } else {
+                    RemoveOutcome::Missing
+                })
+            }
+            StoreOp::Wait { .. } => OpResult::Waited,
         })
     }
 }
 
 impl AsyncStore for AsyncPostgresStore {
     fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
-        Box::pin(dispatch_async(self, op))
+        Box::pin(self.run(op))
     }
 }

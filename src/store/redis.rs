@@ -24,8 +24,7 @@ use std::sync::{Mutex, PoisonError};
 
 use redis::{Cmd, ErrorKind, RedisError, Script, ScriptInvocation};
 
-use super::ops::{dispatch, dispatch_async, AsyncOps, BlockingOps};
-use crate::server::store::BoxFuture;
+use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
 
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
@@ -131,60 +130,116 @@ impl Commands {
         k
     }
 
-    fn load(&self, key: &StoreKey) -> Cmd {
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.key(key)).arg("v").arg("d").arg("x");
-        cmd
+    /// The command an operation sends (`None` for `Wait`, which sends nothing).
+    fn call(&self, op: &StoreOp<'_>) -> Option<Call<'_>> {
+        Some(match *op {
+            StoreOp::Load { key, .. } => {
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(self.key(&key)).arg("v").arg("d").arg("x");
+                Call::Query(cmd)
+            }
+            StoreOp::Create {
+                key,
+                data,
+                expires_at,
+                now,
+            } => {
+                let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
+                let mut inv = self.create.key(self.key(&key));
+                inv.arg(data).arg(e).arg(ttl_ms(e, now)).arg(now);
+                Call::Script(inv)
+            }
+            StoreOp::Save {
+                key,
+                data,
+                expected_version,
+                expires_at,
+                now,
+            } => {
+                let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
+                let mut inv = self.save.key(self.key(&key));
+                inv.arg(expected_version)
+                    .arg(data)
+                    .arg(e)
+                    .arg(ttl_ms(e, now))
+                    .arg(now);
+                Call::Script(inv)
+            }
+            StoreOp::Touch {
+                key,
+                expires_at,
+                now,
+            } => {
+                let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
+                let mut inv = self.touch.key(self.key(&key));
+                inv.arg(e).arg(ttl_ms(e, now)).arg(now);
+                Call::Script(inv)
+            }
+            StoreOp::Remove { key } => {
+                let mut cmd = redis::cmd("DEL");
+                cmd.arg(self.key(&key));
+                Call::Query(cmd)
+            }
+            StoreOp::RemoveIf {
+                key,
+                expected_version,
+                now,
+            } => {
+                let mut inv = self.remove_if.key(self.key(&key));
+                inv.arg(expected_version).arg(now.as_secs_f64());
+                Call::Script(inv)
+            }
+            StoreOp::Wait { .. } => return None,
+        })
     }
 
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> ScriptInvocation<'_> {
-        let mut inv = self.create.key(self.key(key));
-        inv.arg(data)
-            .arg(expires_at)
-            .arg(ttl_ms(expires_at, now))
-            .arg(now);
-        inv
+    /// What the reply to an operation's command means.
+    fn answer(op: &StoreOp<'_>, reply: redis::Value) -> Result<OpResult, StoreError> {
+        fn parse<T: redis::FromRedisValue>(reply: redis::Value) -> Result<T, StoreError> {
+            T::from_redis_value(reply).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
+        }
+        Ok(match *op {
+            StoreOp::Load { now, .. } => {
+                OpResult::Loaded(stored(parse(reply)?, now.as_secs_f64())?)
+            }
+            StoreOp::Create { .. } => OpResult::Created(match parse::<i64>(reply)? {
+                1 => CreateOutcome::Created,
+                _ => CreateOutcome::Taken,
+            }),
+            StoreOp::Save { .. } => OpResult::Saved(save_outcome(parse(reply)?)),
+            StoreOp::Touch { .. } => OpResult::Touched(match parse::<i64>(reply)? {
+                1 => TouchOutcome::Touched,
+                _ => TouchOutcome::Missing,
+            }),
+            StoreOp::Remove { .. } => OpResult::Removed,
+            StoreOp::RemoveIf { .. } => OpResult::RemovedIf(remove_outcome(parse(reply)?)),
+            StoreOp::Wait { .. } => OpResult::Waited,
+        })
+    }
+}
+
+/// A command as sent: a plain query, or a Lua script (by its hash, loaded on demand).
+enum Call<'s> {
+    Query(Cmd),
+    Script(ScriptInvocation<'s>),
+}
+
+impl Call<'_> {
+    fn run(&self, conn: &mut redis::Connection) -> redis::RedisResult<redis::Value> {
+        match self {
+            Call::Query(cmd) => cmd.query(conn),
+            Call::Script(inv) => inv.invoke(conn),
+        }
     }
 
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> ScriptInvocation<'_> {
-        let mut inv = self.save.key(self.key(key));
-        inv.arg(expected)
-            .arg(data)
-            .arg(expires_at)
-            .arg(ttl_ms(expires_at, now))
-            .arg(now);
-        inv
-    }
-
-    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> ScriptInvocation<'_> {
-        let mut inv = self.touch.key(self.key(key));
-        inv.arg(expires_at).arg(ttl_ms(expires_at, now)).arg(now);
-        inv
-    }
-
-    fn remove_if(&self, key: &StoreKey, expected: u64, now: f64) -> ScriptInvocation<'_> {
-        let mut inv = self.remove_if.key(self.key(key));
-        inv.arg(expected).arg(now);
-        inv
-    }
-
-    fn remove(&self, key: &StoreKey) -> Cmd {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.key(key));
-        cmd
+    async fn run_async<C>(&self, conn: &mut C) -> redis::RedisResult<redis::Value>
+    where
+        C: redis::aio::ConnectionLike + Send + Sync,
+    {
+        match self {
+            Call::Query(cmd) => cmd.query_async(conn).await,
+            Call::Script(inv) => inv.invoke_async(conn).await,
+        }
     }
 }
 
@@ -286,61 +341,16 @@ impl RedisStore {
     }
 }
 
-impl BlockingOps for RedisStore {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
-        let fields: Fields = self.with_conn(|c| self.commands.load(key).query(c))?;
-        stored(fields, now)
-    }
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        let created: i64 =
-            self.with_conn(|c| self.commands.create(key, data, expires_at, now).invoke(c))?;
-        Ok(created == 1)
-    }
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        let code: i64 = self.with_conn(|c| {
-            self.commands
-                .save(key, data, expected_version, expires_at, now)
-                .invoke(c)
-        })?;
-        Ok(save_outcome(code))
-    }
-    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        let touched: i64 =
-            self.with_conn(|c| self.commands.touch(key, expires_at, now).invoke(c))?;
-        Ok(touched == 1)
-    }
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let _: i64 = self.with_conn(|c| self.commands.remove(key).query(c))?;
-        Ok(())
-    }
-    fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        let code: i64 = self.with_conn(|c| {
-            self.commands
-                .remove_if(key, expected_version, now)
-                .invoke(c)
-        })?;
-        Ok(remove_outcome(code))
-    }
-    fn wait(&self, delay: Duration) {
-        std::thread::sleep(delay);
+impl Store for RedisStore {
+    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
+        let Some(call) = self.commands.call(&op) else {
+            if let StoreOp::Wait { delay } = op {
+                std::thread::sleep(delay);
+            }
+            return Ok(OpResult::Waited);
+        };
+        let reply = self.with_conn(|c| call.run(c))?;
+        Commands::answer(&op, reply)
     }
 }
 
@@ -408,79 +418,21 @@ where
     }
 }
 
-impl<C> AsyncOps for AsyncRedisStore<C>
-where
-    C: redis::aio::ConnectionLike + Clone + Send + Sync,
-{
-    async fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
-        let mut conn = self.conn.clone();
-        let cmd = self.commands.load(key);
-        let fields: Fields = self.bounded(cmd.query_async(&mut conn)).await?;
-        stored(fields, now)
-    }
-    async fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let inv = self.commands.create(key, data, expires_at, now);
-        let created: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(created == 1)
-    }
-    async fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        let mut conn = self.conn.clone();
-        let inv = self
-            .commands
-            .save(key, data, expected_version, expires_at, now);
-        let code: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(save_outcome(code))
-    }
-    async fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let inv = self.commands.touch(key, expires_at, now);
-        let touched: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(touched == 1)
-    }
-    async fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let cmd = self.commands.remove(key);
-        let _: i64 = self.bounded(cmd.query_async(&mut conn)).await?;
-        Ok(())
-    }
-    async fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        let mut conn = self.conn.clone();
-        let inv = self.commands.remove_if(key, expected_version, now);
-        let code: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(remove_outcome(code))
-    }
-}
-
-impl Store for RedisStore {
-    fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
-        dispatch(self, op)
-    }
-}
-
 impl<C> AsyncStore for AsyncRedisStore<C>
 where
     C: redis::aio::ConnectionLike + Clone + Send + Sync,
 {
     fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
-        Box::pin(dispatch_async(self, op))
+        Box::pin(async move {
+            let Some(call) = self.commands.call(&op) else {
+                if let StoreOp::Wait { delay } = op {
+                    tokio::time::sleep(delay).await;
+                }
+                return Ok(OpResult::Waited);
+            };
+            let mut conn = self.conn.clone();
+            let reply = self.bounded(call.run_async(&mut conn)).await?;
+            Commands::answer(&op, reply)
+        })
     }
 }

@@ -58,6 +58,7 @@ extern crate std;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use std::path::Path;
@@ -66,13 +67,12 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::ops::{dispatch, BlockingOps, Detached};
-use crate::server::store::BoxFuture;
+use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
 use crate::time::Clock;
 
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
-    StoreKey, StoreOp,
+    StoreOp,
 };
 
 const SCHEMA: &str = "
@@ -400,124 +400,114 @@ fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Record>> {
     }))
 }
 
-impl BlockingOps for SqliteStore {
-    fn load(&self, key: &StoreKey, now: f64) -> Result<Option<Record>, StoreError> {
-        let row = self
-            .checkout()?
-            .conn()
-            .query_row(LOAD, params![key.to_hex(), now], decode)
-            .optional()
-            .map_err(error)?;
-        Ok(row.flatten())
-    }
-
-    fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        let checkout = self.checkout()?;
-        let conn = checkout.conn();
-        let n = conn
-            .execute(CREATE, params![key.to_hex(), data, expires_at, now])
-            .map_err(error)?;
-        let creates = self.shared.creates.fetch_add(1, Ordering::Relaxed);
-        if creates % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            // Housekeeping: the create has happened; a failed sweep is retried next time.
-            let _ = sweep_batch(conn, now);
-        }
-        Ok(n == 1)
-    }
-
-    fn save(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expected_version: u64,
-        expires_at: f64,
-        now: f64,
-    ) -> Result<SaveOutcome, StoreError> {
-        let checkout = self.checkout()?;
-        let conn = checkout.conn();
-        let hex = key.to_hex();
-        // A version beyond SQLite's integers matches no row.
-        if let Ok(expected) = i64::try_from(expected_version) {
-            let n = conn
-                .execute(SAVE, params![hex, data, expires_at, expected, now])
-                .map_err(error)?;
-            if n == 1 {
-                return Ok(SaveOutcome::Saved {
-                    version: expected_version.saturating_add(1),
-                });
-            }
-        }
-        let live = conn
-            .query_row(LIVE, params![hex, now], |_| Ok(()))
-            .optional()
-            .map_err(error)?;
-        Ok(if live.is_some() {
-            SaveOutcome::Conflict
-        } else {
-            SaveOutcome::Missing
-        })
-    }
-
-    fn touch(&self, key: &StoreKey, expires_at: f64, now: f64) -> Result<bool, StoreError> {
-        let n = self
-            .checkout()?
-            .conn()
-            .execute(TOUCH, params![key.to_hex(), expires_at, now])
-            .map_err(error)?;
-        Ok(n == 1)
-    }
-
-    fn remove(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.checkout()?
-            .conn()
-            .execute(REMOVE, params![key.to_hex()])
-            .map_err(error)?;
-        Ok(())
-    }
-
-    fn remove_if(
-        &self,
-        key: &StoreKey,
-        expected_version: u64,
-        now: f64,
-    ) -> Result<RemoveOutcome, StoreError> {
-        let checkout = self.checkout()?;
-        let conn = checkout.conn();
-        let hex = key.to_hex();
-        // A version beyond SQLite's integers matches no row.
-        if let Ok(expected) = i64::try_from(expected_version) {
-            let n = conn
-                .execute(REMOVE_IF, params![hex, expected, now])
-                .map_err(error)?;
-            if n == 1 {
-                return Ok(RemoveOutcome::Removed);
-            }
-        }
-        let live = conn
-            .query_row(LIVE, params![hex, now], |_| Ok(()))
-            .optional()
-            .map_err(error)?;
-        Ok(if live.is_some() {
-            RemoveOutcome::Conflict
-        } else {
-            RemoveOutcome::Missing
-        })
-    }
-
-    fn wait(&self, delay: Duration) {
-        std::thread::sleep(delay);
-    }
+/// Is there a live, well-formed row under `hex` at `now`?
+fn live(conn: &Connection, hex: &str, now: f64) -> Result<bool, StoreError> {
+    let row = conn
+        .query_row(LIVE, params![hex, now], |_| Ok(()))
+        .optional()
+        .map_err(error)?;
+    Ok(row.is_some())
 }
 
 impl Store for SqliteStore {
     fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
-        dispatch(self, op)
+        if let StoreOp::Wait { delay } = op {
+            std::thread::sleep(delay);
+            return Ok(OpResult::Waited);
+        }
+        let checkout = self.checkout()?;
+        let conn = checkout.conn();
+        let run =
+            |sql: &str, params: &[&dyn rusqlite::ToSql]| conn.execute(sql, params).map_err(error);
+        Ok(match op {
+            StoreOp::Load { key, now } => {
+                let row = conn
+                    .query_row(LOAD, params![key.to_hex(), now.as_secs_f64()], decode)
+                    .optional()
+                    .map_err(error)?;
+                OpResult::Loaded(row.flatten())
+            }
+            StoreOp::Create {
+                key,
+                data,
+                expires_at,
+                now,
+            } => {
+                let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
+                let n = run(CREATE, params![key.to_hex(), data, e, now])?;
+                let creates = self.shared.creates.fetch_add(1, Ordering::Relaxed);
+                if creates % SWEEP_EVERY == SWEEP_EVERY - 1 {
+                    // Housekeeping: the create happened; a failed sweep is retried later.
+                    let _ = sweep_batch(conn, now);
+                }
+                OpResult::Created(if n == 1 {
+                    CreateOutcome::Created
+                } else {
+                    CreateOutcome::Taken
+                })
+            }
+            StoreOp::Save {
+                key,
+                data,
+                expected_version,
+                expires_at,
+                now,
+            } => {
+                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                // A version beyond SQLite's integers matches no row.
+                let written = match i64::try_from(expected_version) {
+                    Ok(expected) => run(SAVE, params![hex, data, e, expected, now])? == 1,
+                    Err(_) => false,
+                };
+                OpResult::Saved(if written {
+                    SaveOutcome::Saved {
+                        version: expected_version.saturating_add(1),
+                    }
+                } else if live(conn, &hex, now)? {
+                    SaveOutcome::Conflict
+                } else {
+                    SaveOutcome::Missing
+                })
+            }
+            StoreOp::Touch {
+                key,
+                expires_at,
+                now,
+            } => {
+                let n = run(
+                    TOUCH,
+                    params![key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64()],
+                )?;
+                OpResult::Touched(if n == 1 {
+                    TouchOutcome::Touched
+                } else {
+                    TouchOutcome::Missing
+                })
+            }
+            StoreOp::Remove { key } => {
+                run(REMOVE, params![key.to_hex()])?;
+                OpResult::Removed
+            }
+            StoreOp::RemoveIf {
+                key,
+                expected_version,
+                now,
+            } => {
+                let (hex, now) = (key.to_hex(), now.as_secs_f64());
+                let removed = match i64::try_from(expected_version) {
+                    Ok(expected) => run(REMOVE_IF, params![hex, expected, now])? == 1,
+                    Err(_) => false,
+                };
+                OpResult::RemovedIf(if removed {
+                    RemoveOutcome::Removed
+                } else if live(conn, &hex, now)? {
+                    RemoveOutcome::Conflict
+                } else {
+                    RemoveOutcome::Missing
+                })
+            }
+            StoreOp::Wait { .. } => OpResult::Waited,
+        })
     }
 }
 
@@ -530,7 +520,109 @@ impl AsyncStore for SqliteStore {
                 return Ok(OpResult::Waited);
             }
             let detached = Detached::new(op);
-            self.off_executor(move |s| dispatch(s, detached.op())).await
+            self.off_executor(move |s| Store::execute(s, detached.op()))
+                .await
         })
+    }
+}
+
+/// A [`StoreOp`] that owns its data, to be moved onto another thread.
+pub(crate) struct Detached {
+    op: StoreOp<'static>,
+    data: Vec<u8>,
+}
+
+impl Detached {
+    pub(crate) fn new(op: StoreOp<'_>) -> Detached {
+        let (op, data) = match op {
+            StoreOp::Create {
+                key,
+                data,
+                expires_at,
+                now,
+            } => (
+                StoreOp::Create {
+                    key,
+                    data: &[],
+                    expires_at,
+                    now,
+                },
+                data.to_vec(),
+            ),
+            StoreOp::Save {
+                key,
+                data,
+                expected_version,
+                expires_at,
+                now,
+            } => (
+                StoreOp::Save {
+                    key,
+                    data: &[],
+                    expected_version,
+                    expires_at,
+                    now,
+                },
+                data.to_vec(),
+            ),
+            StoreOp::Load { key, now } => (StoreOp::Load { key, now }, Vec::new()),
+            StoreOp::Touch {
+                key,
+                expires_at,
+                now,
+            } => (
+                StoreOp::Touch {
+                    key,
+                    expires_at,
+                    now,
+                },
+                Vec::new(),
+            ),
+            StoreOp::Remove { key } => (StoreOp::Remove { key }, Vec::new()),
+            StoreOp::RemoveIf {
+                key,
+                expected_version,
+                now,
+            } => (
+                StoreOp::RemoveIf {
+                    key,
+                    expected_version,
+                    now,
+                },
+                Vec::new(),
+            ),
+            StoreOp::Wait { delay } => (StoreOp::Wait { delay }, Vec::new()),
+        };
+        Detached { op, data }
+    }
+
+    pub(crate) fn op(&self) -> StoreOp<'_> {
+        match self.op {
+            StoreOp::Create {
+                key,
+                expires_at,
+                now,
+                ..
+            } => StoreOp::Create {
+                key,
+                data: &self.data,
+                expires_at,
+                now,
+            },
+            StoreOp::Save {
+                key,
+                expected_version,
+                expires_at,
+                now,
+                ..
+            } => StoreOp::Save {
+                key,
+                data: &self.data,
+                expected_version,
+                expires_at,
+                now,
+            },
+            other => other,
+        }
     }
 }
