@@ -3,15 +3,6 @@
 //! noisy machine where times are not.
 //!
 //! `instructions GROUP/FUNCTION/SIZE N`
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod scenarios;
 

@@ -14,15 +14,6 @@
 //! With `PYTHON_BASELINE` naming a Python that has `pyramid` and `webob` (compare.sh
 //! sets it to its virtualenv), the last row times `request/cookie_mode` at 300 B in
 //! alternation with a Pyramid request served by `benches/python_baseline.py --serve`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod scenarios;
 

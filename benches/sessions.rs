@@ -7,15 +7,6 @@
 //! `request/{cookie_mode,server_memory,floor}/SIZE`, SIZE in 100, 300, 1024, 2900 bytes
 //! of JSON state. The scenarios live in `scenarios/mod.rs`, shared with the instruction
 //! counter (`instructions.rs`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod scenarios;
 

@@ -1,6 +1,16 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
+// The lint header (RustCrypto's list). `Cargo.toml [lints]` holds what applies to every
+// target; these apply to the library, whose std edges say why they use std.
+#![warn(
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core,
+    clippy::unwrap_used
+)]
 
 extern crate alloc;
 

@@ -2,15 +2,6 @@
 //! interfere): none on the verify-and-reject path, and a bounded, documented number per
 //! request.
 #![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
-#![allow(
     unsafe_code,
     reason = "a counting GlobalAlloc that delegates to System"
 )]

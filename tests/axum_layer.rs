@@ -1,14 +1,5 @@
 //! The axum layer in process: cookie mode against Pyramid's cookie, `set_on_exception`,
 //! the clock read once per request, and store failures mapped to 503.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -3,15 +3,6 @@
 //! padding "indifferent" and trailing bits refused on input. Same output, and the same
 //! accept/refuse decision with the same bytes, for every short input over a mixed
 //! alphabet and for random long ones.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 use base64::engine::general_purpose::GeneralPurpose;
 use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};

@@ -4,15 +4,6 @@
 //! test installs into a virtualenv under `target/` (PyPI must be reachable; set
 //! `PYRAMID_SESSION_PYTHON` to a Python with `webob==1.8.11` to use your own).
 #![cfg(feature = "cli")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod common;
 

@@ -5,15 +5,6 @@
 // Test harness code times its own waits and real servers; the crate under test does not.
 #![allow(clippy::disallowed_methods)]
 #![cfg(all(feature = "redis", feature = "postgres"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod servers;
 

@@ -1,14 +1,5 @@
 //! Property tests: sign→verify round trip, tamper detection, parsers that never panic,
 //! JSON round trip, and the session timeout invariant.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 use proptest::prelude::*;
 use pyramid_session::codec::json::{decode_frame, to_pyjson, write_float};

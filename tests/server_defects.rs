@@ -3,15 +3,6 @@
 //! never logged out, a failed write poisons the rest of its request, a login never loses
 //! a write acknowledged on the old id, and a stale authentic cookie placed first never
 //! hides the live one (both modes).
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod common;
 

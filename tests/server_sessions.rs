@@ -1,15 +1,6 @@
 //! Server-mode request lifecycle: what each kind of request costs in store operations,
 //! fixation and logout, no lost updates, failures that issue no cookie, id cookie
 //! formats against the `cw_session` and `redis` vectors.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod common;
 

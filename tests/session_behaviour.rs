@@ -1,14 +1,5 @@
 //! Cookie-mode session behaviour beyond the recorded vectors: rotation, the deliberate
 //! guards (skew, lifetime, `not_before`), load outcomes, duplicates, CSRF, limits.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 use pyramid_session::session::InvalidCookie;
 use pyramid_session::{

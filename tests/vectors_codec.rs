@@ -3,15 +3,6 @@
 //!
 //! Where the crate deliberately differs from WebOb (DESIGN.md §3), the vector is still
 //! replayed and the test asserts the documented behaviour, naming the divergence.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod common;
 

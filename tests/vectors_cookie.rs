@@ -1,13 +1,4 @@
 //! Replays the `set_cookie` and `cookie_parsing` sections of `tests/data/vectors.json`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod common;
 

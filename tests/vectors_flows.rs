@@ -3,15 +3,6 @@
 //! `Set-Cookie` header, per-op results and the session's `new / created / accessed /
 //! renewed / state / dirty` after the ops must match Pyramid exactly, except in the
 //! steps listed in [`divergence`], where the documented behaviour is asserted instead.
-#![allow(
-    clippy::unwrap_used,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    unreachable_pub,
-    missing_debug_implementations,
-    reason = "test and benchmark code: std is the point, and a failed unwrap is a failed test"
-)]
 
 mod common;
 

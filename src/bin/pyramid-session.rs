@@ -11,6 +11,8 @@
 //! Secrets come from exactly one source: `--secret` options, `--secret-file` options, or
 //! (when the command line has neither) the `PYRAMID_SESSION_SECRET` environment variable.
 
+#![warn(missing_debug_implementations, clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
