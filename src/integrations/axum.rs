@@ -33,7 +33,7 @@
 extern crate std;
 
 use alloc::boxed::Box;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::convert::Infallible;
@@ -42,19 +42,23 @@ use core::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use axum::http::{Request, Response};
 use axum::response::IntoResponse;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::config::SessionConfig;
 use crate::driver;
-use crate::error::{FinishError, RandomError};
+use crate::error::FinishError;
 use crate::integrations::http::{apply_session_headers, cookie_header};
 use crate::random::OsRandom;
-use crate::server::{AsyncStore, BoxFuture, Pending, ServerConfig, ServerError, ServerSession};
+use crate::server::{AsyncStore, BoxFuture, Pending, ServerConfig, ServerSession};
 use crate::session::{Modifier, SessionData};
 use crate::time::{Clock, SystemClock};
+
+mod error;
+
+pub use error::SessionError;
 
 #[derive(Clone)]
 enum Mode {
@@ -181,87 +185,6 @@ pub struct Session {
 impl core::fmt::Debug for Session {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session").finish_non_exhaustive()
-    }
-}
-
-/// A session operation that failed. As a response: `503` with a JSON error for store
-/// trouble, `500` otherwise.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// The store failed, or the session was removed concurrently.
-    Server(ServerError),
-    /// The cookie could not be produced (e.g. over 4064 characters).
-    Finish(FinishError),
-    /// The OS random source failed.
-    Random,
-    /// The handler ran without [`SessionLayer`].
-    LayerMissing,
-}
-
-impl core::fmt::Display for SessionError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            SessionError::Server(e) => e.fmt(f),
-            SessionError::Finish(e) => e.fmt(f),
-            SessionError::Random => f.write_str("random source failed"),
-            SessionError::LayerMissing => f.write_str("SessionLayer is not installed"),
-        }
-    }
-}
-
-impl core::error::Error for SessionError {}
-
-impl From<RandomError> for SessionError {
-    fn from(_: RandomError) -> SessionError {
-        SessionError::Random
-    }
-}
-
-impl SessionError {
-    /// The HTTP status this error maps to.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            SessionError::Server(
-                ServerError::Store(_) | ServerError::Contended | ServerError::Poisoned,
-            ) => StatusCode::SERVICE_UNAVAILABLE,
-            SessionError::Server(ServerError::Removed) => StatusCode::CONFLICT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl SessionError {
-    /// What the client is told: the category only, never store internals (the
-    /// [`Display`](core::fmt::Display) text, with the details, is for logs).
-    pub fn public_message(&self) -> &'static str {
-        match self {
-            SessionError::Server(ServerError::Store(_) | ServerError::Poisoned) => {
-                "session store unavailable"
-            }
-            SessionError::Server(ServerError::Contended) => "session store busy, try again",
-            SessionError::Server(ServerError::Removed) => "session was removed concurrently",
-            SessionError::Server(ServerError::Random) | SessionError::Random => {
-                "random source failed"
-            }
-            SessionError::Server(ServerError::Finish(_)) | SessionError::Finish(_) => {
-                "session cookie could not be produced"
-            }
-            SessionError::Server(ServerError::Protocol(_)) => "session layer error",
-            SessionError::LayerMissing => "session layer missing",
-        }
-    }
-}
-
-impl IntoResponse for SessionError {
-    fn into_response(self) -> axum::response::Response {
-        let body = serde_json::json!({ "error": self.public_message() });
-        let mut response = (self.status(), body.to_string()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response
     }
 }
 

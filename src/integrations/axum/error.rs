@@ -1,0 +1,91 @@
+//! [`SessionError`]: what a session operation reports, and how it becomes a response.
+
+extern crate std;
+
+use alloc::string::ToString;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+
+use crate::error::{FinishError, RandomError, ServerError};
+
+/// A session operation that failed. As a response: `503` with a JSON error for store
+/// trouble, `500` otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The store failed, or the session was removed concurrently.
+    Server(ServerError),
+    /// The cookie could not be produced (e.g. over 4064 characters).
+    Finish(FinishError),
+    /// The OS random source failed.
+    Random,
+    /// The handler ran without [`SessionLayer`](super::SessionLayer).
+    LayerMissing,
+}
+
+impl core::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SessionError::Server(e) => e.fmt(f),
+            SessionError::Finish(e) => e.fmt(f),
+            SessionError::Random => f.write_str("random source failed"),
+            SessionError::LayerMissing => f.write_str("SessionLayer is not installed"),
+        }
+    }
+}
+
+impl core::error::Error for SessionError {}
+
+impl From<RandomError> for SessionError {
+    fn from(_: RandomError) -> SessionError {
+        SessionError::Random
+    }
+}
+
+impl SessionError {
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            SessionError::Server(
+                ServerError::Store(_) | ServerError::Contended | ServerError::Poisoned,
+            ) => StatusCode::SERVICE_UNAVAILABLE,
+            SessionError::Server(ServerError::Removed) => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl SessionError {
+    /// What the client is told: the category only, never store internals (the
+    /// [`Display`](core::fmt::Display) text, with the details, is for logs).
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            SessionError::Server(ServerError::Store(_) | ServerError::Poisoned) => {
+                "session store unavailable"
+            }
+            SessionError::Server(ServerError::Contended) => "session store busy, try again",
+            SessionError::Server(ServerError::Removed) => "session was removed concurrently",
+            SessionError::Server(ServerError::Random) | SessionError::Random => {
+                "random source failed"
+            }
+            SessionError::Server(ServerError::Finish(_)) | SessionError::Finish(_) => {
+                "session cookie could not be produced"
+            }
+            SessionError::Server(ServerError::Protocol(_)) => "session layer error",
+            SessionError::LayerMissing => "session layer missing",
+        }
+    }
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> axum::response::Response {
+        let body = serde_json::json!({ "error": self.public_message() });
+        let mut response = (self.status(), body.to_string()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
