@@ -11,6 +11,7 @@ use crate::policy::Policy;
 use crate::signer::{HashAlg, Keyring};
 use crate::time::UnixTime;
 use core::time::Duration;
+use zeroize::Zeroizing;
 
 /// Pyramid's default salt (also CubicWeb's).
 pub const PYRAMID_SALT: &str = "pyramid.session.";
@@ -183,7 +184,8 @@ impl SessionConfig {
 #[derive(Clone)]
 #[must_use]
 pub struct Builder {
-    secrets: Vec<String>,
+    /// Wiped from memory when the builder is dropped.
+    secrets: Vec<Zeroizing<String>>,
     salt: String,
     hashalg: HashAlg,
     name: String,
@@ -261,7 +263,7 @@ pub fn seconds(value: i64) -> Result<Duration, ConfigError> {
 impl Builder {
     fn new(secret: &str) -> Builder {
         Builder {
-            secrets: alloc::vec![secret.to_string()],
+            secrets: alloc::vec![Zeroizing::new(secret.to_string())],
             salt: PYRAMID_SALT.to_string(),
             hashalg: HashAlg::Sha512,
             name: "session".to_string(),
@@ -283,7 +285,7 @@ impl Builder {
 
     /// Adds an older secret that still verifies (but never signs) cookies.
     pub fn old_secret(mut self, secret: &str) -> Builder {
-        self.secrets.push(secret.to_string());
+        self.secrets.push(Zeroizing::new(secret.to_string()));
         self
     }
     /// HMAC salt (Pyramid's `salt`).
@@ -371,7 +373,7 @@ impl Builder {
     /// Checks every setting and builds the configuration.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let alg = self.hashalg;
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let secrets: Vec<&str> = self.secrets.iter().map(|s| s.as_str()).collect();
         let keyring = Keyring::new(alg, &self.salt, &secrets)?;
         if !is_cookie_name(self.name.as_bytes()) {
             return Err(ConfigError::InvalidCookieName);

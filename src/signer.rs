@@ -231,7 +231,8 @@ impl Keyring {
         }
         let keys = secrets
             .iter()
-            .map(|secret| MacState::new(alg, &salted_secret(salt, secret)))
+            // The salted key is wiped as soon as the HMAC state holds it.
+            .map(|secret| MacState::new(alg, &zeroize::Zeroizing::new(salted_secret(salt, secret))))
             .collect();
         Ok(Keyring { alg, keys })
     }
