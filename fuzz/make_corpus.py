@@ -51,3 +51,13 @@ write("postcard_frame", bytes([1, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
 write("postcard_frame", bytes([1]) + base64.b64decode("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
 write("set_cookie_roundtrip", b"session\x00value\x00/\x00example.com")
 write("session_ops", bytes(range(64)))
+# server_plan: `arbitrary` decodes any bytes into a request (config, actions, store
+# answers), so a few byte patterns give the fuzzer different starting points.
+for seed in (
+    bytes(range(64)),
+    bytes(range(255, 127, -1)),
+    b"\x01" * 48,
+    b"\x00\x01\x03\x40" + bytes(range(0, 256, 3)),
+    bytes((i * 37) & 0xFF for i in range(96)),
+):
+    write("server_plan", seed)

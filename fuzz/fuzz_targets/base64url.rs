@@ -20,13 +20,21 @@ const REFERENCE: GeneralPurpose = GeneralPurpose::new(
 fuzz_target!(|data: &[u8]| {
     let mut ours = vec![0u8; data.len() / 4 * 3 + 3];
     let mut theirs = ours.clone();
-    let a = base64url::decode_into(data, &mut ours).ok().map(|n| &ours[..n]);
-    let b = REFERENCE.decode_slice(data, &mut theirs).ok().map(|n| &theirs[..n]);
+    let a = base64url::decode_into(data, &mut ours)
+        .ok()
+        .map(|n| &ours[..n]);
+    let b = REFERENCE
+        .decode_slice(data, &mut theirs)
+        .ok()
+        .map(|n| &theirs[..n]);
     assert_eq!(a, b);
 
     let text = base64url::encode(data);
     assert_eq!(text, REFERENCE.encode(data));
     let mut back = vec![0u8; data.len()];
-    assert_eq!(base64url::decode_into(text.as_bytes(), &mut back), Ok(data.len()));
+    assert_eq!(
+        base64url::decode_into(text.as_bytes(), &mut back),
+        Ok(data.len())
+    );
     assert_eq!(back, data);
 });

@@ -19,18 +19,36 @@ fuzz_target!(|data: &[u8]| {
         else {
             panic!("decoded a frame of another shape");
         };
-        assert_eq!(renewed.as_f64().map(f64::to_bits), Some(frame.renewed.to_bits()));
-        assert_eq!(created.as_f64().map(f64::to_bits), Some(frame.created.to_bits()));
+        assert_eq!(
+            renewed.as_f64().map(f64::to_bits),
+            Some(frame.renewed.to_bits())
+        );
+        assert_eq!(
+            created.as_f64().map(f64::to_bits),
+            Some(frame.created.to_bits())
+        );
         assert_eq!(state, &frame.state);
 
         let mut out = Vec::new();
-        encode_frame(Accessed::Float(frame.renewed), frame.created, &frame.state, &mut out).unwrap();
+        encode_frame(
+            Accessed::Float(frame.renewed),
+            frame.created,
+            &frame.state,
+            &mut out,
+        )
+        .unwrap();
         assert!(out.is_ascii());
         let again = decode_frame(&out).unwrap();
         assert_eq!(again.renewed.to_bits(), frame.renewed.to_bits());
         assert_eq!(again.created.to_bits(), frame.created.to_bits());
         let mut out2 = Vec::new();
-        encode_frame(Accessed::Float(again.renewed), again.created, &again.state, &mut out2).unwrap();
+        encode_frame(
+            Accessed::Float(again.renewed),
+            again.created,
+            &again.state,
+            &mut out2,
+        )
+        .unwrap();
         assert_eq!(out, out2, "encoding is stable");
     }
 });

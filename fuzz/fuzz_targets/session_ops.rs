@@ -4,11 +4,11 @@
 //! verifies and loads.
 #![no_main]
 
-use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pyramid_session::{LoadOutcome, RandomError, CookieSession, SessionConfig, SessionData};
+use pyramid_session::{CookieSession, LoadOutcome, RandomError, SessionConfig, SessionData};
 use serde_json::json;
+use std::time::Duration;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -33,7 +33,11 @@ struct Request {
 const TIMEOUT: u64 = 600;
 
 fuzz_target!(|requests: Vec<Request>| {
-    let config = SessionConfig::pyramid("fuzz").timeout(Some(Duration::from_secs(TIMEOUT))).reissue_time(Some(Duration::from_secs(30))).build().unwrap();
+    let config = SessionConfig::pyramid("fuzz")
+        .timeout(Some(Duration::from_secs(TIMEOUT)))
+        .reissue_time(Some(Duration::from_secs(30)))
+        .build()
+        .unwrap();
     let mut now = 1_700_000_000.0;
     let mut cookie: Option<String> = None;
     let mut issued: Option<f64> = None;
@@ -48,7 +52,9 @@ fuzz_target!(|requests: Vec<Request>| {
         if let Some(at) = issued {
             let expired = now - at > TIMEOUT as f64;
             match s.outcome() {
-                LoadOutcome::Valid | LoadOutcome::Rotated { .. } => assert!(!expired, "honoured after the timeout"),
+                LoadOutcome::Valid | LoadOutcome::Rotated { .. } => {
+                    assert!(!expired, "honoured after the timeout")
+                }
                 LoadOutcome::Expired => {
                     assert!(expired);
                     assert!(s.peek_state().is_empty(), "expired state leaked");
@@ -82,8 +88,18 @@ fuzz_target!(|requests: Vec<Request>| {
         }
         match s.finish(&config, request.failed) {
             Ok(Some(set_cookie)) => {
-                let value = set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-                let (payload, key_index) = config.keyring().verify(value.as_bytes()).expect("our cookie verifies");
+                let value = set_cookie
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .split_once('=')
+                    .unwrap()
+                    .1
+                    .to_string();
+                let (payload, key_index) = config
+                    .keyring()
+                    .verify(value.as_bytes())
+                    .expect("our cookie verifies");
                 assert_eq!(key_index, 0);
                 let frame: serde_json::Value = serde_json::from_slice(&payload).unwrap();
                 issued = Some(frame[0].as_f64().unwrap());

@@ -4,7 +4,9 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pyramid_session::cookie::{is_cookie_name, is_plain_attribute, render_removal, render_set_cookie, CookieAttributes};
+use pyramid_session::cookie::{
+    is_cookie_name, is_plain_attribute, render_removal, render_set_cookie, CookieAttributes,
+};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -21,7 +23,9 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let samesite = input.samesite.map(|s| ["Strict", "Lax", "None"][usize::from(s % 3)]);
+    let samesite = input
+        .samesite
+        .map(|s| ["Strict", "Lax", "None"][usize::from(s % 3)]);
     let attrs = CookieAttributes {
         comment: None,
         domain: input.domain.as_deref(),
@@ -33,11 +37,26 @@ fuzz_target!(|input: Input| {
         partitioned: input.partitioned,
     };
     let header = render_set_cookie(&input.name, &input.value, &attrs, input.now);
-    let removal = render_removal(&input.name, attrs.path, attrs.domain, input.secure, samesite == Some("None"));
+    let removal = render_removal(
+        &input.name,
+        attrs.path,
+        attrs.domain,
+        input.secure,
+        samesite == Some("None"),
+    );
     let valid = is_cookie_name(input.name.as_bytes())
-        && input.path.as_deref().map_or(true, |p| !p.is_empty() && is_plain_attribute(p))
-        && input.domain.as_deref().map_or(true, |d| !d.is_empty() && is_plain_attribute(d))
-        && input.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && input
+            .path
+            .as_deref()
+            .is_none_or(|p| !p.is_empty() && is_plain_attribute(p))
+        && input
+            .domain
+            .as_deref()
+            .is_none_or(|d| !d.is_empty() && is_plain_attribute(d))
+        && input
+            .value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !valid {
         return;
     }
@@ -45,10 +64,15 @@ fuzz_target!(|input: Input| {
         assert!(!h.contains('\r') && !h.contains('\n'));
     }
     let mut parts = header.split("; ");
-    assert_eq!(parts.next().unwrap(), format!("{}={}", input.name, input.value));
+    assert_eq!(
+        parts.next().unwrap(),
+        format!("{}={}", input.name, input.value)
+    );
     let mut seen = Vec::new();
     for part in parts {
-        let (k, v) = part.split_once('=').map_or((part, None), |(k, v)| (k, Some(v)));
+        let (k, v) = part
+            .split_once('=')
+            .map_or((part, None), |(k, v)| (k, Some(v)));
         seen.push(k.to_string());
         match k {
             "Domain" => assert_eq!(v, input.domain.as_deref()),
