@@ -432,3 +432,40 @@ fn cookie_mode_skips_a_stale_authentic_cookie_placed_first() {
     assert_eq!(s.get("user"), None);
     assert!(!s.is_new());
 }
+
+/// Found by `fuzz/fuzz_targets/server_plan.rs`: a read whose renewal `Touch` finds the
+/// record gone (a concurrent logout) must leave the session gone for the rest of the
+/// request — no cookie for the dead id from a later finish, and no later write that
+/// carries the logged-out data into a new record.
+#[test]
+fn a_touch_that_finds_the_record_gone_ends_the_session_for_the_request() {
+    let config = config(IdCookieFormat::CubicWeb);
+    let store = MemoryStore::new();
+    let mut rng = counter_rng(17);
+    let mut b = Browser::new(&store, &config, 18);
+    b.login(T0, "ada");
+    let cookie = b.cookie.clone().unwrap();
+    // 255 s later (reissue is due): the handler reads, an early finish plans a Touch...
+    let now = T0 + 255.0;
+    let pending = Pending::start(&config, Some(cookie.as_bytes()), now);
+    let mut s = driver::open(&store, &config, pending).unwrap();
+    assert_eq!(s.get("user"), Some(&json!("ada")));
+    // ...and a concurrent logout removes the record first.
+    let mut tab = Browser::new(&store, &config, 19);
+    tab.cookie = Some(cookie);
+    tab.request(now, |s| s.invalidate()).unwrap();
+    let early = driver::finish(&store, &config, &mut s, false, &mut rng);
+    assert_eq!(early, Ok(None));
+    // The request's last finish: nothing to send for the dead id.
+    let end = driver::finish(&store, &config, &mut s, false, &mut rng);
+    assert_eq!(end, Ok(None), "no cookie for a removed record");
+    // A write afterwards starts a fresh session, without the logged-out data.
+    s.insert("note", json!("after"));
+    let set = driver::finish(&store, &config, &mut s, false, &mut rng).unwrap();
+    assert!(set.is_some(), "a new session");
+    assert_eq!(
+        s.peek_state().get("user"),
+        None,
+        "logout wins: no resurrected data"
+    );
+}

@@ -357,8 +357,10 @@ impl<'s> Finisher<'s> {
             }
             (Some(Step::Touch), OpResult::Touched(outcome)) => {
                 if outcome == TouchOutcome::Missing {
-                    // Removed meanwhile: nothing to extend, nothing to re-send.
+                    // Removed meanwhile (a logout wins): nothing to extend, nothing to
+                    // re-send, now or later in this request.
                     self.cookie = CookieAction::None;
+                    self.session.removed_meanwhile(self.config);
                 }
                 Ok(())
             }

@@ -225,6 +225,23 @@ impl ServerSession {
         self.renewed = self.now;
     }
 
+    /// The record was found gone (a concurrent logout) while this request only read it:
+    /// the session ends here as if invalidated — no cookie for the dead id, and a later
+    /// write in the same request starts a fresh session without the old data.
+    pub(super) fn removed_meanwhile(&mut self, config: &ServerConfig) {
+        self.id = None;
+        self.version = 0;
+        self.state.clear();
+        self.ops.clear();
+        self.dirty = false;
+        self.read = false;
+        self.rotated = false;
+        self.cookie_renewed = None;
+        self.created = self.now;
+        self.renewed = self.now;
+        self.expires_at = config.deadline(self.now, self.now);
+    }
+
     /// Moves the data to a new id and removes the old record: call it at login, against
     /// session fixation. The old record is removed only if it still has the version
     /// whose state was copied; when a concurrent request wrote to it meanwhile, its
