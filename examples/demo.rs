@@ -100,6 +100,21 @@ fn create_private(path: &str) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
+/// Makes an existing file (from a run before files were made private) owner-only.
+fn make_private(path: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 fn fail(message: String) -> ! {
     eprintln!("demo: {message}");
     std::process::exit(2)
@@ -121,6 +136,7 @@ fn secret(opts: &Options) -> String {
         return secret;
     }
     let path = "demo-secret.txt";
+    make_private(path);
     if let Ok(secret) = std::fs::read_to_string(path) {
         return secret.trim().to_string();
     }
@@ -141,7 +157,7 @@ async fn layer(store: &str, config: ServerConfig) -> Result<SessionLayer, String
         // Made private before SQLite opens it; its journal files take the same mode.
         match create_private(path) {
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => make_private(path),
             Err(e) => return Err(format!("cannot create {path}: {e}")),
         }
         SessionLayer::server(config, SqliteStore::open(path).map_err(|e| e.to_string())?)
@@ -371,7 +387,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
     match text("origin") {
         None => true,
-        Some(origin) => text("host").is_some_and(|host| origin == format!("http://{host}")),
+        // Host names are case-insensitive; a missing Host (HTTP/1.0) refuses.
+        Some(origin) => {
+            text("host").is_some_and(|host| origin.eq_ignore_ascii_case(&format!("http://{host}")))
+        }
     }
 }
 

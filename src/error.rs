@@ -41,6 +41,9 @@ pub enum ConfigError {
     /// Server mode without an idle timeout or an absolute lifetime: records would never
     /// expire.
     NoExpiry,
+    /// Server mode with a reissue time not below the idle timeout: the cookie would only
+    /// be re-sent once it had already expired, logging every active user out.
+    ReissueNotBelowTimeout,
 }
 
 impl fmt::Display for ConfigError {
@@ -65,6 +68,9 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidNumber => "not an integer",
             ConfigError::InvalidBool => "not a boolean (yes/no/true/false/on/off/1/0)",
             ConfigError::NoExpiry => "server-side sessions need a timeout or a max lifetime",
+            ConfigError::ReissueNotBelowTimeout => {
+                "server-side sessions need a reissue time below the timeout"
+            }
         })
     }
 }

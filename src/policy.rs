@@ -140,6 +140,11 @@ impl Policy {
     /// The checks run in one order — skew, revocation, lifetime, idle timeout — and the
     /// first that fails names the verdict.
     pub fn judge(&self, now: f64, renewed: f64, created: f64) -> Verdict {
+        // A clock that is not a number proves nothing: fail closed (the comparisons
+        // below are all false for NaN, which would otherwise accept anything).
+        if !now.is_finite() {
+            return Verdict::Expired;
+        }
         if is_from_future(now, renewed, self.max_future_skew)
             || is_from_future(now, created, self.max_future_skew)
         {
@@ -256,6 +261,9 @@ mod tests {
         // Skew wins over every other verdict, revocation over lifetime and idleness.
         assert_eq!(policy.judge(500.0, 506.0, 0.0), Verdict::FromFuture);
         assert_eq!(policy.judge(500.0, 0.0, 0.0), Verdict::Revoked);
+        // A clock that is not a number accepts nothing.
+        assert_eq!(policy.judge(f64::NAN, 55.0, 55.0), Verdict::Expired);
+        assert_eq!(policy.judge(f64::INFINITY, 55.0, 55.0), Verdict::Expired);
         // Boundaries are strict, as Pyramid's.
         assert_eq!(policy.judge(65.0, 55.0, 55.0), Verdict::Valid);
         assert_eq!(policy.judge(55.0, 60.0, 55.0), Verdict::Valid);

@@ -216,3 +216,29 @@ async fn a_503_for_a_failed_early_save_commits_nothing_and_sends_no_cookie() {
     assert_eq!((status, set.len()), (StatusCode::OK, 1));
     assert_eq!(store.inner.len(), 1);
 }
+
+#[tokio::test]
+async fn a_handler_told_its_save_failed_keeps_its_own_answer() {
+    let config = ServerConfig::new(
+        SessionConfig::secure("s").build().unwrap(),
+        IdCookieFormat::CubicWeb,
+    )
+    .unwrap();
+    let store = std::sync::Arc::new(FirstCreateFails::default());
+    let app = Router::new()
+        .route(
+            "/try",
+            get(|s: Session| async move {
+                s.insert("a", json!(1)).await?;
+                Ok::<_, SessionError>(match s.save().await {
+                    Ok(()) => (StatusCode::OK, "saved"),
+                    Err(_) => (StatusCode::CONFLICT, "try again"),
+                })
+            }),
+        )
+        .layer(SessionLayer::server(config, store.clone()));
+    let (status, set, _, body) = call(&app, "/try", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::CONFLICT, "try again"));
+    assert!(set.is_empty());
+    assert!(store.inner.is_empty(), "nothing written after the failure");
+}

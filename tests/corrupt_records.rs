@@ -289,3 +289,54 @@ mod postgres {
         });
     }
 }
+
+mod redis_store {
+    use super::*;
+    use pyramid_session::store::RedisStore;
+    use servers::RedisServer;
+
+    #[test]
+    fn redis_malformed_records_are_missing() {
+        let server = RedisServer::start();
+        let store =
+            RedisStore::open(&server.url(), "bad:", std::time::Duration::from_secs(2)).unwrap();
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_connection().unwrap();
+        let corruptions: [&[(&str, &str)]; 6] = [
+            &[("v", "abc")],
+            &[("v", "0")],
+            &[("v", "-3")],
+            &[("x", "soon")],
+            &[("x", "nan")],
+            &[("x", "inf")],
+        ];
+        for (n, corruption) in corruptions.iter().enumerate() {
+            let k = key(100 + n as u32);
+            assert!(store
+                .create(&k, b"ok", NOW + 100.0, NOW)
+                .unwrap()
+                .is_created());
+            let redis_key = format!("bad:{}", k.to_hex());
+            for (field, value) in corruption.iter() {
+                let _: () = redis::cmd("HSET")
+                    .arg(&redis_key)
+                    .arg(*field)
+                    .arg(*value)
+                    .query(&mut conn)
+                    .unwrap();
+            }
+            assert_missing(&store, &k, &format!("{corruption:?}"));
+        }
+        // A record with a field missing (written by something else) is missing too.
+        let k = key(200);
+        let _: () = redis::cmd("HSET")
+            .arg(format!("bad:{}", k.to_hex()))
+            .arg("v")
+            .arg(1)
+            .arg("x")
+            .arg(NOW + 100.0)
+            .query(&mut conn)
+            .unwrap();
+        assert_missing(&store, &k, "no data field");
+    }
+}

@@ -469,3 +469,114 @@ fn a_touch_that_finds_the_record_gone_ends_the_session_for_the_request() {
         "logout wins: no resurrected data"
     );
 }
+
+#[test]
+fn one_stale_cookie_repeated_under_several_paths_takes_one_candidate() {
+    let config = config(IdCookieFormat::PyramidSessionRedis);
+    let store = MemoryStore::new();
+    let mut attacker = Browser::new(&store, &config, 20);
+    attacker.login(T0, "mallory");
+    let dead = attacker.cookie.clone().unwrap();
+    attacker.request(T0 + 1.0, |s| s.invalidate()).unwrap();
+    let mut victim = Browser::new(&store, &config, 21);
+    victim.login(T0, "ada");
+    let live = victim.cookie.clone().unwrap();
+    // Browsers send longer paths first: the same dead value under four paths, then ours.
+    let header = format!("{dead}; {dead}; {dead}; {dead}; {dead}; {live}");
+    let pending = Pending::start(&config, Some(header.as_bytes()), T0 + 2.0);
+    let mut s = driver::open(&store, &config, pending).unwrap();
+    assert_eq!(s.get("user"), Some(&json!("ada")));
+}
+
+#[test]
+fn without_a_reissue_time_reads_still_keep_the_session_alive() {
+    // pyramid_session_redis's profile has no reissue time: every access renews.
+    for format in [
+        IdCookieFormat::PyramidSessionRedis,
+        IdCookieFormat::CubicWeb,
+    ] {
+        let session = SessionConfig::pyramid_session_redis("defects-secret")
+            .build()
+            .unwrap();
+        assert_eq!(session.reissue_time(), None);
+        let config = ServerConfig::new(session, format).unwrap();
+        let store = MemoryStore::new();
+        let mut reader = Browser::new(&store, &config, 22);
+        let mut writer = Browser::new(&store, &config, 23);
+        reader.login(T0, "ada");
+        writer.login(T0, "bob");
+        let mut t = T0;
+        while t < T0 + 3.0 * 3600.0 {
+            t += 60.0;
+            let who = reader.request(t, |s| s.get("user").cloned()).unwrap();
+            assert_eq!(
+                who,
+                Some(json!("ada")),
+                "{format:?}: reader out at +{}",
+                t - T0
+            );
+            let who = writer
+                .request(t, |s| {
+                    s.modify("count", bump);
+                    s.get("user").cloned()
+                })
+                .unwrap();
+            assert_eq!(
+                who,
+                Some(json!("bob")),
+                "{format:?}: writer out at +{}",
+                t - T0
+            );
+        }
+    }
+}
+
+#[test]
+fn server_mode_refuses_a_reissue_time_not_below_the_timeout() {
+    let session = SessionConfig::secure("s")
+        .timeout(Some(Duration::from_secs(300)))
+        .reissue_time(Some(Duration::from_secs(300)))
+        .build()
+        .unwrap();
+    assert_eq!(
+        ServerConfig::new(session, IdCookieFormat::CubicWeb).unwrap_err(),
+        pyramid_session::ConfigError::ReissueNotBelowTimeout
+    );
+}
+
+#[test]
+fn a_replayed_pop_flash_keeps_a_message_added_meanwhile() {
+    let config = config(IdCookieFormat::CubicWeb);
+    let store = MemoryStore::new();
+    let mut rng = counter_rng(24);
+    let mut b = Browser::new(&store, &config, 25);
+    b.login(T0, "ada");
+    let cookie = b.cookie.clone().unwrap();
+    // Tab A loads the page (no flash yet)...
+    let pending = Pending::start(&config, Some(cookie.as_bytes()), T0 + 1.0);
+    let mut a = driver::open(&store, &config, pending).unwrap();
+    // ...tab B adds a message and saves...
+    let mut tab = Browser::new(&store, &config, 26);
+    tab.cookie = Some(cookie);
+    tab.request(T0 + 1.0, |s| s.flash(json!("Welcome!"), "", true))
+        .unwrap();
+    // ...then A pops the (empty) queue and writes: its save loses and is replayed.
+    assert!(a.pop_flash("").is_empty());
+    a.modify("count", bump);
+    driver::finish(&store, &config, &mut a, false, &mut rng).unwrap();
+    let shown = b.request(T0 + 2.0, |s| s.pop_flash("")).unwrap();
+    assert_eq!(shown, vec![json!("Welcome!")], "the message was not lost");
+}
+
+#[test]
+fn a_clock_that_is_not_a_number_accepts_nothing_and_sweeps_nothing() {
+    let config = config(IdCookieFormat::CubicWeb);
+    let store = MemoryStore::new();
+    let mut b = Browser::new(&store, &config, 27);
+    b.login(T0, "ada");
+    assert_eq!(store.sweep(f64::NAN), 0);
+    assert_eq!(store.len(), 1);
+    let cookie = b.cookie.clone().unwrap();
+    let pending = Pending::start(&config, Some(cookie.as_bytes()), f64::NAN);
+    assert!(pending.load_key().is_none(), "no candidate judged at NaN");
+}

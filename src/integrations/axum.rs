@@ -171,6 +171,8 @@ struct Inner {
     /// A cookie produced by an early [`Session::save`].
     saved_cookie: Option<String>,
     used: bool,
+    /// An early [`Session::save`] failed and the handler was told: its answer stands.
+    reported: bool,
 }
 
 /// The request's session, for handlers (extract it as an argument). Cheap to clone; all
@@ -329,14 +331,21 @@ impl Session {
         if let (State::Open(session), Mode::Server { config, store }) =
             (&mut inner.state, &self.shared.mode)
         {
-            let cookie = driver::finish_async(&**store, config, session, false, &mut OsRandom)
-                .await
-                .map_err(SessionError::Server)?;
-            if cookie.is_some() {
-                inner.saved_cookie = cookie;
+            match driver::finish_async(&**store, config, session, false, &mut OsRandom).await {
+                Ok(Some(cookie)) => inner.saved_cookie = Some(cookie),
+                Ok(None) => {}
+                Err(e) => {
+                    inner.reported = true;
+                    return Err(SessionError::Server(e));
+                }
             }
         }
         Ok(())
+    }
+
+    /// True when an early [`Session::save`] failed (the handler got the error).
+    async fn reported(&self) -> bool {
+        self.inner.lock().await.reported
     }
 
     /// The end of the request: the `Set-Cookie` value, after the store writes.
@@ -410,6 +419,7 @@ where
                 inner: Arc::new(Mutex::new(Inner {
                     state,
                     saved_cookie: None,
+                    reported: false,
                     used: false,
                 })),
                 shared,
@@ -427,13 +437,17 @@ where
                     Ok(response)
                 }
                 // The writes failed: the handler's answer must not reach the client as if
-                // it had been stored. An error answer (e.g. the handler's own 503 for an
-                // early `save` that failed) stays as it is, without a cookie.
-                Err(_) if response.status().is_server_error() => {
-                    let _ = apply_session_headers(response.headers_mut(), None, true);
-                    Ok(response)
+                // it had been stored. An error answer, or any answer of a handler that
+                // was told its early `save` failed (a 409 for a concurrent logout, its
+                // own error page), stays as it is, without a cookie.
+                Err(e) => {
+                    if response.status().is_server_error() || session.reported().await {
+                        let _ = apply_session_headers(response.headers_mut(), None, true);
+                        Ok(response)
+                    } else {
+                        Ok(e.into_response())
+                    }
                 }
-                Err(e) => Ok(e.into_response()),
             }
         })
     }

@@ -5,6 +5,7 @@ use core::time::Duration;
 use super::id::IdCookieFormat;
 use crate::config::SessionConfig;
 use crate::error::ConfigError;
+use crate::policy::Policy;
 
 /// How many times a lost compare-and-set or an id collision is retried.
 pub const DEFAULT_MAX_RETRIES: u32 = 64;
@@ -27,6 +28,7 @@ pub const MAX_ID_CANDIDATES: usize = 4;
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     session: SessionConfig,
+    policy: Policy,
     format: IdCookieFormat,
     max_retries: u32,
     retry_budget: Duration,
@@ -34,7 +36,12 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Server mode over `session`'s cookie and timing settings. Fails when neither an
-    /// idle timeout nor an absolute lifetime is set: every record must expire.
+    /// idle timeout nor an absolute lifetime is set (every record must expire), or when
+    /// the reissue time is not below the timeout (active users would be logged out).
+    ///
+    /// Without a reissue time (pyramid_session_redis's default), every access renews, as
+    /// `reissue_time = 0` does: pyramid_session_redis refreshes its TTL on every access,
+    /// and a session that is only read must not expire under an active user.
     pub fn new(
         session: SessionConfig,
         format: IdCookieFormat,
@@ -42,8 +49,16 @@ impl ServerConfig {
         if session.timeout().is_none() && session.max_lifetime().is_none() {
             return Err(ConfigError::NoExpiry);
         }
+        let mut policy = *session.policy();
+        policy.reissue_time = Some(policy.reissue_time.unwrap_or(0));
+        if let (Some(reissue), Some(timeout)) = (policy.reissue_time, policy.timeout) {
+            if reissue >= timeout {
+                return Err(ConfigError::ReissueNotBelowTimeout);
+            }
+        }
         Ok(ServerConfig {
             session,
+            policy,
             format,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_budget: DEFAULT_RETRY_BUDGET,
@@ -69,6 +84,11 @@ impl ServerConfig {
     /// The cookie and timing settings.
     pub fn session(&self) -> &SessionConfig {
         &self.session
+    }
+    /// The time rules server mode applies: the session's, with a missing reissue time
+    /// read as 0 (see [`ServerConfig::new`]).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
     /// The id cookie format.
     pub fn format(&self) -> IdCookieFormat {

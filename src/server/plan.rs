@@ -34,21 +34,29 @@ impl Pending {
     /// Verifies the request's cookies at time `now`. No store I/O. Every cookie of the
     /// session's name that verifies and, for a CubicWeb cookie, whose own timestamps pass
     /// the time checks ([`crate::SessionConfig::judge`]) is a candidate, up to
-    /// [`MAX_ID_CANDIDATES`]: a stale authentic cookie placed first (an attacker's own,
-    /// tossed from a sibling domain) cannot hide the live one.
+    /// [`MAX_ID_CANDIDATES`] distinct ids: a stale authentic cookie placed first (an
+    /// attacker's own, tossed from a sibling domain, even repeated under several paths)
+    /// cannot hide the live one. Only many *distinct* stale ids could; `__Host-` cookie
+    /// names, which no sibling can set, close that too.
     pub fn start(config: &ServerConfig, cookie_header: Option<&[u8]>, now: f64) -> Pending {
         let s = config.session();
-        let candidates = match cookie_header {
-            Some(header) => cookie_values(header, s.cookie().name())
-                .filter_map(|value| config.format().decode(s, value))
-                .filter(|c| match c.times {
-                    None => true,
-                    Some((renewed, created)) => s.judge(now, renewed, created) == Verdict::Valid,
-                })
-                .take(MAX_ID_CANDIDATES)
-                .collect(),
-            None => VecDeque::new(),
-        };
+        let mut candidates: VecDeque<IdCookie> = VecDeque::new();
+        let verified = cookie_header
+            .into_iter()
+            .flat_map(|header| cookie_values(header, s.cookie().name()))
+            .filter_map(|value| config.format().decode(s, value))
+            .filter(|c| match c.times {
+                None => true,
+                Some((renewed, created)) => s.judge(now, renewed, created) == Verdict::Valid,
+            });
+        for candidate in verified {
+            if candidates.len() == MAX_ID_CANDIDATES {
+                break;
+            }
+            if !candidates.iter().any(|c| c.id == candidate.id) {
+                candidates.push_back(candidate);
+            }
+        }
         Pending { candidates, now }
     }
 
@@ -275,7 +283,7 @@ impl<'s> Finisher<'s> {
     }
 
     fn retry(&mut self) -> Result<(), ServerError> {
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         if self.retries > self.config.max_retries() {
             return Err(ServerError::Contended);
         }

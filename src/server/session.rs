@@ -16,7 +16,6 @@ use super::store::Record;
 use crate::codec::json::State;
 use crate::codec::record::decode_record;
 use crate::error::ServerError;
-use crate::policy;
 use crate::random::RandomSource;
 
 pub use crate::session::Modifier;
@@ -269,9 +268,18 @@ impl ServerSession {
         if self.poisoned {
             return Err(ServerError::Poisoned);
         }
+        // Poisoned until the plan completes (or plans nothing): a failure from here on,
+        // the random source's included, stops every later write of this request.
+        self.poisoned = true;
         let mut steps = VecDeque::new();
         let mut cookie = CookieAction::None;
         if failed && !config.session().set_on_exception() {
+            // No cookie and no write — but a logout's removals still run: removing can
+            // never bring a record back, and a logout must not survive an error page.
+            for id in self.remove_ids.drain(..) {
+                steps.push_back(Step::Remove(id.store_key()));
+            }
+            self.poisoned = !steps.is_empty();
             return Ok(Finisher::new(self, config, steps, cookie));
         }
         let had_old = !self.remove_ids.is_empty() || self.moved_from.is_some();
@@ -294,15 +302,11 @@ impl ServerSession {
                 // (extended by a write, or by a touch on a read), and the browser's
                 // cookie, judged by its own `renewed` slot whatever the store did — a
                 // writer's cookie ages even though every write renews the record.
-                let extend =
-                    config
-                        .session()
-                        .policy()
-                        .extension_due(now, self.expires_at, self.created);
+                let extend = config
+                    .policy()
+                    .extension_due(now, self.expires_at, self.created);
                 let cookie_due = match self.cookie_renewed {
-                    Some(renewed) => {
-                        policy::reissue_due(now, renewed, config.session().reissue_time())
-                    }
+                    Some(renewed) => config.policy().reissue_due(now, renewed),
                     // The cookie carries no time: it follows the record.
                     None => extend,
                 };

@@ -47,13 +47,26 @@ pub trait SessionData {
     /// queue's messages.
     fn pop_flash(&mut self, queue: &str) -> Vec<Value> {
         let key = flash_key(queue);
-        let old = self.get(&key).cloned();
-        self.modify(&key, alloc::boxed::Box::new(|_| None));
-        match old {
+        let taken = match self.get(&key).cloned() {
             Some(Value::Array(list)) => list,
             Some(other) => alloc::vec![other],
             None => Vec::new(),
-        }
+        };
+        // Remove exactly the messages returned: replayed on a fresher state (server mode,
+        // after a lost compare-and-set), messages a concurrent request added stay queued.
+        let shown = taken.clone();
+        self.modify(
+            &key,
+            alloc::boxed::Box::new(move |current: Option<&Value>| match current {
+                Some(Value::Array(list)) if list.starts_with(&shown) => {
+                    let rest = &list[shown.len()..];
+                    (!rest.is_empty()).then(|| Value::Array(rest.to_vec()))
+                }
+                Some(Value::Array(list)) => Some(Value::Array(list.clone())),
+                _ => None,
+            }),
+        );
+        taken
     }
     /// `session.peek_flash(queue)` — an accessor. Returns the queue's messages.
     fn peek_flash(&mut self, queue: &str) -> Vec<Value> {

@@ -73,6 +73,10 @@ impl MemoryStore {
 
     /// Deletes every record expired at `now`; returns how many.
     pub fn sweep(&self, now: f64) -> usize {
+        if !now.is_finite() {
+            // A clock that is not a number must not decide that everything expired.
+            return 0;
+        }
         let mut records = self.records();
         let before = records.len();
         records.retain(|_, r| r.expires_at.as_secs_f64() > now);

@@ -299,6 +299,10 @@ impl AsyncPostgresStore {
 
     /// Deletes every row expired at `now`, in batches; returns how many.
     pub async fn sweep(&self, now: f64) -> Result<u64, StoreError> {
+        if !now.is_finite() {
+            // PostgreSQL orders NaN above every number: it would delete every session.
+            return Ok(0);
+        }
         let mut total = 0;
         loop {
             let client = self.client().await?;

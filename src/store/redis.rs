@@ -31,42 +31,66 @@ use crate::server::{
     StoreKey, StoreOp,
 };
 
-const CREATE: &str = r"
-local x = redis.call('HGET', KEYS[1], 'x')
-if x and tonumber(x) > tonumber(ARGV[4]) then return 0 end
+/// Prepended to every script: the record's version when it is live and well formed at
+/// `now` (all three fields present, a version of at least 1, a finite expiry after
+/// `now`), else nil — a malformed record counts as missing, as in the SQL stores.
+macro_rules! lua_live {
+    ($body:literal) => {
+        concat!(
+            r"
+local function live(now)
+  local r = redis.call('HMGET', KEYS[1], 'v', 'd', 'x')
+  local v, x = tonumber(r[1]), tonumber(r[3])
+  if not v or v < 1 or not r[2] or not x or x ~= x or x == math.huge then return nil end
+  if x <= tonumber(now) then return nil end
+  return r[1]
+end
+",
+            $body
+        )
+    };
+}
+
+const CREATE: &str = lua_live!(
+    r"
+if live(ARGV[4]) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'v', 1, 'd', ARGV[1], 'x', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
-";
+"
+);
 
-const SAVE: &str = r"
-local v = redis.call('HGET', KEYS[1], 'v')
-local x = redis.call('HGET', KEYS[1], 'x')
-if not v or not x or tonumber(x) <= tonumber(ARGV[5]) then return -1 end
+const SAVE: &str = lua_live!(
+    r"
+local v = live(ARGV[5])
+if not v then return -1 end
 if v ~= ARGV[1] then return -2 end
 local nv = tonumber(v) + 1
 redis.call('HSET', KEYS[1], 'v', nv, 'd', ARGV[2], 'x', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return nv
-";
+"
+);
 
-const TOUCH: &str = r"
-local x = redis.call('HGET', KEYS[1], 'x')
-if not x or tonumber(x) <= tonumber(ARGV[3]) then return 0 end
+const TOUCH: &str = lua_live!(
+    r"
+if not live(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
-";
+"
+);
 
-const REMOVE_IF: &str = r"
-local v = redis.call('HGET', KEYS[1], 'v')
-local x = redis.call('HGET', KEYS[1], 'x')
-if not v or not x or tonumber(x) <= tonumber(ARGV[2]) then return -1 end
+const REMOVE_IF: &str = lua_live!(
+    r"
+local v = live(ARGV[2])
+if not v then return -1 end
 if v ~= ARGV[1] then return -2 end
 redis.call('DEL', KEYS[1])
 return 1
-";
+"
+);
 
 /// Default timeout for connecting and for each call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -199,9 +223,7 @@ impl Commands {
             T::from_redis_value(reply).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
         }
         Ok(match *op {
-            StoreOp::Load { now, .. } => {
-                OpResult::Loaded(stored(parse(reply)?, now.as_secs_f64())?)
-            }
+            StoreOp::Load { now, .. } => OpResult::Loaded(stored(parse(reply)?, now.as_secs_f64())),
             StoreOp::Create { .. } => OpResult::Created(match parse::<i64>(reply)? {
                 1 => CreateOutcome::Created,
                 _ => CreateOutcome::Taken,
@@ -243,21 +265,22 @@ impl Call<'_> {
     }
 }
 
-type Fields = (Option<u64>, Option<Vec<u8>>, Option<f64>);
+type Fields = (Option<String>, Option<Vec<u8>>, Option<String>);
 
-fn stored(fields: Fields, now: f64) -> Result<Option<Record>, StoreError> {
-    match fields {
-        (None, None, None) => Ok(None),
-        (Some(version), Some(data), Some(expires_at)) => Ok((expires_at > now).then_some(Record {
-            data,
-            version,
-            expires_at: expires_at.into(),
-        })),
-        _ => Err(StoreError::new(
-            StoreErrorKind::Corrupt,
-            "incomplete session record",
-        )),
-    }
+/// The record the `HMGET v d x` reply describes: `None` when missing, expired at `now`,
+/// or not well formed (a missing field, a version below 1, an expiry that is not a
+/// finite number) — a malformed record counts as missing.
+fn stored(fields: Fields, now: f64) -> Option<Record> {
+    let (Some(version), Some(data), Some(expires_at)) = fields else {
+        return None;
+    };
+    let version = version.parse::<u64>().ok().filter(|v| *v >= 1)?;
+    let expires_at = expires_at.parse::<f64>().ok().filter(|x| x.is_finite())?;
+    (expires_at > now).then_some(Record {
+        data,
+        version,
+        expires_at: expires_at.into(),
+    })
 }
 
 fn remove_outcome(code: i64) -> RemoveOutcome {

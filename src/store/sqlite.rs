@@ -325,6 +325,10 @@ impl SqliteStore {
 }
 
 fn sweep_batch(conn: &Connection, now: f64) -> Result<usize, StoreError> {
+    if !now.is_finite() {
+        // A clock that is not a number must not decide that everything expired.
+        return Ok(0);
+    }
     conn.execute(SWEEP, params![now, SWEEP_BATCH])
         .map_err(error)
 }
