@@ -424,5 +424,5 @@ fn len_header(op: u8, width: usize, len: usize) -> Vec<u8> {
 
 /// One empty batch after a full last batch (CPython's `do { … } while (i == BATCHSIZE)`).
 fn empty_if_full<T>(len: usize) -> Option<&'static [T]> {
-    (len % BATCH == 0).then_some(&[])
+    len.is_multiple_of(BATCH).then_some(&[])
 }

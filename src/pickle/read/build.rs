@@ -115,7 +115,7 @@ impl Reader<'_> {
     }
 
     pub(super) fn set_items(&mut self, items: Vec<Id>) -> Result<(), E> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(E::Malformed("odd number of items for SETITEMS"));
         }
         let target = self.top()?;
