@@ -24,6 +24,8 @@
 //! opcodes, batches of 1000), so `pickle.dumps(pickle.loads(x), p) == x` holds for ours.
 //! Sets are written in the stored order (CPython writes its hash order).
 
+#[cfg(feature = "json")]
+mod json;
 mod read;
 mod value;
 mod write;

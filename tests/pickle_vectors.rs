@@ -287,3 +287,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn json_like_values_convert_losslessly() {
+    let text =
+        r#"{"user":"ada","n":12345678901234567890123,"f":1.5,"one":1.0,"l":[null,true,-3],"é":{}}"#;
+    let json: Value = serde_json::from_str(text).unwrap();
+    let py = PyValue::from_json(&json).unwrap();
+    assert_eq!(py.to_json().as_ref(), Some(&json));
+    let bytes = encode(&py, 4).unwrap();
+    assert_eq!(
+        decode(&bytes, &Limits::default()).unwrap().to_json(),
+        Some(json)
+    );
+    assert_eq!(PyValue::Tuple(vec![]).to_json(), None);
+    assert_eq!(PyValue::Float(f64::NAN).to_json(), None);
+}
