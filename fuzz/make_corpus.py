@@ -1,4 +1,4 @@
-"""Seeds fuzz/corpus/<target>/ from tests/data/vectors.json (run from anywhere)."""
+"""Seeds fuzz/corpus/<target>/ from tests/data/vectors.json and pickles.json (run from anywhere)."""
 import base64
 import hashlib
 import json
@@ -6,6 +6,7 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = json.load(open(os.path.join(HERE, "..", "tests", "data", "vectors.json")))
+PICKLES = json.load(open(os.path.join(HERE, "..", "tests", "data", "pickles.json")))
 
 
 def write(target, data):
@@ -61,3 +62,8 @@ for seed in (
     bytes((i * 37) & 0xFF for i in range(96)),
 ):
     write("server_plan", seed)
+# pickle: every corpus pickle (benign at protocols 0-5, hostile, quirks), the large
+# ones included (frames, batches).
+for group in ("benign", "hostile", "quirks"):
+    for case in PICKLES[group]:
+        write("pickle", bytes.fromhex(case["hex"]))

@@ -23,6 +23,8 @@ pub mod encoding;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod integrations;
+#[cfg(feature = "pickle")]
+pub mod pickle;
 pub mod policy;
 pub mod random;
 #[cfg(feature = "json")]
