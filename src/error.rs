@@ -44,6 +44,13 @@ pub enum ConfigError {
     /// Server mode with a reissue time not below the idle timeout: the cookie would only
     /// be re-sent once it had already expired, logging every active user out.
     ReissueNotBelowTimeout,
+    /// The settings select a session factory this crate cannot speak
+    /// (`pyramid_redis_sessions`' pickled `signed_serialize` id cookie).
+    UnsupportedSessionFactory,
+    /// The settings name secrets but configure no session factory (a CubicWeb 4.0/4.1
+    /// `cubicweb.includes` without a session include, or `cubicweb.defaults = no` and no
+    /// session include).
+    NoSessionFactory,
 }
 
 impl fmt::Display for ConfigError {
@@ -71,6 +78,10 @@ impl fmt::Display for ConfigError {
             ConfigError::ReissueNotBelowTimeout => {
                 "server-side sessions need a reissue time below the timeout"
             }
+            ConfigError::UnsupportedSessionFactory => {
+                "the configured session factory (pyramid_redis_sessions) is not supported"
+            }
+            ConfigError::NoSessionFactory => "the settings configure no session factory",
         })
     }
 }

@@ -1,18 +1,21 @@
 //! Reads an existing Pyramid / CubicWeb deployment's settings, so its configuration
-//! carries over: the `[main]` (or `[app:main]`) section of a `pyramid.ini`, or the
-//! key/value settings dict Pyramid hands to `includeme`.
+//! carries over: the `[app:main]` (or `[main]`) section of a `pyramid.ini`, read as
+//! PasteDeploy reads it with Python's `ConfigParser` ([`ini`]: interpolation, continuation
+//! lines, no inline comments), or the key/value settings dict Pyramid hands to `includeme`.
+//! The session factory is the one the includes select ([`PyramidSettings::backend`]).
 //!
 //! Recognised keys:
 //!
 //! | key | meaning |
 //! |---|---|
-//! | `redis.sessions.secret` | pyramid_session_redis secret: selects the Redis id-cookie format |
+//! | `pyramid.includes`, `cubicweb.includes`, `cubicweb.defaults` | select the session factory |
+//! | `redis.sessions.secret` | pyramid_session_redis secret |
 //! | `redis.sessions.prefix` | Redis key prefix (`<my-app>:`) |
 //! | `redis.sessions.url`, `redis.sessions.redis_url`, `redis_url` | Redis URL (old and new spellings) |
 //! | `redis.sessions.timeout` | idle timeout, seconds (0 means none, as in pyramid_session_redis) |
 //! | `redis.sessions.cookie_name`, `…cookie_path`, `…cookie_domain`, `…cookie_max_age` | cookie |
 //! | `redis.sessions.cookie_secure`, `…cookie_httponly`, `…cookie_samesite` | cookie flags |
-//! | `cubicweb.session.secret` | CWSessionFactory secret: selects the CubicWeb id-cookie format |
+//! | `cubicweb.session.secret` | CWSessionFactory / `default_session` secret |
 //! | `cubicweb.auth.authtkt.session.secure`, `…persistent.secure` | Secure flag; the session cookie follows `…session.secure` unless set explicitly |
 //! | `cubicweb.auth.authtkt.*.secret`, `pyramid.session.secret`, `session.secret` | other secrets, checked for reuse |
 //! | `session.timeout`, `session.reissue_time` | cookie-mode timing |
@@ -26,6 +29,9 @@ use core::fmt;
 
 use crate::config::{seconds, Builder, SameSite, SessionConfig};
 use crate::error::ConfigError;
+
+pub mod ini;
+pub use ini::{Ini, IniError};
 
 /// Settings read from a Pyramid ini `[main]` section or settings dict.
 ///
@@ -80,16 +86,40 @@ fn url_credentials(value: &str) -> Option<(usize, usize)> {
     authority.rfind('@').map(|at| (start, start + at))
 }
 
-/// Which session factory the settings describe.
+/// Which session factory the settings describe (spec §6.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Backend {
-    /// `redis.sessions.*`: pyramid_session_redis / pyramid_redis_sessions.
+    /// `pyramid_session_redis` in `pyramid.includes` (or, outside CubicWeb, a
+    /// `redis.sessions.secret` without any includes): `RedisSessionFactory`.
     Redis,
-    /// `cubicweb.session.secret`: CubicWeb's `CWSessionFactory` (sessions in the database).
+    /// `pyramid_redis_sessions` in `pyramid.includes` (the CubicWeb docs' example): the
+    /// legacy factory, whose id cookie is a pickled `signed_serialize`; not supported by
+    /// [`PyramidSettings::builder`].
+    RedisLegacy,
+    /// CubicWeb's `CWSessionFactory(cubicweb.session.secret)` (sessions in the database):
+    /// `cubicweb.pyramid.session` in `cubicweb.includes` (CubicWeb 4/5), or
+    /// `cubicweb.defaults` true (CubicWeb 3.x; true when absent).
     CubicWeb,
-    /// `session.secret` / `pyramid.session.secret`: a signed cookie session.
+    /// `cubicweb.pyramid.default_session` in `cubicweb.includes` (the CubicWeb 4.2+ and 5.x
+    /// template): `SignedCookieSessionFactory(cubicweb.session.secret)`, a cookie session.
+    CubicWebCookie,
+    /// `session.secret` / `pyramid.session.secret` outside CubicWeb: a signed cookie session.
     Cookie,
+}
+
+/// Pyramid's `asbool`: true for `t/true/y/yes/on/1` (any case, trimmed), false for
+/// anything else, with no error (`cubicweb.defaults = no # comment` is false).
+pub fn asbool(value: &str) -> bool {
+    let v = value.trim();
+    ["t", "true", "y", "yes", "on", "1"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+}
+
+/// Pyramid's `aslist`: the words of a whitespace- or newline-separated list.
+pub fn aslist(value: &str) -> impl Iterator<Item = &str> {
+    value.split_whitespace()
 }
 
 /// Parses Pyramid's `asbool` spellings.
@@ -138,51 +168,75 @@ impl PyramidSettings {
         }
     }
 
-    /// Parses ini text and keeps the `[main]` section (`[app:main]` also works; a file
-    /// without sections is read whole). Comments are whole lines starting with `#` or `;`
-    /// (after any indentation); a `#` or `;` after a value is part of the value, as with
-    /// the `ConfigParser` PasteDeploy reads Pyramid's ini files with
-    /// (`inline_comment_prefixes=None`): `secret = abc #def` is `abc #def`. Indented lines
-    /// continue the previous value.
-    pub fn parse_ini(text: &str) -> PyramidSettings {
+    /// Reads a Pyramid ini file's text as `pserve` does (PasteDeploy on Python's
+    /// `ConfigParser`, see [`ini`]) and keeps the settings Pyramid hands the app: the
+    /// options of `[app:main]` (or `[application:main]`, or a plain `[main]`), interpolated,
+    /// without those that are also `[DEFAULT]` options (PasteDeploy passes those as
+    /// `global_conf`); `set name = v` options go to the globals and `get name = global`
+    /// options copy a global. Names keep their case, as PasteDeploy keeps them. Comments
+    /// are whole lines starting with `#` or `;`: `secret = abc #def` is `abc #def`.
+    ///
+    /// `%(here)s` and `%(__file__)s` are unknown here; use
+    /// [`PyramidSettings::parse_ini_at`] for them. Without such a section the settings are
+    /// empty.
+    pub fn parse_ini(text: &str) -> Result<PyramidSettings, IniError> {
+        PyramidSettings::from_ini(&Ini::paste_deploy(text, None, None)?, "main")
+    }
+
+    /// As [`PyramidSettings::parse_ini`], with PasteDeploy's defaults `here` (the ini
+    /// file's directory) and `__file__` (its path).
+    pub fn parse_ini_at(text: &str, here: &str, file: &str) -> Result<PyramidSettings, IniError> {
+        PyramidSettings::from_ini(&Ini::paste_deploy(text, Some(here), Some(file))?, "main")
+    }
+
+    /// The app settings PasteDeploy's `ConfigLoader.get_context` builds for the app
+    /// `name` (`main` for `pserve development.ini`).
+    pub fn from_ini(ini: &Ini, name: &str) -> Result<PyramidSettings, IniError> {
+        let is_section = |section: &str| match section.split_once(':') {
+            Some((prefix, rest)) => {
+                matches!(prefix.trim(), "app" | "application") && rest.trim() == name
+            }
+            None => section == name,
+        };
+        let section = ini
+            .sections()
+            .find(|s| s.contains(':') && is_section(s))
+            .or_else(|| ini.sections().find(|s| is_section(s)));
         let mut settings = PyramidSettings::default();
-        let has_sections = text.lines().any(|l| l.trim_start().starts_with('['));
-        let mut in_main = !has_sections;
-        let mut last: Option<String> = None;
-        for raw in text.lines() {
-            let line = raw.trim_end();
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
-                continue;
-            }
-            if let Some(section) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-                let section = section.trim();
-                in_main = section == "main" || section == "app:main";
-                last = None;
-                continue;
-            }
-            if !in_main {
-                continue;
-            }
-            if line.starts_with([' ', '\t']) {
-                if let Some(key) = &last {
-                    if let Some(pair) = settings.pairs.iter_mut().find(|(k, _)| k == key) {
-                        if !pair.1.is_empty() {
-                            pair.1.push('\n');
-                        }
-                        pair.1.push_str(trimmed);
-                    }
+        let Some(section) = section else {
+            return Ok(settings);
+        };
+        let mut globals: Vec<(String, String)> = Vec::new();
+        for (k, _) in ini.raw_defaults() {
+            // NicerConfigParser.defaults(): the defaults, interpolated.
+            let v = ini.get("DEFAULT", k)?.unwrap_or_default();
+            globals.push((k.clone(), v));
+        }
+        let is_default = |k: &str| ini.raw_defaults().iter().any(|(d, _)| d == k);
+        let mut from_globals: Vec<(String, String)> = Vec::new();
+        for option in ini.options(section) {
+            let value = ini.get(section, option)?.unwrap_or_default();
+            if let Some(name) = option.strip_prefix("set ") {
+                let name = name.trim();
+                match globals.iter_mut().find(|(k, _)| k == name) {
+                    Some(pair) => pair.1 = value,
+                    None => globals.push((name.to_string(), value)),
                 }
-                continue;
-            }
-            let split = trimmed.find(['=', ':']);
-            if let Some(i) = split {
-                let key = trimmed[..i].trim();
-                settings.set(key, trimmed[i + 1..].trim());
-                last = Some(key.to_string());
+            } else if let Some(name) = option.strip_prefix("get ") {
+                from_globals.push((name.trim().to_string(), value));
+            } else if !is_default(option) {
+                settings.set(option, &value);
             }
         }
-        settings
+        for (local, global) in from_globals {
+            let value = globals
+                .iter()
+                .find(|(k, _)| *k == global)
+                .map(|(_, v)| v.clone())
+                .ok_or(IniError::MissingGlobal { name: global })?;
+            settings.set(&local, &value);
+        }
+        Ok(settings)
     }
 
     /// A raw setting.
@@ -197,13 +251,60 @@ impl PyramidSettings {
         self.get(key).filter(|v| !v.is_empty())
     }
 
-    /// Which factory the settings configure: Redis if `redis.sessions.secret` is set,
-    /// else CubicWeb if `cubicweb.session.secret` is, else a cookie session.
+    /// Which factory the settings configure, as Pyramid and CubicWeb decide it (spec
+    /// §6.1), not from which secrets happen to be set (`cubicweb.session.secret` is in
+    /// every CubicWeb template):
+    ///
+    /// 1. `pyramid.includes` (or `cubicweb.includes`) names `pyramid_session_redis` →
+    ///    [`Backend::Redis`]; `pyramid_redis_sessions` → [`Backend::RedisLegacy`];
+    /// 2. `cubicweb.includes` names `cubicweb.pyramid.default_session` →
+    ///    [`Backend::CubicWebCookie`]; `cubicweb.pyramid.session` (or
+    ///    `cubicweb.pyramid.defaults`) → [`Backend::CubicWeb`];
+    /// 3. a CubicWeb deployment (any `cubicweb.*` setting) whose `cubicweb.defaults` is
+    ///    true by `asbool` → [`Backend::CubicWeb`] (CubicWeb 3.x includes
+    ///    `cubicweb.pyramid.defaults`). An absent `cubicweb.defaults` counts as true unless
+    ///    `cubicweb.includes` is set (the CubicWeb 4/5 layout, where the includes decide);
+    /// 4. no includes at all, outside CubicWeb: a bare settings dict, read by its secrets
+    ///    (`redis.sessions.secret` → Redis, `pyramid.session.secret` / `session.secret` →
+    ///    Cookie);
+    /// 5. otherwise `None` (e.g. CubicWeb 4.0/4.1's `cubicweb.includes =
+    ///    cubicweb.pyramid.auth`: no session factory).
+    ///
+    /// An explicit include wins over `cubicweb.defaults`; a Redis include over a CubicWeb
+    /// one.
     pub fn backend(&self) -> Option<Backend> {
+        let pyramid = self.get("pyramid.includes");
+        let cubicweb = self.get("cubicweb.includes");
+        let includes = || {
+            aslist(pyramid.unwrap_or(""))
+                .chain(aslist(cubicweb.unwrap_or("")))
+                .map(|i| i.trim_end_matches(".includeme"))
+        };
+        if includes().any(|i| i == "pyramid_session_redis") {
+            return Some(Backend::Redis);
+        }
+        if includes().any(|i| i == "pyramid_redis_sessions") {
+            return Some(Backend::RedisLegacy);
+        }
+        if includes().any(|i| i == "cubicweb.pyramid.default_session") {
+            return Some(Backend::CubicWebCookie);
+        }
+        if includes().any(|i| i == "cubicweb.pyramid.session" || i == "cubicweb.pyramid.defaults") {
+            return Some(Backend::CubicWeb);
+        }
+        let is_cubicweb = self.pairs.iter().any(|(k, _)| k.starts_with("cubicweb."));
+        if is_cubicweb {
+            let defaults = match self.get("cubicweb.defaults") {
+                Some(v) => asbool(v),
+                None => cubicweb.is_none(),
+            };
+            return defaults.then_some(Backend::CubicWeb);
+        }
+        if pyramid.is_some() {
+            return None;
+        }
         if self.get_nonempty("redis.sessions.secret").is_some() {
             Some(Backend::Redis)
-        } else if self.get_nonempty("cubicweb.session.secret").is_some() {
-            Some(Backend::CubicWeb)
         } else if self
             .get_nonempty("pyramid.session.secret")
             .or(self.get_nonempty("session.secret"))
@@ -253,7 +354,15 @@ impl PyramidSettings {
         let opt_int = |k: &str| self.get_nonempty(k).map(parse_int).transpose();
         let authtkt_secure = opt_bool("cubicweb.auth.authtkt.session.secure")?;
         let _ = opt_bool("cubicweb.auth.authtkt.persistent.secure")?;
-        let mut b = match self.backend().ok_or(ConfigError::NoSecret)? {
+        let backend = match self.backend() {
+            Some(backend) => backend,
+            None if SECRET_KEYS.iter().any(|k| self.get_nonempty(k).is_some()) => {
+                return Err(ConfigError::NoSessionFactory)
+            }
+            None => return Err(ConfigError::NoSecret),
+        };
+        let mut b = match backend {
+            Backend::RedisLegacy => return Err(ConfigError::UnsupportedSessionFactory),
             Backend::Redis => {
                 let secret = self
                     .get_nonempty("redis.sessions.secret")
@@ -265,6 +374,12 @@ impl PyramidSettings {
                 b
             }
             Backend::CubicWeb => SessionConfig::cubicweb(
+                self.get_nonempty("cubicweb.session.secret")
+                    .ok_or(ConfigError::NoSecret)?,
+            ),
+            // `cubicweb.pyramid.default_session`: `SignedCookieSessionFactory(secret)`
+            // with Pyramid's defaults.
+            Backend::CubicWebCookie => SessionConfig::pyramid(
                 self.get_nonempty("cubicweb.session.secret")
                     .ok_or(ConfigError::NoSecret)?,
             ),
@@ -335,20 +450,33 @@ pyramid.includes =
 
     #[test]
     fn reads_the_seed_example() {
-        let s = PyramidSettings::parse_ini(SEED);
+        let s = PyramidSettings::parse_ini(SEED).unwrap();
         // ConfigParser keeps the text after ` #` (Pyramid's `asbool` reads it as false).
         assert_eq!(
             s.get("cubicweb.defaults"),
             Some("no # we do not want to load the default cw session handling")
         );
-        assert_eq!(s.backend(), Some(Backend::Redis));
+        // `pyramid_redis_sessions` is the legacy factory (pickled `signed_serialize` id
+        // cookie), which this crate does not speak.
+        assert_eq!(s.backend(), Some(Backend::RedisLegacy));
         assert_eq!(s.redis_url(), Some("redis://localhost:6379/0"));
         assert_eq!(s.redis_prefix(), "<my-app>:");
         assert_eq!(
             s.get("pyramid.includes"),
-            Some("pyramid_redis_sessions\ncubicweb.pyramid.auth\ncubicweb.pyramid.login")
+            // As Python: the empty text after `=` is the first line.
+            Some("\npyramid_redis_sessions\ncubicweb.pyramid.auth\ncubicweb.pyramid.login")
         );
         assert!(s.reused_secrets().is_empty());
+        assert_eq!(
+            s.builder().unwrap_err(),
+            ConfigError::UnsupportedSessionFactory
+        );
+        // The same deployment on pyramid_session_redis.
+        let s = PyramidSettings::parse_ini(
+            &SEED.replace("pyramid_redis_sessions", "pyramid_session_redis"),
+        )
+        .unwrap();
+        assert_eq!(s.backend(), Some(Backend::Redis));
         let config = s.builder().unwrap().build().unwrap();
         let attrs = config.cookie().attributes();
         assert!(attrs.secure && attrs.httponly);
@@ -418,7 +546,8 @@ pyramid.includes =
         // with Python 3: only whole lines starting with `#` or `;` are comments.
         let s = PyramidSettings::parse_ini(
             "[main]\nsession.secret = abc #def\nsemi = a ; b\nhash = #x\nk = v\n  # indented comment\n  more # tail\n",
-        );
+        )
+        .unwrap();
         assert_eq!(s.get("session.secret"), Some("abc #def"));
         assert_eq!(s.get("semi"), Some("a ; b"));
         assert_eq!(s.get("hash"), Some("#x"));
@@ -440,7 +569,8 @@ pyramid.includes =
              cubicweb.auth.authtkt.session.secret = a-SECRET\nsession.secret = s-SECRET\n\
              my.other.secret = o-SECRET\nredis.sessions.url = redis://user:p-SECRET@db:6379/0\n\
              redis.sessions.prefix = my-app:\n",
-        );
+        )
+        .unwrap();
         let text = alloc::format!("{s:?}");
         assert!(!text.contains("SECRET"), "{text}");
         assert!(text.contains("redis.sessions.secret"), "{text}");
@@ -459,9 +589,312 @@ pyramid.includes =
     fn sections_and_comments() {
         let s = PyramidSettings::parse_ini(
             "[app:main]\n# c\n; c\nsession.secret: abc\n[server:main]\nport = 1\n",
-        );
+        )
+        .unwrap();
         assert_eq!(s.get("session.secret"), Some("abc"));
         assert_eq!(s.get("port"), None);
         assert_eq!(s.backend(), Some(Backend::Cookie));
+    }
+
+    fn ini_get(ini: &Ini, section: &str, option: &str) -> Option<String> {
+        ini.get(section, option).unwrap()
+    }
+
+    #[test]
+    fn ini_interpolation_as_configparser() {
+        let ini = Ini::parse(
+            "[DEFAULT]\nroot = /srv\nName = app\n[a]\npath = %(root)s/%(NAME)s/x\n\
+             pct = 100%%\nroot = /opt\nchain = %(path)s!\n[b]\nv = %(root)s\n",
+        )
+        .unwrap();
+        // Same section first, then [DEFAULT]; names are case-insensitive.
+        assert_eq!(ini_get(&ini, "a", "path").as_deref(), Some("/opt/app/x"));
+        assert_eq!(ini_get(&ini, "a", "PATH").as_deref(), Some("/opt/app/x"));
+        assert_eq!(ini_get(&ini, "a", "pct").as_deref(), Some("100%"));
+        assert_eq!(ini_get(&ini, "a", "chain").as_deref(), Some("/opt/app/x!"));
+        assert_eq!(ini_get(&ini, "b", "v").as_deref(), Some("/srv"));
+        assert_eq!(ini_get(&ini, "b", "name").as_deref(), Some("app"));
+        assert_eq!(ini_get(&ini, "b", "nope"), None);
+        assert_eq!(ini_get(&ini, "c", "root"), None);
+        assert_eq!(ini.sections().collect::<Vec<_>>(), ["a", "b"]);
+        let items = ini.items("b").unwrap().unwrap();
+        assert_eq!(
+            items,
+            [
+                ("root".to_string(), "/srv".to_string()),
+                ("name".to_string(), "app".to_string()),
+                ("v".to_string(), "/srv".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn ini_interpolation_errors_are_typed() {
+        let ini = Ini::parse(
+            "[s]\nmissing = %(nope)s\nbad = 5%\nbad2 = %(x)d\nbad3 = %()s\nloop = %(loop)s\n\
+             a = %(b)s\nb = %(a)s\nok = %%(nope)s\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ini.get("s", "missing"),
+            Err(IniError::InterpolationMissingOption {
+                section: "s".into(),
+                option: "missing".into(),
+                reference: "nope".into()
+            })
+        );
+        for bad in ["bad", "bad2", "bad3"] {
+            assert_eq!(
+                ini.get("s", bad),
+                Err(IniError::InterpolationSyntax {
+                    section: "s".into(),
+                    option: bad.into()
+                }),
+                "{bad}"
+            );
+        }
+        for looped in ["loop", "a"] {
+            let err = ini.get("s", looped).unwrap_err();
+            assert_eq!(
+                err,
+                IniError::InterpolationDepth {
+                    section: "s".into(),
+                    option: looped.into()
+                }
+            );
+            assert!(err.to_string().contains("deeper than 10"), "{err}");
+        }
+        assert_eq!(ini_get(&ini, "s", "ok").as_deref(), Some("%(nope)s"));
+        // Exactly MAX_INTERPOLATION_DEPTH levels work.
+        let mut text = String::from("[s]\nv0 = end\n");
+        for i in 1..=11 {
+            text.push_str(&alloc::format!("v{i} = %(v{})s%%\n", i - 1));
+        }
+        let ini = Ini::parse(&text).unwrap();
+        assert_eq!(ini_get(&ini, "s", "v9").as_deref(), Some("end%%%%%%%%%"));
+        // (checked with Python 3.11: v10 reads, v11 is an InterpolationDepthError)
+        assert_eq!(ini_get(&ini, "s", "v10").as_deref(), Some("end%%%%%%%%%%"));
+        assert!(matches!(
+            ini.get("s", "v11"),
+            Err(IniError::InterpolationDepth { .. })
+        ));
+        // Exponential growth is cut off.
+        let mut text = String::from("[s]\nl0 = xxxxxxxxxxxxxxxx%%\n");
+        for i in 1..=9 {
+            let r = alloc::format!("%(l{})s", i - 1);
+            text.push_str(&alloc::format!("l{i} = {}\n", r.repeat(8)));
+        }
+        let ini = Ini::parse(&text).unwrap();
+        assert!(matches!(
+            ini.get("s", "l9"),
+            Err(IniError::InterpolationTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn ini_syntax_as_configparser() {
+        let ini = Ini::parse(
+            "; top comment\n[Main]\nKey: a = b\n  # comment inside\n  more\n\n  after blank\n\n\
+             Other = x # not a comment ; nor this\nempty =\n  [not a section]\n[ spaced ]\nk=v\r\n",
+        )
+        .unwrap();
+        assert_eq!(ini.sections().collect::<Vec<_>>(), ["Main", " spaced "]);
+        assert_eq!(
+            ini_get(&ini, "Main", "key").as_deref(),
+            Some("a = b\nmore\n\nafter blank")
+        );
+        assert_eq!(
+            ini_get(&ini, "Main", "other").as_deref(),
+            Some("x # not a comment ; nor this")
+        );
+        assert_eq!(
+            ini_get(&ini, "Main", "empty").as_deref(),
+            Some("\n[not a section]")
+        );
+        assert_eq!(ini_get(&ini, " spaced ", "k").as_deref(), Some("v"));
+        assert_eq!(
+            Ini::parse("k = v\n[s]\n"),
+            Err(IniError::MissingSectionHeader { line: 1 })
+        );
+        assert_eq!(
+            Ini::parse("[s]\nk = v\nnovalue\n= x\n"),
+            Err(IniError::Parsing { line: 3 })
+        );
+        assert_eq!(
+            Ini::parse("[s]\n[t]\n[s]\n"),
+            Err(IniError::DuplicateSection {
+                section: "s".into(),
+                line: 3
+            })
+        );
+        assert_eq!(
+            Ini::parse("[s]\nKey = 1\nkey = 2\n"),
+            Err(IniError::DuplicateOption {
+                section: "s".into(),
+                option: "key".into(),
+                line: 3
+            })
+        );
+        // PasteDeploy keeps the case, so these are two options.
+        let paste = Ini::paste_deploy("[s]\nKey = 1\nkey = 2\n", None, None).unwrap();
+        assert_eq!(paste.get("s", "Key").unwrap().as_deref(), Some("1"));
+        assert_eq!(paste.get("s", "key").unwrap().as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn paste_deploy_app_settings() {
+        let text = "[DEFAULT]\ndebug = true\nshared = %(here)s/data\n\
+                    [app:main]\nuse = egg:myapp\ndebug = false\nCubicWeb.Path = %(shared)s/cw\n\
+                    file = %(__file__)s\nset extra = 1\nget copied = extra\n\
+                    session.secret = s3cr3t%%\n[server:main]\nport = 8080\n";
+        let s = PyramidSettings::parse_ini_at(text, "/srv/app", "/srv/app/prod.ini").unwrap();
+        assert_eq!(s.get("CubicWeb.Path"), Some("/srv/app/data/cw"));
+        assert_eq!(s.get("cubicweb.path"), None);
+        assert_eq!(s.get("file"), Some("/srv/app/prod.ini"));
+        assert_eq!(s.get("session.secret"), Some("s3cr3t%"));
+        assert_eq!(s.get("copied"), Some("1"));
+        assert_eq!(s.get("use"), Some("egg:myapp"));
+        // `[DEFAULT]` names are globals, not settings (even when the section overrides).
+        assert_eq!(s.get("debug"), None);
+        assert_eq!(s.get("shared"), None);
+        assert_eq!(s.get("port"), None);
+        // Without `here`, `%(here)s` is a typed error.
+        assert!(matches!(
+            PyramidSettings::parse_ini(text),
+            Err(IniError::InterpolationMissingOption { reference, .. }) if reference == "here"
+        ));
+        assert_eq!(
+            PyramidSettings::parse_ini("[app:main]\nget x = nope\n"),
+            Err(IniError::MissingGlobal {
+                name: "nope".into()
+            })
+        );
+        assert_eq!(
+            PyramidSettings::parse_ini("[app:other]\nk = v\n").unwrap(),
+            PyramidSettings::default()
+        );
+    }
+
+    #[test]
+    fn backend_from_includes_as_in_the_spec() {
+        let backend =
+            |pairs: &[(&str, &str)]| PyramidSettings::from_pairs(pairs.iter().copied()).backend();
+        // CubicWeb 3.x: `cubicweb.defaults` true by default → CWSessionFactory.
+        assert_eq!(
+            backend(&[("cubicweb.session.secret", "s")]),
+            Some(Backend::CubicWeb)
+        );
+        assert_eq!(
+            backend(&[
+                ("cubicweb.session.secret", "s"),
+                ("cubicweb.defaults", "YES")
+            ]),
+            Some(Backend::CubicWeb)
+        );
+        // `cubicweb.defaults = no # comment` is false (asbool), so no factory.
+        assert_eq!(
+            backend(&[
+                ("cubicweb.session.secret", "s"),
+                ("cubicweb.defaults", "no # we do not want it")
+            ]),
+            None
+        );
+        assert_eq!(
+            backend(&[
+                ("cubicweb.session.secret", "s"),
+                ("cubicweb.defaults", "maybe")
+            ]),
+            None
+        );
+        // CubicWeb 4/5: `cubicweb.includes` decides.
+        assert_eq!(
+            backend(&[
+                ("cubicweb.session.secret", "s"),
+                (
+                    "cubicweb.includes",
+                    "cubicweb.pyramid.auth\ncubicweb.pyramid.session"
+                )
+            ]),
+            Some(Backend::CubicWeb)
+        );
+        assert_eq!(
+            backend(&[
+                ("cubicweb.session.secret", "s"),
+                (
+                    "cubicweb.includes",
+                    "\n  cubicweb.pyramid.auth\n  cubicweb.pyramid.default_session"
+                )
+            ]),
+            Some(Backend::CubicWebCookie)
+        );
+        // 4.0/4.1 template: auth only, no session factory.
+        let auth_only = PyramidSettings::from_pairs([
+            ("cubicweb.session.secret", "s"),
+            ("cubicweb.includes", "cubicweb.pyramid.auth"),
+        ]);
+        assert_eq!(auth_only.backend(), None);
+        assert_eq!(
+            auth_only.builder().unwrap_err(),
+            ConfigError::NoSessionFactory
+        );
+        // Redis includes, with or without CubicWeb, win over `cubicweb.defaults`.
+        for (include, expected) in [
+            ("pyramid_session_redis", Backend::Redis),
+            ("pyramid_redis_sessions", Backend::RedisLegacy),
+        ] {
+            assert_eq!(
+                backend(&[
+                    ("cubicweb.session.secret", "s"),
+                    ("redis.sessions.secret", "r"),
+                    ("pyramid.includes", include)
+                ]),
+                Some(expected),
+                "{include}"
+            );
+            assert_eq!(
+                backend(&[
+                    ("redis.sessions.secret", "r"),
+                    ("pyramid.includes", include)
+                ]),
+                Some(expected),
+                "{include}"
+            );
+        }
+        // A Redis secret without the include inside CubicWeb does not select Redis.
+        assert_eq!(
+            backend(&[
+                ("cubicweb.session.secret", "s"),
+                ("redis.sessions.secret", "r")
+            ]),
+            Some(Backend::CubicWeb)
+        );
+        // Plain Pyramid dicts keep being read by their secrets.
+        assert_eq!(
+            backend(&[("redis.sessions.secret", "r")]),
+            Some(Backend::Redis)
+        );
+        assert_eq!(backend(&[("session.secret", "c")]), Some(Backend::Cookie));
+        assert_eq!(
+            backend(&[("session.secret", "c"), ("pyramid.includes", "pyramid_tm")]),
+            None
+        );
+        // The default_session cookie: Pyramid's defaults, signed with cubicweb.session.secret.
+        let s = PyramidSettings::parse_ini(
+            "[app:main]\ncubicweb.session.secret = sess\ncubicweb.includes =\n    cubicweb.pyramid.auth\n    cubicweb.pyramid.default_session\n",
+        )
+        .unwrap();
+        assert_eq!(s.backend(), Some(Backend::CubicWebCookie));
+        let c = s.builder().unwrap().build().unwrap();
+        let ring = crate::signer::Keyring::new(
+            crate::signer::HashAlg::Sha512,
+            crate::config::PYRAMID_SALT,
+            &["sess"],
+        )
+        .unwrap();
+        assert_eq!(c.keyring().sign(b"{}"), ring.sign(b"{}"));
+        assert_eq!(c.reissue_time(), Some(0));
+        assert!(!c.cookie().attributes().httponly);
+        assert!(asbool(" On ") && !asbool("off") && !asbool(""));
+        assert_eq!(aslist(" a\n b  c\n").collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 }
