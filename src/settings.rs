@@ -215,6 +215,11 @@ impl PyramidSettings {
         let is_default = |k: &str| ini.raw_defaults().iter().any(|(d, _)| d == k);
         let mut from_globals: Vec<(String, String)> = Vec::new();
         for option in ini.options(section) {
+            let plain = !option.starts_with("set ") && !option.starts_with("get ");
+            if plain && is_default(option) {
+                // A global: PasteDeploy skips it before reading (interpolating) it.
+                continue;
+            }
             let value = ini.get(section, option)?.unwrap_or_default();
             if let Some(name) = option.strip_prefix("set ") {
                 let name = name.trim();
@@ -224,7 +229,7 @@ impl PyramidSettings {
                 }
             } else if let Some(name) = option.strip_prefix("get ") {
                 from_globals.push((name.trim().to_string(), value));
-            } else if !is_default(option) {
+            } else {
                 settings.set(option, &value);
             }
         }
@@ -763,6 +768,13 @@ pyramid.includes =
             PyramidSettings::parse_ini(text),
             Err(IniError::InterpolationMissingOption { reference, .. }) if reference == "here"
         ));
+        // A global overridden in the section is skipped before it is interpolated.
+        assert_eq!(
+            PyramidSettings::parse_ini("[DEFAULT]\nd = 1\n[app:main]\nd = %(nope)s\nk = v\n")
+                .unwrap()
+                .get("k"),
+            Some("v")
+        );
         assert_eq!(
             PyramidSettings::parse_ini("[app:main]\nget x = nope\n"),
             Err(IniError::MissingGlobal {
