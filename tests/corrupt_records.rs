@@ -82,27 +82,7 @@ fn request_after_corruption<S: Store>(store: &S, corrupt: impl FnOnce()) {
 mod sqlite {
     use super::*;
     use pyramid_session::store::SqliteStore;
-
-    struct TempDir(std::path::PathBuf);
-    impl TempDir {
-        fn new() -> TempDir {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static N: AtomicU32 = AtomicU32::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "pyramid-session-corrupt-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use servers::TempDir;
 
     /// A store whose table was created without type or NULL constraints (as an older or
     /// hand-made schema might be), plus a raw connection to the same file.
@@ -118,7 +98,7 @@ mod sqlite {
 
     #[test]
     fn sqlite_corrupt_rows_are_missing() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("corrupt");
         let (store, raw) = loose_store(&dir);
         let corruptions = [
             "version = -3",
@@ -152,7 +132,7 @@ mod sqlite {
 
     #[test]
     fn sqlite_negative_version_does_not_exhaust_retries() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("corrupt");
         let (store, raw) = loose_store(&dir);
         request_after_corruption(&store, || {
             raw.execute_batch("UPDATE pyramid_sessions SET version = -1")
@@ -162,7 +142,7 @@ mod sqlite {
 
     #[test]
     fn sqlite_non_numeric_version_is_no_error() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("corrupt");
         let (store, raw) = loose_store(&dir);
         request_after_corruption(&store, || {
             raw.execute_batch("UPDATE pyramid_sessions SET version = 'garbage'")
@@ -173,7 +153,7 @@ mod sqlite {
     #[test]
     fn sqlite_standard_schema_negative_version() {
         // The schema the store creates itself still lets a negative version in.
-        let dir = TempDir::new();
+        let dir = TempDir::new("corrupt");
         let path = dir.0.join("std.db");
         let store = SqliteStore::open(&path).unwrap();
         let raw = rusqlite::Connection::open(&path).unwrap();
@@ -188,7 +168,7 @@ mod sqlite {
     }
     #[test]
     fn sqlite_version_at_the_integer_limit_does_not_overflow() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("corrupt");
         let path = dir.0.join("max.db");
         let store = SqliteStore::open(&path).unwrap();
         let raw = rusqlite::Connection::open(&path).unwrap();

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod servers;
+
 use axum::routing::get;
 use axum::Router;
 use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
@@ -16,30 +18,7 @@ use pyramid_session::server::{IdCookieFormat, ServerConfig, StoreExt};
 use pyramid_session::store::SqliteStore;
 use pyramid_session::SessionConfig;
 use serde_json::json;
-
-/// A temporary directory removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::AtomicU32;
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "pyramid-session-sqlite-runtime-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use servers::TempDir;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -69,7 +48,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(1500);
 
 #[test]
 fn locked_sqlite_does_not_stall_other_requests() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("sqlite-runtime");
     let path = dir.0.join("sessions.db");
     let store = SqliteStore::open(&path)
         .unwrap()
@@ -171,7 +150,7 @@ fn key(n: u64) -> pyramid_session::server::StoreKey {
 fn queued_calls_share_one_bounded_wait() {
     // Calls queued behind a call that waits on the lock must not add up their waits:
     // each call as a whole is bounded by the busy timeout.
-    let dir = TempDir::new();
+    let dir = TempDir::new("sqlite-runtime");
     let path = dir.0.join("q.db");
     let timeout = Duration::from_millis(400);
     let store = SqliteStore::open(&path).unwrap().with_busy_timeout(timeout);
@@ -215,7 +194,7 @@ fn async_sqlite_concurrent_increments() {
     use pyramid_session::driver;
     use pyramid_session::server::Pending;
     use pyramid_session::OsRandom;
-    let dir = TempDir::new();
+    let dir = TempDir::new("sqlite-runtime");
     let store = SqliteStore::open(dir.0.join("inc.db")).unwrap();
     let config = Arc::new(
         ServerConfig::new(

@@ -32,29 +32,6 @@ fn later() -> f64 {
     NOW + 10.0
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "pyramid-session-growth-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Polls `f` until it is true, for at most `limit`.
 fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -73,6 +50,7 @@ mod sqlite {
     use super::*;
     use pyramid_session::store::sqlite::SWEEP_EVERY;
     use pyramid_session::store::SqliteStore;
+    use servers::TempDir;
 
     fn rows(conn: &rusqlite::Connection) -> u64 {
         let n: i64 = conn
@@ -83,7 +61,7 @@ mod sqlite {
 
     #[test]
     fn sqlite_creates_sweep_expired_rows() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("growth");
         let path = dir.0.join("s.db");
         // Faster inserts for the test; durability is not what is tested here.
         let conn = rusqlite::Connection::open(&path).unwrap();
@@ -132,7 +110,7 @@ mod sqlite {
 
     #[test]
     fn sqlite_sweeper_task_runs_off_the_executor() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("growth");
         let path = dir.0.join("s.db");
         let store = SqliteStore::open(&path)
             .unwrap()
