@@ -27,12 +27,16 @@
 #[cfg(feature = "json")]
 mod json;
 mod read;
+#[cfg(feature = "json")]
+mod tagged;
 mod value;
 mod write;
 
 use core::fmt;
 
 pub use read::decode;
+#[cfg(feature = "json")]
+pub use tagged::TaggedError;
 pub use value::{How, Opaque, PyInt, PyStr, PyValue};
 pub use write::encode;
 

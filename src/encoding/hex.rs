@@ -1,5 +1,6 @@
 //! Lowercase hexadecimal, written one way for the whole crate: the JSON writer's
-//! `\uXXXX` escapes, and the store keys and CSRF tokens of the sessions.
+//! `\uXXXX` escapes, and the store keys and CSRF tokens of the sessions (and read back
+//! where a format holds hex: tagged JSON's bytes).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,6 +31,19 @@ pub(crate) fn extend_hex(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The bytes of a hex string (either case, two digits a byte); `None` when malformed.
+#[allow(dead_code)] // used by the features that read hex (pickle's tagged JSON)
+pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    let nibble = |c: u8| char::from(c).to_digit(16).map(|d| d as u8);
+    text.chunks_exact(2)
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +62,11 @@ mod tests {
             let mut one = String::new();
             push_hex(&[b], &mut one);
             assert_eq!(one, alloc::format!("{b:02x}"));
+            assert_eq!(decode_hex(&one), Some(alloc::vec![b]));
+            assert_eq!(decode_hex(&one.to_uppercase()), Some(alloc::vec![b]));
+        }
+        for bad in ["0", "0g", "+1", " 1"] {
+            assert_eq!(decode_hex(bad), None, "{bad}");
         }
     }
 }
