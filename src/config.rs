@@ -5,6 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use crate::codec::Serializer;
 use crate::cookie::{is_cookie_name, is_plain_attribute, CookieAttributes};
 use crate::error::ConfigError;
 use crate::policy::Policy;
@@ -97,6 +98,7 @@ pub struct SessionConfig {
     cookie: CookieSettings,
     policy: Policy,
     set_on_exception: bool,
+    serializer: Serializer,
 }
 
 impl SessionConfig {
@@ -107,12 +109,32 @@ impl SessionConfig {
         Builder::new(secret)
     }
 
+    /// Pyramid 1.x's `SignedCookieSessionFactory(secret)` (what CubicWeb runs: every
+    /// release pins `pyramid<2`): the defaults of [`SessionConfig::pyramid`] with Pyramid
+    /// 1's default serializer, pickle ([`Serializer::Pickle`]). CubicWeb's
+    /// `cubicweb.pyramid.default_session` (the 4.2+ and 5.x template) is exactly this.
+    #[cfg(feature = "pickle")]
+    pub fn pyramid1(secret: &str) -> Builder {
+        Builder::new(secret).serializer(Serializer::Pickle)
+    }
+
     /// CubicWeb's `CWSessionFactory(secret)` defaults: as [`SessionConfig::pyramid`] but
-    /// HttpOnly and reissue 120 s.
+    /// HttpOnly and reissue 120 s; with feature `pickle`, CubicWeb 3.30+'s serializer,
+    /// JSON that falls back on pickle when reading ([`Serializer::JsonWithPickleFallback`]).
     pub fn cubicweb(secret: &str) -> Builder {
-        Builder::new(secret)
+        let b = Builder::new(secret)
             .httponly(true)
-            .reissue_time(Some(Duration::from_secs(120)))
+            .reissue_time(Some(Duration::from_secs(120)));
+        #[cfg(feature = "pickle")]
+        let b = b.serializer(Serializer::JsonWithPickleFallback);
+        b
+    }
+
+    /// CubicWeb 3.29 and older's `CWSessionFactory(secret)` on Pyramid 1.x: as
+    /// [`SessionConfig::cubicweb`], its id cookie pickled ([`Serializer::Pickle`]).
+    #[cfg(feature = "pickle")]
+    pub fn cubicweb_legacy(secret: &str) -> Builder {
+        SessionConfig::cubicweb(secret).serializer(Serializer::Pickle)
     }
 
     /// pyramid_session_redis's `RedisSessionFactory(secret)` cookie: salt
@@ -167,6 +189,10 @@ impl SessionConfig {
     pub fn not_before(&self) -> Option<f64> {
         self.policy.not_before
     }
+    /// How the frame is serialized inside the signature.
+    pub fn serializer(&self) -> Serializer {
+        self.serializer
+    }
     /// Every time rule of this configuration, in one value.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -202,6 +228,7 @@ pub struct Builder {
     max_future_skew: Option<Duration>,
     max_lifetime: Option<Duration>,
     not_before: Option<UnixTime>,
+    serializer: Serializer,
 }
 
 impl fmt::Debug for Builder {
@@ -225,6 +252,7 @@ impl fmt::Debug for Builder {
             max_future_skew,
             max_lifetime,
             not_before,
+            serializer,
         } = self;
         f.debug_struct("Builder")
             .field("secrets", &format_args!("<{} redacted>", secrets.len()))
@@ -244,6 +272,7 @@ impl fmt::Debug for Builder {
             .field("max_future_skew", max_future_skew)
             .field("max_lifetime", max_lifetime)
             .field("not_before", not_before)
+            .field("serializer", serializer)
             .finish()
     }
 }
@@ -280,7 +309,14 @@ impl Builder {
             max_future_skew: Some(Duration::from_secs(60)),
             max_lifetime: None,
             not_before: None,
+            serializer: Serializer::Json,
         }
+    }
+
+    /// How the frame is serialized (Pyramid's `serializer=`; default JSON).
+    pub fn serializer(mut self, serializer: Serializer) -> Builder {
+        self.serializer = serializer;
+        self
     }
 
     /// Adds an older secret that still verifies (but never signs) cookies.
@@ -431,6 +467,7 @@ impl Builder {
                 not_before: self.not_before.map(UnixTime::as_secs_f64),
             },
             set_on_exception: self.set_on_exception,
+            serializer: self.serializer,
         })
     }
 }

@@ -150,18 +150,24 @@ pub enum FrameError {
     TrailingBytes,
     /// The value cannot be encoded (a non-finite float, or a serializer failure).
     Encode,
+    /// The pickle itself was refused (pickled frames, feature `pickle`).
+    #[cfg(feature = "pickle")]
+    Pickle(crate::pickle::PickleError),
 }
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        let text = match self {
             FrameError::Syntax => "payload is not valid JSON",
             FrameError::Shape => "payload is not [accessed, created, {state}]",
             FrameError::NonFiniteTimestamp => "payload timestamp is not finite",
             FrameError::Version => "unknown frame version",
             FrameError::TrailingBytes => "trailing bytes after frame",
             FrameError::Encode => "value cannot be encoded",
-        })
+            #[cfg(feature = "pickle")]
+            FrameError::Pickle(e) => return write!(f, "payload is not a usable pickle: {e}"),
+        };
+        f.write_str(text)
     }
 }
 

@@ -83,7 +83,7 @@ impl Limits {
 }
 
 /// Why a pickle was refused (decoding) or could not be written (encoding).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PickleError {
     /// The input ends before `STOP` or inside an argument.

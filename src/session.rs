@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use serde_json::Value;
 
-use crate::codec::json::{decode_frame, encode_frame, State, FRAME_CAPACITY};
+use crate::codec::json::{State, FRAME_CAPACITY};
 use crate::codec::Accessed;
 use crate::config::SessionConfig;
 use crate::cookie::{check_cookie_len, cookie_values, render_set_cookie_with};
@@ -114,7 +114,7 @@ impl CookieSession {
         let mut first_verified = None;
         for value in cookie_values(header, config.cookie().name()) {
             let decoded = config.keyring().with_verified(value, |verified| {
-                verified.map(|v| (decode_frame(v.payload), v.key_index))
+                verified.map(|v| (config.serializer().decode(v.payload), v.key_index))
             });
             match decoded {
                 Ok((Ok(frame), key_index)) => {
@@ -355,7 +355,9 @@ impl CookieSession {
     /// The encoded frame, refused when its signed cookie would be too long.
     fn checked_frame(&self, config: &SessionConfig) -> Result<Vec<u8>, FinishError> {
         let mut payload = Vec::with_capacity(FRAME_CAPACITY);
-        encode_frame(self.accessed, self.created, &self.state, &mut payload)
+        config
+            .serializer()
+            .encode(self.accessed, self.created, &self.state, &mut payload)
             .map_err(|_| FinishError::Encode)?;
         check_cookie_len(config.cookie().name(), signed_len(config, &payload))?;
         Ok(payload)

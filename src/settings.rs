@@ -352,9 +352,37 @@ impl PyramidSettings {
         reused
     }
 
+    /// The Pyramid major version these settings are for, as far as they tell: 1 when
+    /// any `cubicweb.*` key is set (every CubicWeb release pins `pyramid<2`), else 2.
+    /// It decides the cookie serializer of a cookie session ([`PyramidSettings::builder`]).
+    pub fn pyramid_major(&self) -> u8 {
+        if self.pairs.iter().any(|(k, _)| k.starts_with("cubicweb.")) {
+            1
+        } else {
+            2
+        }
+    }
+
     /// The session configuration these settings describe, as a [`Builder`] to adjust
-    /// further. Fails when no session secret is set or a value does not parse.
+    /// further, for the Pyramid version [`PyramidSettings::pyramid_major`] infers. Fails
+    /// when no session secret is set or a value does not parse.
     pub fn builder(&self) -> Result<Builder, ConfigError> {
+        self.builder_for_pyramid(self.pyramid_major())
+    }
+
+    /// As [`PyramidSettings::builder`], for an app running Pyramid `major` (1 or 2): a
+    /// cookie session is pickled on Pyramid 1 ([`SessionConfig::pyramid1`], feature
+    /// `pickle`; without it, [`ConfigError::UnsupportedSessionFactory`]) and JSON on 2.
+    pub fn builder_for_pyramid(&self, major: u8) -> Result<Builder, ConfigError> {
+        let cookie_session = |secret: &str| -> Result<Builder, ConfigError> {
+            if major >= 2 {
+                return Ok(SessionConfig::pyramid(secret));
+            }
+            #[cfg(feature = "pickle")]
+            return Ok(SessionConfig::pyramid1(secret));
+            #[cfg(not(feature = "pickle"))]
+            Err(ConfigError::UnsupportedSessionFactory)
+        };
         let opt_bool = |k: &str| self.get_nonempty(k).map(parse_bool).transpose();
         let opt_int = |k: &str| self.get_nonempty(k).map(parse_int).transpose();
         let authtkt_secure = opt_bool("cubicweb.auth.authtkt.session.secure")?;
@@ -384,17 +412,15 @@ impl PyramidSettings {
             ),
             // `cubicweb.pyramid.default_session`: `SignedCookieSessionFactory(secret)`
             // with Pyramid's defaults.
-            Backend::CubicWebCookie => SessionConfig::pyramid(
+            Backend::CubicWebCookie => cookie_session(
                 self.get_nonempty("cubicweb.session.secret")
                     .ok_or(ConfigError::NoSecret)?,
-            ),
-            Backend::Cookie => {
-                let secret = self
-                    .get_nonempty("pyramid.session.secret")
+            )?,
+            Backend::Cookie => cookie_session(
+                self.get_nonempty("pyramid.session.secret")
                     .or(self.get_nonempty("session.secret"))
-                    .ok_or(ConfigError::NoSecret)?;
-                SessionConfig::pyramid(secret)
-            }
+                    .ok_or(ConfigError::NoSecret)?,
+            )?,
         };
         if let Some(t) = opt_int("session.timeout")? {
             b = b.timeout(Some(seconds(t)?));
@@ -908,5 +934,32 @@ pyramid.includes =
         assert!(!c.cookie().attributes().httponly);
         assert!(asbool(" On ") && !asbool("off") && !asbool(""));
         assert_eq!(aslist(" a\n b  c\n").collect::<Vec<_>>(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn cookie_sessions_are_pickled_on_pyramid_1() {
+        use crate::codec::Serializer;
+        let serializer = |s: &PyramidSettings, major: Option<u8>| {
+            let b = match major {
+                Some(m) => s.builder_for_pyramid(m),
+                None => s.builder(),
+            };
+            b.unwrap().build().unwrap().serializer()
+        };
+        let template = PyramidSettings::from_pairs([
+            ("cubicweb.session.secret", "s"),
+            ("cubicweb.includes", "cubicweb.pyramid.default_session"),
+        ]);
+        assert_eq!(template.pyramid_major(), 1);
+        assert_eq!(serializer(&template, None), Serializer::Pickle);
+        let db = PyramidSettings::from_pairs([
+            ("cubicweb.session.secret", "s"),
+            ("cubicweb.includes", "cubicweb.pyramid.session"),
+        ]);
+        assert_eq!(serializer(&db, None), Serializer::JsonWithPickleFallback);
+        let plain = PyramidSettings::from_pairs([("session.secret", "s")]);
+        assert_eq!(plain.pyramid_major(), 2);
+        assert_eq!(serializer(&plain, None), Serializer::Json);
+        assert_eq!(serializer(&plain, Some(1)), Serializer::Pickle);
     }
 }

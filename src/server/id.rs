@@ -7,7 +7,7 @@ use core::fmt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::codec::json::{decode_frame, encode_frame, State};
+use crate::codec::json::State;
 use crate::codec::Accessed;
 use crate::config::SessionConfig;
 use crate::cookie::check_cookie_len;
@@ -127,7 +127,9 @@ impl IdCookieFormat {
                 };
                 state.insert("sessioneid".into(), eid);
                 let mut payload = Vec::with_capacity(96);
-                encode_frame(accessed, created, &state, &mut payload)
+                config
+                    .serializer()
+                    .encode(accessed, created, &state, &mut payload)
                     .map_err(|_| FinishError::Encode)?;
                 config.keyring().sign(&payload)
             }
@@ -140,11 +142,16 @@ impl IdCookieFormat {
     pub fn decode(self, config: &SessionConfig, value: &[u8]) -> Option<IdCookie> {
         config.keyring().with_verified(value, |verified| {
             let verified = verified.ok()?;
-            self.parse_payload(verified.payload, verified.key_index)
+            self.parse_payload(config, verified.payload, verified.key_index)
         })
     }
 
-    fn parse_payload(self, payload: &[u8], key_index: usize) -> Option<IdCookie> {
+    fn parse_payload(
+        self,
+        config: &SessionConfig,
+        payload: &[u8],
+        key_index: usize,
+    ) -> Option<IdCookie> {
         match self {
             IdCookieFormat::PyramidSessionRedis => {
                 let id = SessionId::parse(core::str::from_utf8(payload).ok()?)?;
@@ -155,7 +162,7 @@ impl IdCookieFormat {
                 })
             }
             IdCookieFormat::CubicWeb => {
-                let frame = decode_frame(payload).ok()?;
+                let frame = config.serializer().decode(payload).ok()?;
                 let id = match frame.state.get("sessioneid")? {
                     Value::String(s) => SessionId::parse(s)?,
                     Value::Number(n) if n.is_u64() => SessionId::parse(n.as_str())?,
