@@ -124,9 +124,13 @@ impl Serializer {
     ) -> Result<(), FrameError> {
         match self {
             #[cfg(feature = "pickle")]
-            Serializer::Pickle => {
-                pickle::encode_pickle_frame(accessed, created, state, pickle::PYRAMID1_PROTOCOL, out)
-            }
+            Serializer::Pickle => pickle::encode_pickle_frame(
+                accessed,
+                created,
+                state,
+                pickle::PYRAMID1_PROTOCOL,
+                out,
+            ),
             _ => json::encode_frame(accessed, created, state, out),
         }
     }

@@ -34,8 +34,8 @@ pub use config::{
     MAX_ID_CANDIDATES,
 };
 pub use id::{
-    IdCookie, IdCookieFormat, SessionId, StoreKey, MAX_SESSION_ID_LEN, PYRAMID_SESSION_REDIS_SALT,
-    SESSION_ID_BYTES,
+    IdCookie, IdCookieFormat, IdScheme, SessionId, StoreKey, MAX_SESSION_ID_LEN,
+    PYRAMID_SESSION_REDIS_SALT, RAW_ID_BYTES, SESSION_ID_BYTES,
 };
 pub use plan::{Finisher, Pending};
 pub use session::{Modifier, ServerSession};

@@ -123,7 +123,7 @@ mod sqlite {
                 .is_created());
             raw.execute(
                 &format!("UPDATE pyramid_sessions SET {corruption} WHERE key = ?1"),
-                [k.to_hex()],
+                [k.as_str()],
             )
             .unwrap();
             assert_missing(&store, &k, corruption);
@@ -253,7 +253,7 @@ mod postgres {
                 &url,
                 &format!(
                     "UPDATE pyramid_sessions SET {corruption} WHERE key = '{}'",
-                    k.to_hex()
+                    k.as_str()
                 ),
             );
             assert_missing(&store, &k, corruption);
@@ -296,7 +296,7 @@ mod redis_store {
                 .create(&k, b"ok", NOW + 100.0, NOW)
                 .unwrap()
                 .is_created());
-            let redis_key = format!("bad:{}", k.to_hex());
+            let redis_key = format!("bad:{}", k.as_str());
             for (field, value) in corruption.iter() {
                 let _: () = redis::cmd("HSET")
                     .arg(&redis_key)
@@ -310,7 +310,7 @@ mod redis_store {
         // A record with a field missing (written by something else) is missing too.
         let k = key(200);
         let _: () = redis::cmd("HSET")
-            .arg(format!("bad:{}", k.to_hex()))
+            .arg(format!("bad:{}", k.as_str()))
             .arg("v")
             .arg(1)
             .arg("x")

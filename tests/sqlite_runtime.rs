@@ -266,7 +266,7 @@ fn async_sqlite_outside_tokio_runs_inline() {
     );
     assert!(matches!(
         std::pin::pin!(create).poll(&mut cx),
-        Poll::Ready(Ok(OpResult::Created(CreateOutcome::Created)))
+        Poll::Ready(Ok(OpResult::Created(CreateOutcome::Created { version: 1 })))
     ));
     let load = AsyncStore::execute(
         &store,

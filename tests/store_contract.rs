@@ -356,7 +356,7 @@ mod redis_store {
         // Every write path leaves a TTL: create, save, touch.
         let k = key(9);
         let now = wall_clock();
-        let redis_key = format!("{prefix}{}", k.to_hex());
+        let redis_key = format!("{prefix}{}", k.as_str());
         assert!(store
             .create(&k, b"x", now + 100.0, now)
             .unwrap()

@@ -88,7 +88,11 @@ fn cubicweb_id_cookies_are_read_with_the_pickle_fallback_profile() {
         let id = IdCookieFormat::CubicWeb
             .decode(&config, value.as_bytes())
             .unwrap_or_else(|| panic!("{value}"));
-        assert!(id.id.as_str().parse::<u64>().is_ok(), "{:?}", id.id.as_str());
+        assert!(
+            id.id.as_str().parse::<u64>().is_ok(),
+            "{:?}",
+            id.id.as_str()
+        );
         // Written back with the same times, the cookie is CubicWeb's (JSON).
         let (renewed, created) = id.times.unwrap();
         let accessed = if renewed.fract() == 0.0 {

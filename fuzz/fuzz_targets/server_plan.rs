@@ -126,7 +126,7 @@ fn record(data: &[u8], version: u64, expires_at: UnixTime) -> Record {
 /// One answer of each variant, for the wrong ones.
 const ANSWERS: [OpResult; 7] = [
     OpResult::Loaded(None),
-    OpResult::Created(CreateOutcome::Created),
+    OpResult::Created(CreateOutcome::Created { version: 1 }),
     OpResult::Saved(SaveOutcome::Conflict),
     OpResult::Touched(TouchOutcome::Touched),
     OpResult::Removed,
@@ -184,7 +184,7 @@ impl Model {
             (StoreOp::Create { .. }, Some(_)) => OpResult::Created(CreateOutcome::Taken),
             (StoreOp::Create { .. }, None) => {
                 self.records.insert(key, record(1));
-                OpResult::Created(CreateOutcome::Created)
+                OpResult::Created(CreateOutcome::Created { version: 1 })
             }
             (StoreOp::Save { .. }, Some(v)) if v == expected => {
                 self.records.insert(key, record(v + 1));

@@ -87,7 +87,11 @@ pub fn encode_pickle_frame(
         .map(|(k, v)| Ok((PyValue::str(k), PyValue::from_tagged(v)?)))
         .collect::<Result<Vec<_>, pickle::TaggedError>>()
         .map_err(|_| FrameError::Encode)?;
-    let frame = PyValue::Tuple(alloc::vec![accessed, PyValue::Float(created), PyValue::Dict(pairs)]);
+    let frame = PyValue::Tuple(alloc::vec![
+        accessed,
+        PyValue::Float(created),
+        PyValue::Dict(pairs)
+    ]);
     let bytes = pickle::encode(&frame, protocol).map_err(|_| FrameError::Encode)?;
     out.extend_from_slice(&bytes);
     Ok(())
@@ -118,11 +122,20 @@ mod tests {
         payload[3..11].copy_from_slice(&len.to_le_bytes());
 
         let frame = decode_pickle_frame(&payload).unwrap();
-        assert_eq!((frame.renewed, frame.created), (1_700_000_001.0, 1_700_000_001.25));
+        assert_eq!(
+            (frame.renewed, frame.created),
+            (1_700_000_001.0, 1_700_000_001.25)
+        );
         assert_eq!(json!(frame.state), json!({"authentication_ticket": "tkt"}));
         let mut out = Vec::new();
-        encode_pickle_frame(Accessed::Int(1_700_000_001), 1_700_000_001.25, &frame.state, 5, &mut out)
-            .unwrap();
+        encode_pickle_frame(
+            Accessed::Int(1_700_000_001),
+            1_700_000_001.25,
+            &frame.state,
+            5,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, payload);
     }
 
@@ -144,19 +157,46 @@ mod tests {
         let ts = PyValue::Float(1.0);
         let dict = PyValue::Dict(alloc::vec![]);
         let cases = [
-            (PyValue::Tuple(alloc::vec![ts.clone(), ts.clone()]), FrameError::Shape),
-            (PyValue::Tuple(alloc::vec![PyValue::str("1"), ts.clone(), dict.clone()]), FrameError::Shape),
-            (PyValue::Tuple(alloc::vec![PyValue::Float(f64::NAN), ts.clone(), dict.clone()]), FrameError::NonFiniteTimestamp),
-            (PyValue::Tuple(alloc::vec![ts.clone(), ts.clone(), PyValue::List(alloc::vec![])]), FrameError::Shape),
             (
-                PyValue::Tuple(alloc::vec![ts.clone(), ts.clone(), PyValue::Dict(alloc::vec![(PyValue::int(1), PyValue::None)])]),
+                PyValue::Tuple(alloc::vec![ts.clone(), ts.clone()]),
+                FrameError::Shape,
+            ),
+            (
+                PyValue::Tuple(alloc::vec![PyValue::str("1"), ts.clone(), dict.clone()]),
+                FrameError::Shape,
+            ),
+            (
+                PyValue::Tuple(alloc::vec![
+                    PyValue::Float(f64::NAN),
+                    ts.clone(),
+                    dict.clone()
+                ]),
+                FrameError::NonFiniteTimestamp,
+            ),
+            (
+                PyValue::Tuple(alloc::vec![
+                    ts.clone(),
+                    ts.clone(),
+                    PyValue::List(alloc::vec![])
+                ]),
+                FrameError::Shape,
+            ),
+            (
+                PyValue::Tuple(alloc::vec![
+                    ts.clone(),
+                    ts.clone(),
+                    PyValue::Dict(alloc::vec![(PyValue::int(1), PyValue::None)])
+                ]),
                 FrameError::Shape,
             ),
         ];
         for (value, error) in cases {
             assert_eq!(decode_pickle_frame(&enc(&value)), Err(error), "{value:?}");
         }
-        assert!(matches!(decode_pickle_frame(b"[1, 2, {}]"), Err(FrameError::Pickle(_))));
+        assert!(matches!(
+            decode_pickle_frame(b"[1, 2, {}]"),
+            Err(FrameError::Pickle(_))
+        ));
         let mut bad = State::new();
         bad.insert("x".into(), json!({"$nope": 1}));
         assert_eq!(

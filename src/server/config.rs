@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use super::id::IdCookieFormat;
+use super::id::{IdCookieFormat, IdScheme};
 use crate::config::SessionConfig;
 use crate::error::ConfigError;
 use crate::policy::Policy;
@@ -30,6 +30,7 @@ pub struct ServerConfig {
     session: SessionConfig,
     policy: Policy,
     format: IdCookieFormat,
+    id_scheme: IdScheme,
     max_retries: u32,
     retry_budget: Duration,
 }
@@ -60,9 +61,19 @@ impl ServerConfig {
             session,
             policy,
             format,
+            id_scheme: IdScheme::Hashed,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_budget: DEFAULT_RETRY_BUDGET,
         })
+    }
+
+    /// Sets how new ids are made and which key each record is stored under (default
+    /// [`IdScheme::Hashed`]); a store that shares its records with Python needs Python's
+    /// scheme (`PyramidSessionRedisStore` needs [`IdScheme::Raw`]).
+    #[must_use]
+    pub fn with_id_scheme(mut self, scheme: IdScheme) -> ServerConfig {
+        self.id_scheme = scheme;
+        self
     }
 
     /// Sets how often a lost compare-and-set or an id collision is retried.
@@ -93,6 +104,10 @@ impl ServerConfig {
     /// The id cookie format.
     pub fn format(&self) -> IdCookieFormat {
         self.format
+    }
+    /// How ids are made and keyed.
+    pub fn id_scheme(&self) -> &IdScheme {
+        &self.id_scheme
     }
     /// The retry limit.
     pub fn max_retries(&self) -> u32 {

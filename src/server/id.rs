@@ -45,11 +45,7 @@ impl SessionId {
     /// `A-Z a-z 0-9 - _ . :` (which covers this crate's ids, pyramid_session_redis tokens
     /// with a `prefix:`, legacy hex ids and CubicWeb's integer eids).
     pub fn parse(id: &str) -> Option<SessionId> {
-        let ok = !id.is_empty()
-            && id.len() <= MAX_SESSION_ID_LEN
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        let ok = !id.is_empty() && id.len() <= MAX_SESSION_ID_LEN && id.bytes().all(id_byte);
         ok.then(|| SessionId(id.to_string()))
     }
 
@@ -58,29 +54,137 @@ impl SessionId {
         &self.0
     }
 
-    /// The key the record is stored under: SHA-256 of the id, so a leaked store does not
-    /// leak usable cookies.
+    /// The key the record is stored under with the default [`IdScheme::Hashed`]:
+    /// SHA-256 of the id, so a leaked store does not leak usable cookies.
     pub fn store_key(&self) -> StoreKey {
-        StoreKey(Sha256::digest(self.0.as_bytes()).into())
+        StoreKey::hashed(self)
     }
 }
 
-/// The key of a stored record: SHA-256 of the session id.
+/// How a server-mode deployment names its sessions: how a new id is made, and the key
+/// its record is stored under. A store that shares its records with Python needs the
+/// scheme Python uses ([`ServerConfig::with_id_scheme`](super::ServerConfig::with_id_scheme)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdScheme {
+    /// The crate's default: [`SESSION_ID_BYTES`] random bytes in urlsafe base64 (43
+    /// characters); the key is the SHA-256 of the id in hex, so a leaked store holds no
+    /// usable cookie.
+    #[default]
+    Hashed,
+    /// pyramid_session_redis's: `prefix + secrets.token_urlsafe(48)` (the prefix then 64
+    /// characters); the key is the id itself, as Python looks it up.
+    Raw {
+        /// Prepended to every new id (`redis.sessions.prefix`).
+        prefix: String,
+    },
+}
+
+/// Random bytes in a pyramid_session_redis id (`token_urlsafe(48)`).
+pub const RAW_ID_BYTES: usize = 48;
+
+impl IdScheme {
+    /// pyramid_session_redis's scheme with `prefix` (`redis.sessions.prefix`, often
+    /// empty). `None` when the prefix holds a character outside `A-Z a-z 0-9 - _ . :` or
+    /// leaves no room for the token within [`MAX_SESSION_ID_LEN`].
+    pub fn pyramid_session_redis(prefix: &str) -> Option<IdScheme> {
+        let fits = prefix.len() + 64 <= MAX_SESSION_ID_LEN;
+        (fits && prefix.bytes().all(id_byte)).then(|| IdScheme::Raw {
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// A new id, from `rng`.
+    pub fn generate(&self, rng: &mut impl RandomSource) -> Result<SessionId, RandomError> {
+        match self {
+            IdScheme::Hashed => SessionId::generate(rng),
+            IdScheme::Raw { prefix } => {
+                let mut bytes = [0u8; RAW_ID_BYTES];
+                rng.fill(&mut bytes)?;
+                let mut id = prefix.clone();
+                id.push_str(&crate::base64url::encode(&bytes));
+                Ok(SessionId(id))
+            }
+        }
+    }
+
+    /// The key `id`'s record is stored under.
+    pub fn key(&self, id: &SessionId) -> StoreKey {
+        match self {
+            IdScheme::Hashed => StoreKey::hashed(id),
+            IdScheme::Raw { .. } => StoreKey::raw(id),
+        }
+    }
+}
+
+fn id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.:".contains(&b)
+}
+
+/// The key of a stored record, as the [`IdScheme`] derives it from the session id: the
+/// lowercase hex SHA-256 of the id (the default), or the id itself. Plain ASCII either
+/// way ([`StoreKey::as_str`]), and `Copy`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StoreKey(pub [u8; 32]);
+pub struct StoreKey {
+    hashed: bool,
+    len: u8,
+    text: [u8; MAX_SESSION_ID_LEN],
+}
 
 impl StoreKey {
-    /// Lowercase hex, 64 characters (what SQL and Redis stores use as the key).
+    /// The hex SHA-256 of `id` ([`IdScheme::Hashed`]).
+    pub fn hashed(id: &SessionId) -> StoreKey {
+        let digest: [u8; 32] = Sha256::digest(id.0.as_bytes()).into();
+        let mut hex = Vec::with_capacity(64);
+        crate::encoding::hex::extend_hex(&digest, &mut hex);
+        StoreKey::from_ascii(&hex, true)
+    }
+
+    /// `id` itself ([`IdScheme::Raw`]).
+    pub fn raw(id: &SessionId) -> StoreKey {
+        StoreKey::from_ascii(id.0.as_bytes(), false)
+    }
+
+    /// `text` is ASCII of at most [`MAX_SESSION_ID_LEN`] bytes: a hex digest, or an id
+    /// [`SessionId::parse`] or a scheme made.
+    fn from_ascii(text: &[u8], hashed: bool) -> StoreKey {
+        let mut key = StoreKey {
+            hashed,
+            len: 0,
+            text: [0; MAX_SESSION_ID_LEN],
+        };
+        let n = text.len().min(MAX_SESSION_ID_LEN);
+        key.text[..n].copy_from_slice(&text[..n]);
+        key.len = n as u8;
+        key
+    }
+
+    /// The key text: 64 hex digits, or the raw id.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (hex digits, or an id's `A-Z a-z 0-9 - _ . :`).
+        core::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// True for a hashed key ([`IdScheme::Hashed`]).
+    pub fn is_hashed(&self) -> bool {
+        self.hashed
+    }
+
+    /// The key text (the name of the days when every key was a hex digest).
+    #[deprecated(since = "0.3.0", note = "use `as_str`")]
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        crate::encoding::hex::push_hex(&self.0, &mut out);
-        out
+        self.as_str().to_string()
     }
 }
 
 impl fmt::Debug for StoreKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StoreKey({})", self.to_hex())
+        if self.hashed {
+            write!(f, "StoreKey({})", self.as_str())
+        } else {
+            // A raw key is a bearer secret.
+            f.write_str("StoreKey(raw ..)")
+        }
     }
 }
 
@@ -175,5 +279,46 @@ impl IdCookieFormat {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(u8);
+    impl RandomSource for Counter {
+        fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+            for b in buf {
+                self.0 = self.0.wrapping_add(1);
+                *b = self.0;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn schemes_make_ids_and_keys() {
+        let id = IdScheme::Hashed.generate(&mut Counter(0)).unwrap();
+        assert_eq!(id.as_str().len(), 43);
+        let key = IdScheme::Hashed.key(&id);
+        assert!(key.is_hashed());
+        assert_eq!(key.as_str().len(), 64);
+        assert!(key.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(key, id.store_key());
+
+        let scheme = IdScheme::pyramid_session_redis("app:").unwrap();
+        let id = scheme.generate(&mut Counter(0)).unwrap();
+        assert_eq!(id.as_str().len(), 4 + 64);
+        assert!(id.as_str().starts_with("app:"));
+        assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
+        let key = scheme.key(&id);
+        assert!(!key.is_hashed());
+        assert_eq!(key.as_str(), id.as_str());
+        assert_eq!(alloc::format!("{key:?}"), "StoreKey(raw ..)");
+        // Prefixes that no id could hold are refused.
+        assert_eq!(IdScheme::pyramid_session_redis("<app>:"), None);
+        assert_eq!(IdScheme::pyramid_session_redis(&"a".repeat(137)), None);
+        assert!(IdScheme::pyramid_session_redis(&"a".repeat(136)).is_some());
     }
 }

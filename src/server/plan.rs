@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::config::{ServerConfig, BACKOFF_BASE, BACKOFF_CAP, MAX_ID_CANDIDATES};
-use super::id::{IdCookie, IdCookieFormat, SessionId, StoreKey};
+use super::id::{IdCookie, IdCookieFormat, StoreKey};
 use super::session::ServerSession;
 use super::store::{
     CreateOutcome, OpResult, Record, RemoveOutcome, SaveOutcome, StoreOp, TouchOutcome,
@@ -25,8 +25,9 @@ use crate::time::UnixTime;
 #[derive(Clone, Debug)]
 #[must_use = "a pending session does nothing until it is opened"]
 pub struct Pending {
-    /// Authentic, in-time id cookies, in header order; the first is tried first.
-    candidates: VecDeque<IdCookie>,
+    /// Authentic, in-time id cookies, in header order, with their records' keys; the
+    /// first is tried first.
+    candidates: VecDeque<(IdCookie, StoreKey)>,
     now: f64,
 }
 
@@ -40,7 +41,7 @@ impl Pending {
     /// names, which no sibling can set, close that too.
     pub fn start(config: &ServerConfig, cookie_header: Option<&[u8]>, now: f64) -> Pending {
         let s = config.session();
-        let mut candidates: VecDeque<IdCookie> = VecDeque::new();
+        let mut candidates: VecDeque<(IdCookie, StoreKey)> = VecDeque::new();
         let verified = cookie_header
             .into_iter()
             .flat_map(|header| cookie_values(header, s.cookie().name()))
@@ -53,8 +54,9 @@ impl Pending {
             if candidates.len() == MAX_ID_CANDIDATES {
                 break;
             }
-            if !candidates.iter().any(|c| c.id == candidate.id) {
-                candidates.push_back(candidate);
+            if !candidates.iter().any(|(c, _)| c.id == candidate.id) {
+                let key = config.id_scheme().key(&candidate.id);
+                candidates.push_back((candidate, key));
             }
         }
         Pending { candidates, now }
@@ -67,7 +69,7 @@ impl Pending {
 
     /// The record to load before [`Pending::open`], if the cookie carried an id.
     pub fn load_key(&self) -> Option<StoreKey> {
-        self.candidates.front().map(|c| c.id.store_key())
+        self.candidates.front().map(|(_, key)| *key)
     }
 
     /// The `Load` to run before [`Pending::try_open`], if the cookie carried an id.
@@ -99,7 +101,7 @@ impl Pending {
         loaded: Option<Record>,
     ) -> Result<ServerSession, Pending> {
         let now = self.now;
-        let Some(candidate) = self.candidates.pop_front() else {
+        let Some((candidate, _)) = self.candidates.pop_front() else {
             return Ok(ServerSession::fresh(config, now));
         };
         match loaded.and_then(|stored| usable_record(config, stored, now)) {
@@ -209,10 +211,11 @@ impl<'s> Finisher<'s> {
     /// The record key; Create, Save, Reload and Touch are only planned once the session
     /// has an id, so a missing one is an internal error, never a write to a made-up key.
     fn key(&self) -> Result<StoreKey, ServerError> {
+        let scheme = self.config.id_scheme();
         self.session
             .id
             .as_ref()
-            .map(SessionId::store_key)
+            .map(|id| scheme.key(id))
             .ok_or(ServerError::Protocol(
                 "store write planned without a session id",
             ))
@@ -222,7 +225,7 @@ impl<'s> Finisher<'s> {
         self.session
             .moved_from
             .as_ref()
-            .map(|(id, version)| (id.store_key(), *version))
+            .map(|(id, version)| (self.config.id_scheme().key(id), *version))
             .ok_or(ServerError::Protocol("move planned without an old id"))
     }
 
@@ -335,13 +338,18 @@ impl<'s> Finisher<'s> {
     ) -> Result<(), ServerError> {
         let step = self.steps.pop_front();
         match (step, result) {
-            (Some(Step::Create), OpResult::Created(CreateOutcome::Created)) => {
-                self.session.version = 1;
+            (Some(Step::Create), OpResult::Created(CreateOutcome::Created { version })) => {
+                self.session.version = version;
                 Ok(())
             }
             (Some(Step::Create), OpResult::Created(CreateOutcome::Taken)) => {
                 self.retry()?;
-                self.session.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                self.session.id = Some(
+                    self.config
+                        .id_scheme()
+                        .generate(rng)
+                        .map_err(|_| ServerError::Random)?,
+                );
                 self.steps.push_front(Step::Create);
                 Ok(())
             }
@@ -400,7 +408,12 @@ impl<'s> Finisher<'s> {
                 if session.version > 0 {
                     self.steps.push_front(Step::Save);
                 } else if !session.state.is_empty() {
-                    session.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                    session.id = Some(
+                        self.config
+                            .id_scheme()
+                            .generate(rng)
+                            .map_err(|_| ServerError::Random)?,
+                    );
                     session.expires_at = self.config.deadline(session.now, session.created);
                     self.steps.push_front(Step::Create);
                     self.cookie = CookieAction::Set;

@@ -277,7 +277,7 @@ impl ServerSession {
             // No cookie and no write — but a logout's removals still run: removing can
             // never bring a record back, and a logout must not survive an error page.
             for id in self.remove_ids.drain(..) {
-                steps.push_back(Step::Remove(id.store_key()));
+                steps.push_back(Step::Remove(config.id_scheme().key(&id)));
             }
             self.poisoned = !steps.is_empty();
             return Ok(Finisher::new(self, config, steps, cookie));
@@ -288,7 +288,12 @@ impl ServerSession {
             None => {
                 // A new (or re-keyed) session is only stored once it holds something.
                 if self.dirty && !self.state.is_empty() {
-                    self.id = Some(SessionId::generate(rng).map_err(|_| ServerError::Random)?);
+                    self.id = Some(
+                        config
+                            .id_scheme()
+                            .generate(rng)
+                            .map_err(|_| ServerError::Random)?,
+                    );
                     self.renewed = now;
                     self.expires_at = config.deadline(now, self.created);
                     steps.push_back(Step::Create);
@@ -333,7 +338,7 @@ impl ServerSession {
             steps.push_back(Step::RemoveMoved);
         }
         for id in self.remove_ids.drain(..) {
-            steps.push_back(Step::Remove(id.store_key()));
+            steps.push_back(Step::Remove(config.id_scheme().key(&id)));
         }
         // Until the plan completes, a later finish in this request writes nothing.
         self.poisoned = !steps.is_empty();

@@ -13,7 +13,9 @@
 //!
 //! # The operations
 //!
-//! Keys are [`StoreKey`]s: SHA-256 of the session id, never the id itself. Every write
+//! Keys are [`StoreKey`]s, which the configuration's [`IdScheme`](super::IdScheme)
+//! derives from the session id: by default its SHA-256 in hex, never the id itself; the
+//! id itself only where Python shares the store and looks records up by id. Every write
 //! carries the record's expiry, which the core computes; `now` lets a store without
 //! native expiry ignore expired records. A record is *live* at `now` when it exists, is
 //! well formed and `expires_at > now`; anything else counts as missing.
@@ -21,12 +23,16 @@
 //! | operation | must | answer |
 //! |---|---|---|
 //! | `Load { key, now }` | return the live record; never create one | `Loaded(Some(record))` or `Loaded(None)` |
-//! | `Create { key, data, expires_at, now }` | insert only if no live record has the key, with version 1 | `Created(Created)` or `Created(Taken)` |
-//! | `Save { key, data, expected_version, expires_at, now }` | replace the live record only if it has `expected_version`; the version becomes `expected_version + 1` | `Saved(Saved { version })`, `Saved(Conflict)` or `Saved(Missing)` |
+//! | `Create { key, data, expires_at, now }` | insert only if no live record has the key | `Created(Created { version })` or `Created(Taken)` |
+//! | `Save { key, data, expected_version, expires_at, now }` | replace the live record only if it has `expected_version`, with a new version | `Saved(Saved { version })`, `Saved(Conflict)` or `Saved(Missing)` |
 //! | `Touch { key, expires_at, now }` | move a live record's expiry without rewriting it | `Touched(Touched)` or `Touched(Missing)` |
 //! | `Remove { key }` | delete the record; absent is fine | `Removed` |
 //! | `RemoveIf { key, expected_version, now }` | delete the live record only if it has `expected_version` | `RemovedIf(Removed)`, `RemovedIf(Conflict)` or `RemovedIf(Missing)` |
 //! | `Wait { delay }` | pause before a retry, without blocking an async executor | `Waited` |
+//!
+//! A version is the compare-and-set token: never 0, and different after every save.
+//! The crate's own stores count (1 at create, +1 a save); a store that shares records
+//! with Python, which writes no version, derives it from the record's content.
 //!
 //! Each operation is atomic on its own (compare-and-set runs in one statement or one
 //! script); none spans two keys, so sharded stores (Redis Cluster) work unchanged.
@@ -37,7 +43,8 @@
 //!   record answers `Missing` and writes nothing. "Removal wins" — a logout racing a
 //!   write — rests on this.
 //! - `Create` must not overwrite a live record: a colliding id is retried with a new one.
-//! - The key is a hash of the bearer secret; a leaked store holds no usable cookie. Store
+//! - With the default scheme the key is a hash of the bearer secret: a leaked store holds
+//!   no usable cookie (a raw-id scheme gives that up for compatibility). Store
 //!   errors carry a category and a message for logs; neither may contain session ids.
 //!
 //! # Performance
@@ -64,7 +71,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Record {
     /// The encoded record (JSON `{"created": …, "state": {…}}`); opaque to stores.
     pub data: Vec<u8>,
-    /// Incremented by every successful save; 1 after create.
+    /// The compare-and-set token: never 0, and changed by every successful save (the
+    /// counting stores: 1 after create, incremented by each save).
     pub version: u64,
     /// When the record stops being valid.
     pub expires_at: UnixTime,
@@ -79,8 +87,11 @@ pub type Stored = Record;
 #[must_use]
 #[non_exhaustive]
 pub enum CreateOutcome {
-    /// Inserted, with version 1.
-    Created,
+    /// Inserted.
+    Created {
+        /// The record's version (1 for the counting stores).
+        version: u64,
+    },
     /// A live record already has the key; nothing was written.
     Taken,
 }
@@ -88,7 +99,7 @@ pub enum CreateOutcome {
 impl CreateOutcome {
     /// True when the record was inserted.
     pub fn is_created(self) -> bool {
-        self == CreateOutcome::Created
+        matches!(self, CreateOutcome::Created { .. })
     }
 }
 
@@ -331,7 +342,7 @@ impl Store for NullStore {
     fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
         Ok(match op {
             StoreOp::Load { .. } => OpResult::Loaded(None),
-            StoreOp::Create { .. } => OpResult::Created(CreateOutcome::Created),
+            StoreOp::Create { .. } => OpResult::Created(CreateOutcome::Created { version: 1 }),
             StoreOp::Save { .. } => OpResult::Saved(SaveOutcome::Missing),
             StoreOp::Touch { .. } => OpResult::Touched(TouchOutcome::Missing),
             StoreOp::Remove { .. } => OpResult::Removed,

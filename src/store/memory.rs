@@ -163,7 +163,7 @@ impl MemoryStore {
                 expires_at: expires_at.into(),
             },
         );
-        Ok(CreateOutcome::Created)
+        Ok(CreateOutcome::Created { version: 1 })
     }
 }
 

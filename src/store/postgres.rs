@@ -374,7 +374,7 @@ impl AsyncPostgresStore {
         let execute = |sql, params| self.bounded(client.execute(sql, params));
         Ok(match op {
             StoreOp::Load { key, now } => {
-                let (hex, now) = (key.to_hex(), now.as_secs_f64());
+                let (hex, now) = (key.as_str(), now.as_secs_f64());
                 let row = self.bounded(client.query_opt(LOAD, &[&hex, &now])).await?;
                 OpResult::Loaded(row.as_ref().map(row_to_stored).transpose()?.flatten())
             }
@@ -384,10 +384,10 @@ impl AsyncPostgresStore {
                 expires_at,
                 now,
             } => {
-                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
                 let n = execute(CREATE, &[&hex, &data, &e, &now]).await?;
                 OpResult::Created(if n == 1 {
-                    CreateOutcome::Created
+                    CreateOutcome::Created { version: 1 }
                 } else {
                     CreateOutcome::Taken
                 })
@@ -399,7 +399,7 @@ impl AsyncPostgresStore {
                 expires_at,
                 now,
             } => {
-                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
                 // A version beyond BIGINT matches no row.
                 let written = match i64::try_from(expected_version) {
                     Ok(expected) => execute(SAVE, &[&hex, &data, &e, &expected, &now]).await? == 1,
@@ -409,7 +409,7 @@ impl AsyncPostgresStore {
                     SaveOutcome::Saved {
                         version: expected_version.saturating_add(1),
                     }
-                } else if self.live(&client, &hex, now).await? {
+                } else if self.live(&client, hex, now).await? {
                     SaveOutcome::Conflict
                 } else {
                     SaveOutcome::Missing
@@ -420,7 +420,7 @@ impl AsyncPostgresStore {
                 expires_at,
                 now,
             } => {
-                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
                 let n = execute(TOUCH, &[&hex, &e, &now]).await?;
                 OpResult::Touched(if n == 1 {
                     TouchOutcome::Touched
@@ -429,7 +429,7 @@ impl AsyncPostgresStore {
                 })
             }
             StoreOp::Remove { key } => {
-                execute(REMOVE, &[&key.to_hex()]).await?;
+                execute(REMOVE, &[&key.as_str()]).await?;
                 OpResult::Removed
             }
             StoreOp::RemoveIf {
@@ -437,14 +437,14 @@ impl AsyncPostgresStore {
                 expected_version,
                 now,
             } => {
-                let (hex, now) = (key.to_hex(), now.as_secs_f64());
+                let (hex, now) = (key.as_str(), now.as_secs_f64());
                 let removed = match i64::try_from(expected_version) {
                     Ok(expected) => execute(REMOVE_IF, &[&hex, &expected, &now]).await? == 1,
                     Err(_) => false,
                 };
                 OpResult::RemovedIf(if removed {
                     RemoveOutcome::Removed
-                } else if self.live(&client, &hex, now).await? {
+                } else if self.live(&client, hex, now).await? {
                     RemoveOutcome::Conflict
                 } else {
                     RemoveOutcome::Missing

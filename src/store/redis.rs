@@ -150,7 +150,7 @@ impl Commands {
 
     fn key(&self, key: &StoreKey) -> String {
         let mut k = self.prefix.clone();
-        k.push_str(&key.to_hex());
+        k.push_str(key.as_str());
         k
     }
 
@@ -225,7 +225,7 @@ impl Commands {
         Ok(match *op {
             StoreOp::Load { now, .. } => OpResult::Loaded(stored(parse(reply)?, now.as_secs_f64())),
             StoreOp::Create { .. } => OpResult::Created(match parse::<i64>(reply)? {
-                1 => CreateOutcome::Created,
+                1 => CreateOutcome::Created { version: 1 },
                 _ => CreateOutcome::Taken,
             }),
             StoreOp::Save { .. } => OpResult::Saved(save_outcome(parse(reply)?)),

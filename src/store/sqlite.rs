@@ -377,7 +377,7 @@ impl Store for SqliteStore {
         Ok(match op {
             StoreOp::Load { key, now } => {
                 let row = conn
-                    .query_row(LOAD, params![key.to_hex(), now.as_secs_f64()], decode)
+                    .query_row(LOAD, params![key.as_str(), now.as_secs_f64()], decode)
                     .optional()
                     .map_err(error)?;
                 OpResult::Loaded(row.flatten())
@@ -389,14 +389,14 @@ impl Store for SqliteStore {
                 now,
             } => {
                 let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
-                let n = run(CREATE, params![key.to_hex(), data, e, now])?;
+                let n = run(CREATE, params![key.as_str(), data, e, now])?;
                 let creates = self.shared.creates.fetch_add(1, Ordering::Relaxed);
                 if creates % SWEEP_EVERY == SWEEP_EVERY - 1 {
                     // Housekeeping: the create happened; a failed sweep is retried later.
                     let _ = sweep_batch(conn, now);
                 }
                 OpResult::Created(if n == 1 {
-                    CreateOutcome::Created
+                    CreateOutcome::Created { version: 1 }
                 } else {
                     CreateOutcome::Taken
                 })
@@ -408,7 +408,7 @@ impl Store for SqliteStore {
                 expires_at,
                 now,
             } => {
-                let (hex, e, now) = (key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64());
+                let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
                 // A version beyond SQLite's integers matches no row.
                 let written = match i64::try_from(expected_version) {
                     Ok(expected) => run(SAVE, params![hex, data, e, expected, now])? == 1,
@@ -418,7 +418,7 @@ impl Store for SqliteStore {
                     SaveOutcome::Saved {
                         version: expected_version.saturating_add(1),
                     }
-                } else if live(conn, &hex, now)? {
+                } else if live(conn, hex, now)? {
                     SaveOutcome::Conflict
                 } else {
                     SaveOutcome::Missing
@@ -431,7 +431,7 @@ impl Store for SqliteStore {
             } => {
                 let n = run(
                     TOUCH,
-                    params![key.to_hex(), expires_at.as_secs_f64(), now.as_secs_f64()],
+                    params![key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64()],
                 )?;
                 OpResult::Touched(if n == 1 {
                     TouchOutcome::Touched
@@ -440,7 +440,7 @@ impl Store for SqliteStore {
                 })
             }
             StoreOp::Remove { key } => {
-                run(REMOVE, params![key.to_hex()])?;
+                run(REMOVE, params![key.as_str()])?;
                 OpResult::Removed
             }
             StoreOp::RemoveIf {
@@ -448,14 +448,14 @@ impl Store for SqliteStore {
                 expected_version,
                 now,
             } => {
-                let (hex, now) = (key.to_hex(), now.as_secs_f64());
+                let (hex, now) = (key.as_str(), now.as_secs_f64());
                 let removed = match i64::try_from(expected_version) {
                     Ok(expected) => run(REMOVE_IF, params![hex, expected, now])? == 1,
                     Err(_) => false,
                 };
                 OpResult::RemovedIf(if removed {
                     RemoveOutcome::Removed
-                } else if live(conn, &hex, now)? {
+                } else if live(conn, hex, now)? {
                     RemoveOutcome::Conflict
                 } else {
                     RemoveOutcome::Missing
