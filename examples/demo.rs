@@ -3,7 +3,16 @@
 //! ```text
 //! cargo run --example demo -- [--port 8080] [--store memory|sqlite:PATH|redis://...|postgres://...]
 //!                             [--timeout SECONDS] [--secret-file PATH | --secret SECRET]
+//!                             [--ini PATH]
 //! ```
+//!
+//! `--ini PATH` serves the sessions a Pyramid or CubicWeb `pyramid.ini` configures, so the
+//! demo and the Python app share them: the session factory its includes name (a signed
+//! cookie session — pickled on Pyramid 1, which every CubicWeb runs — CubicWeb's
+//! `CWSessionFactory`, or pyramid_session_redis on the Redis of `redis.sessions.url`,
+//! with its key prefix), its secret and its cookie settings. `--store
+//! pyramid_session_redis+redis://HOST:PORT/DB` keeps sessions in pyramid_session_redis's
+//! own Redis layout (with the ini's settings, or the secret and timeout given here).
 //!
 //! Default store: SQLite in `demo-sessions.db`, with the secret kept in
 //! `demo-secret.txt` (made on first run), so sessions survive a restart; both files are
@@ -40,20 +49,25 @@ use axum::{Json, Router};
 use pyramid_session::integrations::axum::{system_clock, Session, SessionError, SessionLayer};
 use pyramid_session::server::{IdCookieFormat, ServerConfig};
 use pyramid_session::store::{AsyncPostgresStore, AsyncRedisStore, MemoryStore, SqliteStore};
+use pyramid_session::settings::{Backend, PyramidSettings};
 use pyramid_session::{OsRandom, RandomSource, SessionConfig};
 use serde_json::{json, Value};
 
 struct Options {
     port: u16,
     store: String,
-    timeout: u64,
+    /// `None`: the ini's, or 1200 s.
+    timeout: Option<u64>,
     secret: Option<String>,
     secret_file: Option<String>,
+    ini: Option<String>,
+    /// Whether `--store` was given (an ini picks its own store otherwise).
+    store_given: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...] [--timeout SECONDS] [--secret-file PATH | --secret S]"
+        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...|pyramid_session_redis+redis://...] [--timeout SECONDS] [--secret-file PATH | --secret S] [--ini PATH]"
     );
     std::process::exit(2)
 }
@@ -62,9 +76,11 @@ fn options() -> Options {
     let mut opts = Options {
         port: 8080,
         store: "sqlite:demo-sessions.db".into(),
-        timeout: 1200,
+        timeout: None,
         secret: None,
         secret_file: None,
+        ini: None,
+        store_given: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -80,8 +96,12 @@ fn options() -> Options {
         };
         match name.as_str() {
             "--port" => opts.port = value().parse().unwrap_or_else(|_| usage()),
-            "--store" => opts.store = value(),
-            "--timeout" => opts.timeout = value().parse().unwrap_or_else(|_| usage()),
+            "--store" => {
+                opts.store = value();
+                opts.store_given = true;
+            }
+            "--timeout" => opts.timeout = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--ini" => opts.ini = Some(value()),
             "--secret" => opts.secret = Some(value()),
             "--secret-file" => opts.secret_file = Some(value()),
             "-h" | "--help" => usage(),
@@ -413,22 +433,83 @@ async fn api_logout(session: Session) -> Result<Json<Value>, SessionError> {
     Ok(Json(json!({ "ok": true })))
 }
 
+/// The `--store` prefix of pyramid_session_redis's own Redis layout.
+const PSR_STORE: &str = "pyramid_session_redis+";
+
+fn bad_config(e: impl std::fmt::Display) -> String {
+    format!("bad configuration: {e}")
+}
+
+/// The sessions the demo serves: those `--ini` configures, or its own (CubicWeb's id
+/// cookie, on `--store`).
+async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
+    let Some(path) = &opts.ini else {
+        let timeout = opts.timeout.unwrap_or(1200);
+        if let Some(url) = opts.store.strip_prefix(PSR_STORE) {
+            let session = SessionConfig::pyramid_session_redis(&secret(opts))
+                .timeout(Some(Duration::from_secs(timeout)))
+                .build()
+                .map_err(bad_config)?;
+            return redis_layer(session, url, "").await;
+        }
+        let session = SessionConfig::cubicweb(&secret(opts))
+            .timeout(Some(Duration::from_secs(timeout)))
+            .reissue_time(Some(Duration::from_secs((timeout / 10).min(120))))
+            .build()
+            .map_err(bad_config)?;
+        let config = ServerConfig::new(session, IdCookieFormat::CubicWeb).map_err(bad_config)?;
+        return layer(&opts.store, config).await;
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the ini {path}: {e}"))?;
+    let file = std::path::absolute(path).map_err(|e| format!("{path}: {e}"))?;
+    let here = file.parent().unwrap_or(std::path::Path::new("/"));
+    let settings = PyramidSettings::parse_ini_at(
+        &text,
+        &here.to_string_lossy(),
+        &file.to_string_lossy(),
+    )
+    .map_err(|e| format!("{path}: {e}"))?;
+    let mut builder = settings.builder().map_err(bad_config)?;
+    if let Some(timeout) = opts.timeout {
+        builder = builder.timeout(Some(Duration::from_secs(timeout)));
+    }
+    let session = builder.build().map_err(bad_config)?;
+    match settings.backend() {
+        Some(Backend::Cookie | Backend::CubicWebCookie) => Ok(SessionLayer::cookie(session)),
+        Some(Backend::Redis) => {
+            let url = match opts.store.strip_prefix(PSR_STORE) {
+                Some(url) if opts.store_given => url,
+                None if opts.store_given => {
+                    return Err(format!(
+                        "the ini configures pyramid_session_redis: use --store {PSR_STORE}redis://..."
+                    ))
+                }
+                _ => settings.redis_url().unwrap_or("redis://localhost:6379/0"),
+            };
+            redis_layer(session, url, settings.redis_prefix()).await
+        }
+        Some(Backend::CubicWeb) => {
+            let config =
+                ServerConfig::new(session, IdCookieFormat::CubicWeb).map_err(bad_config)?;
+            layer(&opts.store, config).await
+        }
+        _ => Err(bad_config("the ini configures no session factory the demo serves")),
+    }
+}
+
+/// pyramid_session_redis's sessions: its id cookie, ids and Redis layout.
+async fn redis_layer(session: SessionConfig, url: &str, prefix: &str) -> Result<SessionLayer, String> {
+    let _ = (session, url, prefix);
+    Err("pyramid_session_redis store: not wired yet".into())
+}
+
 #[tokio::main]
 async fn main() {
     let opts = options();
-    let session_config = SessionConfig::cubicweb(&secret(&opts))
-        .timeout(Some(Duration::from_secs(opts.timeout)))
-        .reissue_time(Some(Duration::from_secs((opts.timeout / 10).min(120))))
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("demo: bad configuration: {e}");
-            std::process::exit(2)
-        });
-    let config =
-        ServerConfig::new(session_config, IdCookieFormat::CubicWeb).expect("timeout is set");
-    let layer = layer(&opts.store, config).await.unwrap_or_else(|e| {
-        eprintln!("demo: cannot open the store: {e}");
-        std::process::exit(1)
+    let layer = session_layer(&opts).await.unwrap_or_else(|e| {
+        eprintln!("demo: {e}");
+        std::process::exit(2)
     });
     let app = Router::new()
         .route("/", get(index))

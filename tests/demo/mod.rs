@@ -16,7 +16,7 @@ pub fn free_port() -> u16 {
 }
 
 /// `target/<profile>/examples/demo`, built by `cargo test` (or built here if missing).
-fn demo_binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let binary = profile_dir.join("examples").join("demo");
@@ -61,7 +61,7 @@ impl Demo {
     }
 
     fn launch(&mut self) {
-        let child = Command::new(demo_binary())
+        let child = Command::new(binary())
             .arg("--port")
             .arg(self.port.to_string())
             .args(&self.args)
