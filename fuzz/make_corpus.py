@@ -67,3 +67,20 @@ for seed in (
 for group in ("benign", "hostile", "quirks"):
     for case in PICKLES[group]:
         write("pickle", bytes.fromhex(case["hex"]))
+# pickle_frame: Pyramid 1.10's pickled cookie payloads as the real CubicWeb wrote them,
+# and every corpus pickle wrapped as a frame's state where it is a dict.
+FLOWS = json.load(open(os.path.join(HERE, "..", "tests", "data", "cw_real_flows.json")))
+for flow in FLOWS["flows"]:
+    for step in flow["steps"]:
+        for cookie in step.get("decoded_set_cookie") or []:
+            payload = cookie.get("session_payload")
+            if isinstance(payload, dict) and "hex" in payload:
+                write("pickle_frame", bytes.fromhex(payload["hex"]))
+for case in PICKLES["benign"][:40]:
+    body = bytes.fromhex(case["hex"])
+    if case.get("protocol", 0) >= 2 and body[:1] == b"\x80":
+        # (1, 2.0, <value>) at the value's protocol: PROTO, then the items, TUPLE3, STOP.
+        inner = body[2:-1]
+        if body[2:3] == b"\x95":
+            inner = body[11:-1]
+        write("pickle_frame", body[:2] + b"K\x01G@\x00\x00\x00\x00\x00\x00\x00" + inner + b"\x87.")
