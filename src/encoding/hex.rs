@@ -35,7 +35,7 @@ pub(crate) fn extend_hex(bytes: &[u8], out: &mut Vec<u8>) {
 #[allow(dead_code)] // used by the features that read hex (pickle's tagged JSON)
 pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |c: u8| char::from(c).to_digit(16).map(|d| d as u8);

@@ -118,7 +118,9 @@ fn to_tagged(value: &PyValue, depth: usize) -> Result<Value, TaggedError> {
         PyValue::Bool(b) => Value::Bool(*b),
         PyValue::Int(i) => Value::Number(
             // Decimal digits always parse as a number (arbitrary precision).
-            i.to_string().parse::<Number>().map_err(|_| TaggedError::Number)?,
+            i.to_string()
+                .parse::<Number>()
+                .map_err(|_| TaggedError::Number)?,
         ),
         PyValue::Float(x) => match float_number(*x) {
             Some(n) => Value::Number(n),
@@ -174,7 +176,11 @@ fn to_tagged(value: &PyValue, depth: usize) -> Result<Value, TaggedError> {
                 How::NewObjEx => "newobj_ex",
             };
             map.insert("how".into(), Value::String(how.into()));
-            for (name, part) in [("args", &o.args), ("kwargs", &o.kwargs), ("state", &o.state)] {
+            for (name, part) in [
+                ("args", &o.args),
+                ("kwargs", &o.kwargs),
+                ("state", &o.state),
+            ] {
                 if let Some(part) = part {
                     map.insert(name.into(), to_tagged(part, depth)?);
                 }
@@ -430,7 +436,10 @@ mod tests {
             (PyValue::str("user"), PyValue::str("ada")),
             (PyValue::str("n"), PyValue::int(3)),
             (PyValue::str("f"), PyValue::Float(1e16)),
-            (PyValue::str("l"), PyValue::List(alloc::vec![PyValue::None, PyValue::Bool(true)])),
+            (
+                PyValue::str("l"),
+                PyValue::List(alloc::vec![PyValue::None, PyValue::Bool(true)])
+            ),
         ]);
         assert_eq!(
             round_trip(v).to_string(),
@@ -446,9 +455,18 @@ mod tests {
                 PyValue::Tuple(alloc::vec![PyValue::int(1), PyValue::str("a")]),
                 json!({"$tuple": [1, "a"]}),
             ),
-            (PyValue::Bytes(alloc::vec![0, 255]), json!({"$bytes": "00ff"})),
-            (PyValue::ByteArray(alloc::vec![b'a']), json!({"$bytearray": "61"})),
-            (PyValue::Set(alloc::vec![PyValue::int(2)]), json!({"$set": [2]})),
+            (
+                PyValue::Bytes(alloc::vec![0, 255]),
+                json!({"$bytes": "00ff"}),
+            ),
+            (
+                PyValue::ByteArray(alloc::vec![b'a']),
+                json!({"$bytearray": "61"}),
+            ),
+            (
+                PyValue::Set(alloc::vec![PyValue::int(2)]),
+                json!({"$set": [2]}),
+            ),
             (PyValue::FrozenSet(alloc::vec![]), json!({"$frozenset": []})),
             (PyValue::Float(f64::NEG_INFINITY), json!({"$float": "-inf"})),
             (
@@ -468,7 +486,10 @@ mod tests {
         for (value, tagged) in cases {
             assert_eq!(round_trip(value), tagged);
         }
-        assert_eq!(round_trip(PyValue::Int(big)).to_string(), "-123456789012345678901234567890");
+        assert_eq!(
+            round_trip(PyValue::Int(big)).to_string(),
+            "-123456789012345678901234567890"
+        );
         let nan = PyValue::from_tagged(&json!({"$float": "nan"})).unwrap();
         assert!(matches!(nan, PyValue::Float(x) if x.is_nan()));
     }
@@ -510,7 +531,10 @@ mod tests {
             (json!({"$dict": [[1]]}), TaggedError::Shape("$dict")),
             (json!({"$str": [0x110000]}), TaggedError::Shape("$str")),
             (json!({"$float": "1.5"}), TaggedError::Shape("$float")),
-            (json!({"$object": {"module": "m"}}), TaggedError::Shape("$object")),
+            (
+                json!({"$object": {"module": "m"}}),
+                TaggedError::Shape("$object"),
+            ),
         ];
         for (value, error) in cases {
             assert_eq!(PyValue::from_tagged(&value), Err(error), "{value}");
