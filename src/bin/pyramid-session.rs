@@ -6,10 +6,15 @@
 //!   verify COOKIE         print the signed payload (exit 1 and a reason on failure)
 //!   inspect COOKIE        human-readable view: dates, age, expiry, reissue, state
 //!   keygen                print a new random secret
+//!   pickle decode [--hex] [--allow-opaque]
+//!                         read a pickle on stdin, print it as tagged JSON on one line
+//!   pickle encode --protocol N [--hex]
+//!                         read tagged JSON on stdin, write the pickle (protocol 2, 4 or 5)
 //! ```
 //!
 //! Secrets come from exactly one source: `--secret` options, `--secret-file` options, or
 //! (when the command line has neither) the `PYRAMID_SESSION_SECRET` environment variable.
+//! `keygen` and `pickle` need none.
 
 #![warn(missing_debug_implementations, clippy::unwrap_used)]
 
@@ -20,6 +25,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use pyramid_session::codec::json::{decode_frame, to_pyjson};
 use pyramid_session::cookie::push_http_date;
+use pyramid_session::pickle::{self, Limits, PickleError, PyValue};
 use pyramid_session::policy::{self, Policy, Verdict};
 use pyramid_session::signer::{salted_secret, HashAlg, Keyring, MAX_SIGNED_VALUE_LEN};
 use pyramid_session::time::{Clock, SystemClock};
@@ -44,7 +50,12 @@ const KEYGEN_BYTES: core::ops::RangeInclusive<usize> = 32..=1024;
                   command line has neither, the PYRAMID_SESSION_SECRET environment variable \
                   (one secret; must not be empty). The command line wins over the \
                   environment; --secret and --secret-file cannot be combined. With several \
-                  secrets the first signs and all verify."
+                  secrets the first signs and all verify. keygen and pickle need no secret.\n\n\
+                  pickle decode / pickle encode convert between Python pickles and tagged \
+                  JSON without importing or calling anything, e.g.\n  \
+                  echo 8004950e000000000000007d948c0174944b014b028694732e | \
+                  pyramid-session pickle decode --hex\n\
+                  prints {\"t\":{\"$tuple\":[1,2]}} (see pyramid-session pickle --help)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -119,7 +130,58 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         bytes: usize,
     },
+    /// Convert between Python pickles and tagged JSON, safely: nothing is ever imported
+    /// or called (no secret needed).
+    #[command(subcommand)]
+    Pickle(PickleCommand),
 }
+
+/// The tagged JSON of `pickle decode` and `pickle encode`: plain JSON for what JSON holds
+/// (ints of any size digit for digit, floats as Python's repr), a one-key object for the
+/// rest.
+#[derive(Subcommand, Debug)]
+#[command(after_help = TAGGED_HELP)]
+enum PickleCommand {
+    /// Read a pickle (protocol 0 to 5) on stdin; print its value as tagged JSON on one
+    /// line. Objects (classes, `GLOBAL` + `REDUCE`...) are refused unless --allow-opaque.
+    #[command(after_help = TAGGED_HELP)]
+    Decode {
+        /// Read the pickle as hex text (surrounding whitespace ignored), not raw bytes.
+        #[arg(long)]
+        hex: bool,
+        /// Keep objects as `{"$object": ...}` nodes instead of refusing the pickle (they
+        /// are never imported or called).
+        #[arg(long = "allow-opaque")]
+        allow_opaque: bool,
+    },
+    /// Read one tagged JSON value on stdin; write its pickle as CPython 3.11 writes it
+    /// (raw bytes, or hex text with --hex).
+    #[command(after_help = TAGGED_HELP)]
+    Encode {
+        /// Pickle protocol: 2, 4 or 5.
+        #[arg(long, value_name = "N")]
+        protocol: String,
+        /// Write lowercase hex text and a newline, not raw bytes.
+        #[arg(long)]
+        hex: bool,
+    },
+}
+
+/// The tagged JSON forms, shown by `pickle --help` and its subcommands' help.
+const TAGGED_HELP: &str = "Tagged JSON: None, bools, ints (any size), floats, str, lists and \
+    dicts with str keys are plain JSON; a JSON number with a fraction or an exponent is a \
+    float. The rest are one-key objects: {\"$tuple\": [..]}, {\"$bytes\": \"hex\"}, \
+    {\"$bytearray\": \"hex\"}, {\"$set\": [..]}, {\"$frozenset\": [..]}, \
+    {\"$dict\": [[key, value], ..]} (non-str keys), {\"$float\": \"nan\" | \"inf\" | \
+    \"-inf\"}, {\"$str\": [code points]} (lone surrogates), {\"$object\": {\"module\", \
+    \"name\", \"how\", \"args\", \"kwargs\", \"state\"}}.\n\n\
+    Example:\n  \
+    echo '{\"t\": {\"$tuple\": [1, 2]}}' | pyramid-session pickle encode --protocol 4 --hex\n\
+    prints 8004950e000000000000007d948c0174944b014b028694732e, and\n  \
+    echo 8004950e000000000000007d948c0174944b014b028694732e | pyramid-session pickle decode --hex\n\
+    prints {\"t\":{\"$tuple\":[1,2]}}.\n\n\
+    Refused input (a bad pickle, JSON, tag, hex or protocol; an object without \
+    --allow-opaque): exit status 1, one line on stderr, nothing on stdout.";
 
 /// A failure reported on stderr with exit code 1.
 struct Failure(String);
@@ -260,8 +322,91 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let secret = pyramid_session::base64url::encode(&buf);
             writeln!(stdout, "{secret}")?;
         }
+        Command::Pickle(command) => run_pickle(&mut stdout, command)?,
     }
     Ok(())
+}
+
+/// `pickle decode` and `pickle encode`: no secret; all output is written at the end, so
+/// a refused input leaves stdout empty.
+fn run_pickle(out: &mut impl Write, command: PickleCommand) -> Result<(), Failure> {
+    match command {
+        PickleCommand::Decode { hex, allow_opaque } => {
+            let mut input = Vec::new();
+            std::io::stdin().read_to_end(&mut input)?;
+            let bytes = if hex { unhex(&input)? } else { input };
+            let limits = if allow_opaque {
+                Limits::with_opaque()
+            } else {
+                Limits::default()
+            };
+            let value = pickle::decode(&bytes, &limits).map_err(|e| match e {
+                PickleError::Opaque => Failure(format!("{e}: pass --allow-opaque to keep them")),
+                e => Failure(e.to_string()),
+            })?;
+            let tagged = value.to_tagged()?;
+            let mut line = serde_json::to_vec(&tagged)?;
+            line.push(b'\n');
+            out.write_all(&line)?;
+        }
+        PickleCommand::Encode { protocol, hex } => {
+            let protocol = match protocol.as_str() {
+                "2" => 2,
+                "4" => 4,
+                "5" => 5,
+                _ => {
+                    return Err(Failure(format!(
+                        "--protocol must be 2, 4 or 5 (got {protocol:?})"
+                    )))
+                }
+            };
+            let mut input = Vec::new();
+            std::io::stdin().read_to_end(&mut input)?;
+            // Into a `Value`: with `arbitrary_precision`, big ints and float text survive.
+            let json: serde_json::Value = serde_json::from_slice(&input)
+                .map_err(|e| Failure(format!("stdin is not one JSON value: {e}")))?;
+            let value = PyValue::from_tagged(&json)
+                .map_err(|e| Failure(format!("stdin is not tagged JSON: {e}")))?;
+            let bytes = pickle::encode(&value, protocol)?;
+            if hex {
+                let mut text = String::with_capacity(bytes.len() * 2 + 1);
+                for b in &bytes {
+                    text.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+                    text.push(char::from(HEX_DIGITS[usize::from(b & 15)]));
+                }
+                text.push('\n');
+                out.write_all(text.as_bytes())?;
+            } else {
+                out.write_all(&bytes)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Hex text (either case; surrounding whitespace ignored) to bytes.
+fn unhex(text: &[u8]) -> Result<Vec<u8>, Failure> {
+    let text = text.trim_ascii();
+    if !text.len().is_multiple_of(2) {
+        return Err(Failure(format!(
+            "hex input has an odd number of digits ({})",
+            text.len()
+        )));
+    }
+    let digit = |i: usize| -> Result<u8, Failure> {
+        let c = text[i];
+        char::from(c)
+            .to_digit(16)
+            .map(|d| d as u8)
+            .ok_or_else(|| Failure(format!("hex input: byte {i} is not a hex digit")))
+    };
+    (0..text.len())
+        .step_by(2)
+        .map(|i| Ok(digit(i)? << 4 | digit(i + 1)?))
+        .collect()
 }
 
 fn date(secs: f64) -> String {
