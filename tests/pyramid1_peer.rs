@@ -142,3 +142,66 @@ fn a_rust_session_is_read_by_python() {
     assert_eq!(py(&["read", SECRET, &forged]), "NEW");
     assert!(matches!(load(&forged).outcome(), LoadOutcome::Invalid(_)));
 }
+
+/// Runs the CLI with `args`, `stdin`; returns (exit code, stdout, stderr).
+fn cli(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pyramid-session"))
+        .args(["--secret", SECRET])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_cli_reads_and_signs_pyramid_1_cookies() {
+    let written = py(&["write", SECRET]);
+    // verify: the frame as tagged JSON; signing it again gives Python's cookie back.
+    let (code, frame, err) = cli(&["verify", "--serializer", "pickle", &written], b"");
+    assert_eq!(code, 0, "{err}");
+    let tagged: Value = serde_json::from_str(&frame).unwrap();
+    let items = tagged["$tuple"].as_array().unwrap();
+    assert_eq!(
+        items[2]["pending_insert"],
+        json!([{"$tuple": [761, "in_group", 3]}])
+    );
+    let (code, signed, err) = cli(&["sign", "--serializer", "pickle"], frame.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(signed.trim(), written);
+    // inspect: the dates and the state.
+    let (code, shown, err) = cli(&["inspect", "--serializer", "pickle", &written], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(shown.contains("verdict:    valid"), "{shown}");
+    assert!(shown.contains("\"$tuple\""), "{shown}");
+    // The JSON serializer refuses the pickle, naming it.
+    let (code, _, err) = cli(&["inspect", &written], b"");
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("pyramid-session: not a session cookie"),
+        "{err}"
+    );
+    // sign: a frame from JSON, read by Pyramid 1.10 (the array is the frame's tuple).
+    let t = now() as i64;
+    let frame = format!(r#"[{t}, {t}.5, {{"user": "ada", "t": {{"$tuple": [1, "é"]}}}}]"#);
+    let (code, signed, err) = cli(&["sign", "--serializer", "pickle"], frame.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        py(&["read", SECRET, signed.trim()]),
+        "{'user': 'ada', 't': (1, 'é')}"
+    );
+    // Bad tagged JSON is refused with one line.
+    let (code, out, err) = cli(&["sign", "--serializer", "pickle"], br#"{"$nope": 1}"#);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -2,9 +2,12 @@
 //!
 //! ```text
 //! pyramid-session [--secret S | --secret-file PATH]... [--salt SALT] [--hashalg NAME] <COMMAND>
-//!   sign                  read one JSON value on stdin, print the signed cookie value
-//!   verify COOKIE         print the signed payload (exit 1 and a reason on failure)
-//!   inspect COOKIE        human-readable view: dates, age, expiry, reissue, state
+//!   sign [--serializer json|pickle]
+//!                         read one JSON value on stdin, print the signed cookie value
+//!   verify COOKIE [--serializer json|pickle]
+//!                         print the signed payload (exit 1 and a reason on failure)
+//!   inspect COOKIE [--serializer json|pickle]
+//!                         human-readable view: dates, age, expiry, reissue, state
 //!   keygen                print a new random secret
 //!   pickle decode [--hex] [--allow-opaque]
 //!                         read a pickle on stdin, print it as tagged JSON on one line
@@ -23,7 +26,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pyramid_session::codec::json::{decode_frame, to_pyjson};
+use pyramid_session::codec::json::to_pyjson;
+use pyramid_session::codec::Serializer;
 use pyramid_session::cookie::push_http_date;
 use pyramid_session::pickle::{self, Limits, PickleError, PyValue};
 use pyramid_session::policy::{self, Policy, Verdict};
@@ -88,16 +92,36 @@ struct KeyArgs {
     hashalg: String,
 }
 
+/// How the signed payload is serialized: Pyramid 2's JSON, or Pyramid 1's pickle.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SerializerArg {
+    /// `JSONSerializer` (Pyramid 2's default).
+    Json,
+    /// `PickleSerializer` (Pyramid 1's default): protocol 5, values as tagged JSON.
+    Pickle,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Read one JSON value on stdin, re-emit it as Pyramid's JSONSerializer would, sign
-    /// it, and print the cookie value.
-    Sign,
-    /// Verify a cookie value; print the signed payload bytes exactly as they are.
+    /// it, and print the cookie value. With --serializer pickle, read tagged JSON and
+    /// sign its pickle (protocol 5, as Pyramid 1.10 writes); a top-level array of three
+    /// items is the session frame `(accessed, created, state)`, pickled as the tuple
+    /// Pyramid writes.
+    Sign {
+        /// The payload's serializer.
+        #[arg(long, value_enum, default_value = "json")]
+        serializer: SerializerArg,
+    },
+    /// Verify a cookie value; print the signed payload bytes exactly as they are (with
+    /// --serializer pickle: the pickle as tagged JSON, on one line).
     Verify {
         /// The cookie value (use `--` before a value that starts with `-`).
         #[arg(allow_hyphen_values = true)]
         cookie: String,
+        /// The payload's serializer.
+        #[arg(long, value_enum, default_value = "json")]
+        serializer: SerializerArg,
     },
     /// Show a session cookie: timestamps, age, expiry and reissue decisions, state.
     Inspect {
@@ -123,6 +147,9 @@ enum Command {
         /// Refuse sessions created before this instant, in Unix seconds (off by default).
         #[arg(long = "not-before")]
         not_before: Option<f64>,
+        /// The frame's serializer (pickle: Pyramid 1's `(accessed, created, state)`).
+        #[arg(long, value_enum, default_value = "json")]
+        serializer: SerializerArg,
     },
     /// Print a new random secret (64 bytes from the OS, urlsafe base64).
     Keygen {
@@ -260,14 +287,17 @@ fn keyring(args: &KeyArgs) -> Result<Keyring, Failure> {
 fn run(cli: Cli) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
-        Command::Sign => {
+        Command::Sign { serializer } => {
             let ring = keyring(&cli.keys)?;
             let mut input = Vec::new();
             std::io::stdin().read_to_end(&mut input)?;
             let value: serde_json::Value = serde_json::from_slice(&input)
                 .map_err(|e| Failure(format!("stdin is not one JSON value: {e}")))?;
-            let text = to_pyjson(&value)?;
-            let cookie = ring.sign(text.as_bytes());
+            let payload = match serializer {
+                SerializerArg::Json => to_pyjson(&value)?.into_bytes(),
+                SerializerArg::Pickle => pickled_payload(&value)?,
+            };
+            let cookie = ring.sign(&payload);
             // WebOb's SignedSerializer has no limit, but verify (and browsers) stop at
             // 4096 characters; Pyramid's sessions stop at 4064.
             if cookie.len() > MAX_SIGNED_VALUE_LEN {
@@ -279,10 +309,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             writeln!(stdout, "{cookie}")?;
         }
-        Command::Verify { cookie } => {
+        Command::Verify { cookie, serializer } => {
             let ring = keyring(&cli.keys)?;
             let (payload, _) = ring.verify(cookie.as_bytes())?;
-            stdout.write_all(&payload)?;
+            let shown = match serializer {
+                SerializerArg::Json => payload,
+                SerializerArg::Pickle => {
+                    let value = pickle::decode(&payload, &Limits::with_opaque())
+                        .map_err(|e| Failure(format!("payload is not a usable pickle: {e}")))?;
+                    serde_json::to_vec(&value.to_tagged()?)?
+                }
+            };
+            stdout.write_all(&shown)?;
             stdout.write_all(b"\n")?;
         }
         Command::Inspect {
@@ -293,6 +331,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             max_future_skew,
             max_lifetime,
             not_before,
+            serializer,
         } => {
             let ring = keyring(&cli.keys)?;
             let now = match now {
@@ -306,7 +345,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 max_lifetime,
                 not_before,
             };
-            inspect(&mut stdout, &ring, &cookie, now, &policy)?;
+            let serializer = match serializer {
+                SerializerArg::Json => Serializer::Json,
+                SerializerArg::Pickle => Serializer::Pickle,
+            };
+            inspect(&mut stdout, &ring, &cookie, now, &policy, serializer)?;
         }
         Command::Keygen { bytes } => {
             if !KEYGEN_BYTES.contains(&bytes) {
@@ -387,6 +430,21 @@ fn run_pickle(out: &mut impl Write, command: PickleCommand) -> Result<(), Failur
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// `sign --serializer pickle`: the tagged JSON value's pickle at Pyramid 1.10's protocol
+/// 5; a top-level array of three items is a session frame, written as a tuple.
+fn pickled_payload(value: &serde_json::Value) -> Result<Vec<u8>, Failure> {
+    let mut value = PyValue::from_tagged(value)
+        .map_err(|e| Failure(format!("stdin is not tagged JSON: {e}")))?;
+    if let PyValue::List(items) = value {
+        value = if items.len() == 3 {
+            PyValue::Tuple(items)
+        } else {
+            PyValue::List(items)
+        };
+    }
+    Ok(pickle::encode(&value, 5)?)
+}
+
 /// Hex text (either case; surrounding whitespace ignored) to bytes.
 fn unhex(text: &[u8]) -> Result<Vec<u8>, Failure> {
     let text = text.trim_ascii();
@@ -421,6 +479,7 @@ fn inspect(
     cookie: &str,
     now: f64,
     policy: &Policy,
+    serializer: Serializer,
 ) -> Result<(), Failure> {
     let (payload, key_index) = ring.verify(cookie.as_bytes())?;
     writeln!(
@@ -435,10 +494,15 @@ fn inspect(
             ""
         }
     )?;
-    let frame = match decode_frame(&payload) {
+    let frame = match serializer.decode(&payload) {
         Ok(frame) => frame,
         Err(e) => {
-            writeln!(out, "payload:    {}", String::from_utf8_lossy(&payload))?;
+            match serializer {
+                Serializer::Json => {
+                    writeln!(out, "payload:    {}", String::from_utf8_lossy(&payload))?
+                }
+                _ => writeln!(out, "payload:    {} bytes", payload.len())?,
+            }
             return Err(Failure(format!("not a session cookie: {e}")));
         }
     };
