@@ -24,6 +24,8 @@
 
 pub mod config;
 pub mod id;
+#[cfg(feature = "pickle")]
+pub mod legacy;
 pub mod plan;
 pub mod session;
 pub mod store;
@@ -37,6 +39,8 @@ pub use id::{
     IdCookie, IdCookieFormat, IdScheme, SessionId, StoreKey, MAX_SESSION_ID_LEN,
     PYRAMID_SESSION_REDIS_SALT, RAW_ID_BYTES, SESSION_ID_BYTES,
 };
+#[cfg(feature = "pickle")]
+pub use legacy::LegacyRedisCookie;
 pub use plan::{Finisher, Pending};
 pub use session::{Modifier, ServerSession};
 #[allow(deprecated)]

@@ -208,3 +208,77 @@ fn the_cli_reads_and_signs_pyramid_1_cookies() {
     assert_eq!((code, out.as_str()), (1, ""));
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn legacy_pyramid_redis_sessions_cookies_are_read_for_a_migration() {
+    use pyramid_session::driver;
+    use pyramid_session::server::{
+        IdCookieFormat, IdScheme, LegacyRedisCookie, Pending, ServerConfig, SessionId,
+    };
+    use pyramid_session::store::MemoryStore;
+
+    // Pyramid 1.10's own `signed_serialize`, as pyramid_redis_sessions calls it.
+    let id = format!("session:{}", "ab01".repeat(16));
+    let script = "import sys, warnings\nwarnings.simplefilter('ignore')\n\
+                  from pyramid.session import signed_serialize\n\
+                  print(signed_serialize(sys.argv[1], sys.argv[2]))";
+    let python = python::run(python::PYRAMID110, script, &[&id, "s3cret é"]);
+    let legacy = LegacyRedisCookie::new("s3cret é");
+    let session_id = SessionId::parse(&id).unwrap();
+    assert_eq!(legacy.encode(&session_id), python.trim());
+    assert_eq!(legacy.decode(python.trim().as_bytes()), Some(session_id));
+
+    // A server configured for pyramid_session_redis serves the legacy session and moves
+    // its cookie to the new format.
+    let session = SessionConfig::pyramid_session_redis("new secret")
+        .build()
+        .unwrap();
+    let config = ServerConfig::new(session, IdCookieFormat::PyramidSessionRedis)
+        .unwrap()
+        .with_id_scheme(IdScheme::pyramid_session_redis("session:").unwrap())
+        .with_legacy_cookie(legacy);
+    let store = MemoryStore::new();
+    let t0 = 1_700_000_000.0;
+    // The record under the legacy id (the ids are looked up as they are).
+    use pyramid_session::server::StoreExt;
+    let key = config.id_scheme().key(&SessionId::parse(&id).unwrap());
+    let record = br#"{"created": 1699999000.0, "state": {"user": "ada"}}"#;
+    assert!(store
+        .create(&key, record, t0 + 600.0, t0)
+        .unwrap()
+        .is_created());
+
+    let header = format!("session={}", python.trim());
+    let mut s = driver::open(
+        &store,
+        &config,
+        Pending::start(&config, Some(header.as_bytes()), t0),
+    )
+    .unwrap();
+    assert!(!s.is_new());
+    assert_eq!(s.get("user"), Some(&json!("ada")));
+    let mut rng = pyramid_session::OsRandom;
+    let cookie = driver::finish(&store, &config, &mut s, false, &mut rng)
+        .unwrap()
+        .expect("the legacy cookie is re-sent in the new format");
+    let moved = IdCookieFormat::PyramidSessionRedis
+        .decode(config.session(), value_of(&cookie).as_bytes())
+        .unwrap();
+    assert_eq!(moved.id.as_str(), id);
+    // Without the migration setting, the legacy cookie is just not a session.
+    let plain = ServerConfig::new(
+        SessionConfig::pyramid_session_redis("new secret")
+            .build()
+            .unwrap(),
+        IdCookieFormat::PyramidSessionRedis,
+    )
+    .unwrap()
+    .with_id_scheme(IdScheme::pyramid_session_redis("session:").unwrap());
+    let s = driver::open(
+        &store,
+        &plain,
+        Pending::start(&plain, Some(header.as_bytes()), t0),
+    )
+    .unwrap();
+    assert!(s.is_new());
+}

@@ -31,6 +31,8 @@ pub struct ServerConfig {
     policy: Policy,
     format: IdCookieFormat,
     id_scheme: IdScheme,
+    #[cfg(feature = "pickle")]
+    legacy_cookie: Option<super::LegacyRedisCookie>,
     max_retries: u32,
     retry_budget: Duration,
 }
@@ -62,6 +64,8 @@ impl ServerConfig {
             policy,
             format,
             id_scheme: IdScheme::Hashed,
+            #[cfg(feature = "pickle")]
+            legacy_cookie: None,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_budget: DEFAULT_RETRY_BUDGET,
         })
@@ -74,6 +78,22 @@ impl ServerConfig {
     pub fn with_id_scheme(mut self, scheme: IdScheme) -> ServerConfig {
         self.id_scheme = scheme;
         self
+    }
+
+    /// Also reads the legacy `pyramid_redis_sessions` id cookie (for a migration): a
+    /// request carrying one is served the session under its id, tried after the cookies
+    /// in the configured format, and the response re-sends the cookie in that format.
+    #[cfg(feature = "pickle")]
+    #[must_use]
+    pub fn with_legacy_cookie(mut self, legacy: super::LegacyRedisCookie) -> ServerConfig {
+        self.legacy_cookie = Some(legacy);
+        self
+    }
+
+    /// The legacy cookie also read, if any.
+    #[cfg(feature = "pickle")]
+    pub fn legacy_cookie(&self) -> Option<&super::LegacyRedisCookie> {
+        self.legacy_cookie.as_ref()
     }
 
     /// Sets how often a lost compare-and-set or an id collision is retried.

@@ -209,6 +209,9 @@ pub struct IdCookie {
     pub times: Option<(f64, f64)>,
     /// Index of the keyring key that verified it.
     pub key_index: usize,
+    /// Read in the legacy `pyramid_redis_sessions` format (a migration,
+    /// `ServerConfig::with_legacy_cookie`): the response re-sends it in the configured one.
+    pub legacy: bool,
 }
 
 impl IdCookieFormat {
@@ -263,6 +266,7 @@ impl IdCookieFormat {
                     id,
                     times: None,
                     key_index,
+                    legacy: false,
                 })
             }
             IdCookieFormat::CubicWeb => {
@@ -276,6 +280,7 @@ impl IdCookieFormat {
                     id,
                     times: Some((frame.renewed, frame.created)),
                     key_index,
+                    legacy: false,
                 })
             }
         }

@@ -42,14 +42,29 @@ impl Pending {
     pub fn start(config: &ServerConfig, cookie_header: Option<&[u8]>, now: f64) -> Pending {
         let s = config.session();
         let mut candidates: VecDeque<(IdCookie, StoreKey)> = VecDeque::new();
-        let verified = cookie_header
-            .into_iter()
-            .flat_map(|header| cookie_values(header, s.cookie().name()))
+        let values = || {
+            cookie_header
+                .into_iter()
+                .flat_map(|header| cookie_values(header, s.cookie().name()))
+        };
+        let verified = values()
             .filter_map(|value| config.format().decode(s, value))
             .filter(|c| match c.times {
                 None => true,
                 Some((renewed, created)) => s.judge(now, renewed, created) == Verdict::Valid,
             });
+        // A migration's legacy cookies come after: re-sent in the configured format.
+        #[cfg(feature = "pickle")]
+        let verified = verified.chain(config.legacy_cookie().into_iter().flat_map(|legacy| {
+            values().filter_map(|value| {
+                Some(IdCookie {
+                    id: legacy.decode(value)?,
+                    times: None,
+                    key_index: 0,
+                    legacy: true,
+                })
+            })
+        }));
         for candidate in verified {
             if candidates.len() == MAX_ID_CANDIDATES {
                 break;
@@ -119,7 +134,7 @@ impl Pending {
                 session.state = state;
                 session.created = created;
                 session.expires_at = stored.expires_at.as_secs_f64();
-                session.rotated = candidate.key_index > 0;
+                session.rotated = candidate.key_index > 0 || candidate.legacy;
                 Ok(session)
             }
             None if self.candidates.is_empty() => Ok(ServerSession::fresh(config, now)),
