@@ -16,7 +16,7 @@
 //! | `redis.sessions.cookie_name`, `…cookie_path`, `…cookie_domain`, `…cookie_max_age` | cookie |
 //! | `redis.sessions.cookie_secure`, `…cookie_httponly`, `…cookie_samesite` | cookie flags |
 //! | `cubicweb.session.secret` | CWSessionFactory / `default_session` secret |
-//! | `cubicweb.auth.authtkt.session.secure`, `…persistent.secure` | Secure flag; the session cookie follows `…session.secure` unless set explicitly |
+//! | `cubicweb.auth.authtkt.session.secure`, `…persistent.secure` | the login cookies' Secure flag (checked here; the session cookie never follows it, as in Python: set it with [`Builder::secure`]) |
 //! | `cubicweb.auth.authtkt.*.secret`, `pyramid.session.secret`, `session.secret` | other secrets, checked for reuse |
 //! | `session.timeout`, `session.reissue_time` | cookie-mode timing |
 //!
@@ -385,7 +385,11 @@ impl PyramidSettings {
         };
         let opt_bool = |k: &str| self.get_nonempty(k).map(parse_bool).transpose();
         let opt_int = |k: &str| self.get_nonempty(k).map(parse_int).transpose();
-        let authtkt_secure = opt_bool("cubicweb.auth.authtkt.session.secure")?;
+        // The login cookies' flags: checked, but not the session cookie's. CubicWeb's
+        // session cookies are never Secure (`CWSessionFactory(secret)`, `secure=False`;
+        // `default_session`: Pyramid's default), so a Secure one would not reach an
+        // instance Python serves over plain HTTP. `Builder::secure` opts in.
+        let _ = opt_bool("cubicweb.auth.authtkt.session.secure")?;
         let _ = opt_bool("cubicweb.auth.authtkt.persistent.secure")?;
         let backend = match self.backend() {
             Some(backend) => backend,
@@ -427,9 +431,6 @@ impl PyramidSettings {
         }
         if let Some(t) = opt_int("session.reissue_time")? {
             b = b.reissue_time(Some(seconds(t)?));
-        }
-        if let Some(secure) = authtkt_secure {
-            b = b.secure(secure);
         }
         if let Some(name) = self.get_nonempty("redis.sessions.cookie_name") {
             b = b.cookie_name(name);
@@ -510,7 +511,9 @@ pyramid.includes =
         assert_eq!(s.backend(), Some(Backend::Redis));
         let config = s.builder().unwrap().build().unwrap();
         let attrs = config.cookie().attributes();
-        assert!(attrs.secure && attrs.httponly);
+        // pyramid_session_redis's defaults: HttpOnly, not Secure (the AuthTkt cookies'
+        // `secure = yes` is theirs, not the session cookie's), no SameSite.
+        assert!(!attrs.secure && attrs.httponly);
         assert_eq!(attrs.samesite, None);
         assert_eq!(config.timeout(), Some(1200));
     }
