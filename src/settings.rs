@@ -13,6 +13,7 @@
 //! | `redis.sessions.prefix` | Redis key prefix (`<my-app>:`) |
 //! | `redis.sessions.url`, `redis.sessions.redis_url`, `redis_url` | Redis URL (old and new spellings) |
 //! | `redis.sessions.timeout` | idle timeout, seconds (0 means none, as in pyramid_session_redis) |
+//! | `redis.sessions.python_expires`, `…set_redis_ttl`, `…timeout_trigger` | the Redis value's layout (`PyramidSettings::pyramid_session_redis_options`, feature `redis`) |
 //! | `redis.sessions.cookie_name`, `…cookie_path`, `…cookie_domain`, `…cookie_max_age` | cookie |
 //! | `redis.sessions.cookie_secure`, `…cookie_httponly`, `…cookie_samesite` | cookie flags |
 //! | `cubicweb.session.secret` | CWSessionFactory / `default_session` secret |
@@ -337,6 +338,50 @@ impl PyramidSettings {
         self.get("redis.sessions.prefix").unwrap_or("")
     }
 
+    /// The options of a [`PyramidSessionRedisStore`](crate::store::PyramidSessionRedisStore)
+    /// sharing the Redis of the app these settings configure, read as pyramid_session_redis
+    /// 1.8.1's `_parse_settings` and `RedisSessionFactory` read them:
+    ///
+    /// * `redis.sessions.timeout` (default 1200; `0` or `None` means no timeout);
+    /// * `redis.sessions.python_expires`, `redis.sessions.set_redis_ttl` (default true);
+    /// * `redis.sessions.timeout_trigger`: when set (not `0`/`None`), `python_expires`
+    ///   is forced on, as Python does.
+    ///
+    /// Fails on a value that does not parse, a negative timeout, and a configuration
+    /// under which sessions never expire (no timeout, or neither `python_expires` nor
+    /// `set_redis_ttl`): [`ConfigError::NoExpiry`]. The key prefix is the id scheme's:
+    /// `IdScheme::pyramid_session_redis(settings.redis_prefix())`.
+    #[cfg(feature = "redis")]
+    pub fn pyramid_session_redis_options(
+        &self,
+    ) -> Result<crate::store::PyramidSessionRedisOptions, ConfigError> {
+        use crate::store::pyramid_session_redis::{
+            PyramidSessionRedisOptions, DEFAULT_SESSION_TIMEOUT,
+        };
+        // `configs_int_none`: `None`, or an int where 0 means `None`.
+        let int_none = |k: &str| -> Result<Option<Option<u64>>, ConfigError> {
+            let Some(v) = self.get_nonempty(k) else {
+                return Ok(None);
+            };
+            if v.trim() == "None" {
+                return Ok(Some(None));
+            }
+            let secs = seconds(parse_int(v)?)?.as_secs();
+            Ok(Some((secs != 0).then_some(secs)))
+        };
+        let opt_bool = |k: &str| self.get_nonempty(k).map(parse_bool).transpose();
+        let timeout = int_none("redis.sessions.timeout")?.unwrap_or(Some(DEFAULT_SESSION_TIMEOUT));
+        let trigger = int_none("redis.sessions.timeout_trigger")?.flatten();
+        let python_expires =
+            opt_bool("redis.sessions.python_expires")?.unwrap_or(true) || trigger.is_some();
+        let set_redis_ttl = opt_bool("redis.sessions.set_redis_ttl")?.unwrap_or(true);
+        let options = PyramidSessionRedisOptions::new(timeout.unwrap_or(0))
+            .with_python_expires(python_expires)
+            .with_set_redis_ttl(set_redis_ttl);
+        options.validate()?;
+        Ok(options)
+    }
+
     /// Pairs of setting names that hold the same secret (each should be different).
     pub fn reused_secrets(&self) -> Vec<(&'static str, &'static str)> {
         let mut reused = Vec::new();
@@ -571,6 +616,74 @@ pyramid.includes =
         assert_eq!(
             PyramidSettings::from_pairs([]).builder().unwrap_err(),
             ConfigError::NoSecret
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn pyramid_session_redis_options_are_read_as_python_reads_them() {
+        let options = |pairs: &[(&str, &str)]| {
+            let mut all = alloc::vec![("redis.sessions.secret", "x")];
+            all.extend_from_slice(pairs);
+            PyramidSettings::from_pairs(all).pyramid_session_redis_options()
+        };
+        let o = options(&[]).unwrap();
+        assert_eq!(
+            (o.timeout(), o.python_expires(), o.set_redis_ttl()),
+            (1200, true, true)
+        );
+        let o = options(&[
+            ("redis.sessions.timeout", " 3600 "),
+            ("redis.sessions.python_expires", "false"),
+            ("redis.sessions.set_redis_ttl", "yes"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (o.timeout(), o.python_expires(), o.set_redis_ttl()),
+            (3600, false, true)
+        );
+        // Redis as an LRU cache: `x` alone expires sessions.
+        let o = options(&[("redis.sessions.set_redis_ttl", "off")]).unwrap();
+        assert!(o.python_expires() && !o.set_redis_ttl());
+        // `timeout_trigger` turns `python_expires` on, as in `RedisSessionFactory`.
+        let o = options(&[
+            ("redis.sessions.python_expires", "no"),
+            ("redis.sessions.timeout_trigger", "600"),
+        ])
+        .unwrap();
+        assert!(o.python_expires());
+        let o = options(&[
+            ("redis.sessions.python_expires", "no"),
+            ("redis.sessions.timeout_trigger", "None"),
+        ])
+        .unwrap();
+        assert!(!o.python_expires());
+        // Sessions that would never expire are refused.
+        for never in [
+            &[("redis.sessions.timeout", "0")][..],
+            &[("redis.sessions.timeout", "None")],
+            &[
+                ("redis.sessions.python_expires", "false"),
+                ("redis.sessions.set_redis_ttl", "false"),
+            ],
+        ] {
+            assert_eq!(
+                options(never).unwrap_err(),
+                ConfigError::NoExpiry,
+                "{never:?}"
+            );
+        }
+        assert_eq!(
+            options(&[("redis.sessions.timeout", "soon")]).unwrap_err(),
+            ConfigError::InvalidNumber
+        );
+        assert_eq!(
+            options(&[("redis.sessions.timeout", "-5")]).unwrap_err(),
+            ConfigError::NegativeDuration
+        );
+        assert_eq!(
+            options(&[("redis.sessions.set_redis_ttl", "si")]).unwrap_err(),
+            ConfigError::InvalidBool
         );
     }
 

@@ -1,5 +1,8 @@
-//! Store implementations (std): [`memory::MemoryStore`], the embedded default, and
-//! [`sqlite::SqliteStore`] (feature `sqlite`).
+//! Store implementations (std): [`memory::MemoryStore`], the embedded default,
+//! [`sqlite::SqliteStore`] (feature `sqlite`), the Redis stores (feature `redis`: the
+//! crate's own layout, [`redis::RedisStore`], and pyramid_session_redis's, shared with a
+//! Python app, [`pyramid_session_redis::PyramidSessionRedisStore`]) and the PostgreSQL
+//! stores (feature `postgres`).
 //!
 //! Every store implements the one-method contract of [`crate::server::Store`] (and
 //! [`crate::server::AsyncStore`]); `tests/store_contract.rs` runs one suite against all.
@@ -9,6 +12,8 @@ pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]
+pub mod pyramid_session_redis;
+#[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -16,6 +21,10 @@ pub mod sqlite;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{AsyncPostgresStore, PostgresStore};
+#[cfg(feature = "redis")]
+pub use pyramid_session_redis::{
+    AsyncPyramidSessionRedisStore, PyramidSessionRedisOptions, PyramidSessionRedisStore,
+};
 #[cfg(feature = "redis")]
 pub use redis::{AsyncRedisStore, RedisStore};
 #[cfg(feature = "sqlite")]

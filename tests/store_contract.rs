@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use pyramid_session::driver;
 use pyramid_session::server::{
-    IdCookieFormat, Pending, RemoveOutcome, SaveOutcome, ServerConfig, SessionId, Store, StoreExt,
-    StoreKey,
+    CreateOutcome, IdCookieFormat, Pending, Record, RemoveOutcome, SaveOutcome, ServerConfig,
+    SessionId, Store, StoreExt, StoreKey,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::{OsRandom, SessionConfig};
@@ -24,53 +24,115 @@ fn key(n: u8) -> StoreKey {
         .store_key()
 }
 
+/// How a store's keys, records and versions look to the suite.
+pub struct Flavour {
+    /// The key of record `n`.
+    pub key: fn(u8) -> StoreKey,
+    /// The record the suite writes for `payload`: the payload itself for the stores that
+    /// hold any bytes.
+    pub data: fn(&[u8]) -> Vec<u8>,
+    /// Versions count: 1 at create, +1 a save. Otherwise they are opaque: never 0 and
+    /// different after every save.
+    pub counting: bool,
+    /// A touch keeps the version (a store whose touch rewrites the record changes it).
+    pub touch_keeps_version: bool,
+    /// How far a loaded expiry may be from the one written.
+    pub expiry_tolerance: f64,
+}
+
+/// The crate's own stores: hashed keys, any bytes, counting versions, exact expiries.
+pub const COUNTING: Flavour = Flavour {
+    key,
+    data: <[u8]>::to_vec,
+    counting: true,
+    touch_keeps_version: true,
+    expiry_tolerance: 0.01,
+};
+
+impl Flavour {
+    fn created(&self, outcome: CreateOutcome) -> u64 {
+        let CreateOutcome::Created { version } = outcome else {
+            panic!("not created: {outcome:?}");
+        };
+        if self.counting {
+            assert_eq!(version, 1, "create answers version 1");
+        }
+        assert_ne!(version, 0, "versions are never 0");
+        version
+    }
+
+    fn saved(&self, outcome: SaveOutcome, before: u64) -> u64 {
+        let SaveOutcome::Saved { version } = outcome else {
+            panic!("not saved: {outcome:?}");
+        };
+        if self.counting {
+            assert_eq!(version, before + 1, "a save counts the version up");
+        }
+        assert_ne!(version, 0, "versions are never 0");
+        assert_ne!(version, before, "a save changes the version");
+        version
+    }
+
+    fn expiry(&self, record: &Record, want: f64) {
+        let got = record.expires_at.as_secs_f64();
+        assert!(
+            (got - want).abs() < self.expiry_tolerance,
+            "expires at {got}, written {want}"
+        );
+    }
+}
+
 /// The contract every store must meet.
 pub fn contract<S: Store>(store: &S) {
+    contract_with(store, &COUNTING);
+}
+
+/// The contract, for a store of flavour `f`.
+pub fn contract_with<S: Store>(store: &S, f: &Flavour) {
+    let (key, d) = (f.key, f.data);
     let k = key(1);
     // load never creates
     assert_eq!(store.load(&k, NOW).unwrap(), None);
     assert_eq!(store.load(&k, NOW).unwrap(), None);
-    // create is insert-if-absent, version 1
-    assert!(store
-        .create(&k, b"one", NOW + 100.0, NOW)
-        .unwrap()
-        .is_created());
+    // create is insert-if-absent, version 1 (counting)
+    let v1 = f.created(store.create(&k, &d(b"one"), NOW + 100.0, NOW).unwrap());
     assert!(
         !store
-            .create(&k, b"other", NOW + 100.0, NOW)
+            .create(&k, &d(b"other"), NOW + 100.0, NOW)
             .unwrap()
             .is_created(),
         "create must not overwrite"
     );
     let r = store.load(&k, NOW).unwrap().unwrap();
-    assert_eq!((r.data.as_slice(), r.version), (&b"one"[..], 1));
-    assert!(
-        (r.expires_at.as_secs_f64() - (NOW + 100.0)).abs() < 0.01,
-        "{}",
-        r.expires_at.as_secs_f64()
-    );
+    assert_eq!((r.data.as_slice(), r.version), (&d(b"one")[..], v1));
+    f.expiry(&r, NOW + 100.0);
     // save is compare-and-set
     assert_eq!(
-        store.save(&k, b"stale", 7, NOW + 100.0, NOW).unwrap(),
+        store.save(&k, &d(b"stale"), 7, NOW + 100.0, NOW).unwrap(),
         SaveOutcome::Conflict
     );
-    assert_eq!(
-        store.save(&k, b"two", 1, NOW + 200.0, NOW).unwrap(),
-        SaveOutcome::Saved { version: 2 }
+    let v2 = f.saved(
+        store.save(&k, &d(b"two"), v1, NOW + 200.0, NOW).unwrap(),
+        v1,
     );
     let r = store.load(&k, NOW).unwrap().unwrap();
-    assert_eq!((r.data.as_slice(), r.version), (&b"two"[..], 2));
-    assert!((r.expires_at.as_secs_f64() - (NOW + 200.0)).abs() < 0.01);
+    assert_eq!((r.data.as_slice(), r.version), (&d(b"two")[..], v2));
+    f.expiry(&r, NOW + 200.0);
     // touch moves the expiry only
     assert!(store.touch(&k, NOW + 300.0, NOW).unwrap().is_touched());
     let r = store.load(&k, NOW).unwrap().unwrap();
-    assert_eq!((r.data.as_slice(), r.version), (&b"two"[..], 2));
-    assert!((r.expires_at.as_secs_f64() - (NOW + 300.0)).abs() < 0.01);
+    assert_eq!(r.data, d(b"two"));
+    if f.touch_keeps_version {
+        assert_eq!(r.version, v2);
+    }
+    assert_ne!(r.version, 0);
+    let v3 = r.version;
+    f.expiry(&r, NOW + 300.0);
     // expired records are invisible, cannot be saved or touched, and free the key
     assert_eq!(store.load(&k, NOW + 301.0).unwrap(), None);
     assert_eq!(
         store
-            .save(&k, b"late", 2, NOW + 900.0, NOW + 301.0)
+            .save(&k, &d(b"late"), v3, NOW + 900.0, NOW + 301.0)
             .unwrap(),
         SaveOutcome::Missing
     );
@@ -78,59 +140,59 @@ pub fn contract<S: Store>(store: &S) {
         .touch(&k, NOW + 900.0, NOW + 301.0)
         .unwrap()
         .is_touched());
-    assert!(store
-        .create(&k, b"again", NOW + 900.0, NOW + 301.0)
-        .unwrap()
-        .is_created());
-    assert_eq!(store.load(&k, NOW + 301.0).unwrap().unwrap().version, 1);
+    let again = f.created(
+        store
+            .create(&k, &d(b"again"), NOW + 900.0, NOW + 301.0)
+            .unwrap(),
+    );
+    assert_eq!(store.load(&k, NOW + 301.0).unwrap().unwrap().version, again);
     // remove; saving or touching afterwards never resurrects
     store.remove(&k).unwrap();
     store.remove(&k).unwrap();
     assert_eq!(store.load(&k, NOW).unwrap(), None);
     assert_eq!(
-        store.save(&k, b"zombie", 1, NOW + 100.0, NOW).unwrap(),
+        store
+            .save(&k, &d(b"zombie"), again, NOW + 100.0, NOW)
+            .unwrap(),
         SaveOutcome::Missing
     );
     assert!(!store.touch(&k, NOW + 100.0, NOW).unwrap().is_touched());
     assert_eq!(store.load(&k, NOW).unwrap(), None);
     // keys are independent; binary data round-trips
     let data: Vec<u8> = (0..=255).collect();
-    assert!(store
-        .create(&key(2), &data, NOW + 10.0, NOW)
-        .unwrap()
-        .is_created());
-    assert!(store
-        .create(&key(3), b"", NOW + 10.0, NOW)
-        .unwrap()
-        .is_created());
-    assert_eq!(store.load(&key(2), NOW).unwrap().unwrap().data, data);
-    assert_eq!(store.load(&key(3), NOW).unwrap().unwrap().data, b"");
+    f.created(store.create(&key(2), &d(&data), NOW + 10.0, NOW).unwrap());
+    f.created(store.create(&key(3), &d(b""), NOW + 10.0, NOW).unwrap());
+    assert_eq!(store.load(&key(2), NOW).unwrap().unwrap().data, d(&data));
+    assert_eq!(store.load(&key(3), NOW).unwrap().unwrap().data, d(b""));
     store.remove(&key(2)).unwrap();
     store.remove(&key(3)).unwrap();
     // remove_if removes a live record only at the expected version
     let k = key(4);
     assert_eq!(store.remove_if(&k, 1, NOW).unwrap(), RemoveOutcome::Missing);
-    assert!(store
-        .create(&k, b"one", NOW + 100.0, NOW)
-        .unwrap()
-        .is_created());
-    assert_eq!(
-        store.save(&k, b"two", 1, NOW + 100.0, NOW).unwrap(),
-        SaveOutcome::Saved { version: 2 }
+    let w1 = f.created(store.create(&k, &d(b"one"), NOW + 100.0, NOW).unwrap());
+    let w2 = f.saved(
+        store.save(&k, &d(b"two"), w1, NOW + 100.0, NOW).unwrap(),
+        w1,
     );
     assert_eq!(
-        store.remove_if(&k, 1, NOW).unwrap(),
+        store.remove_if(&k, w1, NOW).unwrap(),
         RemoveOutcome::Conflict
     );
-    assert_eq!(store.load(&k, NOW).unwrap().unwrap().data, b"two");
+    assert_eq!(store.load(&k, NOW).unwrap().unwrap().data, d(b"two"));
     assert_eq!(
-        store.remove_if(&k, 2, NOW + 101.0).unwrap(),
+        store.remove_if(&k, w2, NOW + 101.0).unwrap(),
         RemoveOutcome::Missing,
         "an expired record is missing"
     );
-    assert_eq!(store.remove_if(&k, 2, NOW).unwrap(), RemoveOutcome::Removed);
+    assert_eq!(
+        store.remove_if(&k, w2, NOW).unwrap(),
+        RemoveOutcome::Removed
+    );
     assert_eq!(store.load(&k, NOW).unwrap(), None);
-    assert_eq!(store.remove_if(&k, 2, NOW).unwrap(), RemoveOutcome::Missing);
+    assert_eq!(
+        store.remove_if(&k, w2, NOW).unwrap(),
+        RemoveOutcome::Missing
+    );
 }
 
 fn server_config(max_retries: u32) -> ServerConfig {
@@ -146,9 +208,17 @@ fn cookie_pair(set_cookie: &str) -> String {
 
 /// 8 threads x 250 read-modify-write increments of one counter in one session.
 pub fn concurrent_increments<S: Store + Send + Sync + 'static>(store: Arc<S>) -> u64 {
+    concurrent_increments_with(store, server_config(100_000))
+}
+
+/// [`concurrent_increments`] under `config` (its id scheme, its retry limits).
+pub fn concurrent_increments_with<S: Store + Send + Sync + 'static>(
+    store: Arc<S>,
+    config: ServerConfig,
+) -> u64 {
     const THREADS: u64 = 8;
     const PER_THREAD: u64 = 250;
-    let config = Arc::new(server_config(100_000));
+    let config = Arc::new(config);
     let cookie = {
         let mut s = driver::open(&*store, &config, Pending::start(&config, None, NOW)).unwrap();
         s.insert("count", json!(0));
@@ -341,6 +411,30 @@ fn wall_clock() -> f64 {
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod servers;
 
+/// Shifts the contract's fixed clock to the real one.
+#[cfg(feature = "redis")]
+struct Shifted<S> {
+    store: S,
+    shift: f64,
+}
+
+#[cfg(feature = "redis")]
+impl<S: Store> Store for Shifted<S> {
+    fn execute(
+        &self,
+        op: pyramid_session::server::StoreOp<'_>,
+    ) -> Result<pyramid_session::server::OpResult, pyramid_session::server::StoreError> {
+        use pyramid_session::server::OpResult;
+        use pyramid_session::time::UnixTime;
+        let shift = |t: UnixTime| UnixTime::from(t.as_secs_f64() + self.shift);
+        let mut answer = self.store.execute(op.map_times(shift))?;
+        if let OpResult::Loaded(Some(record)) = &mut answer {
+            record.expires_at = UnixTime::from(record.expires_at.as_secs_f64() - self.shift);
+        }
+        Ok(answer)
+    }
+}
+
 #[cfg(feature = "redis")]
 mod redis_store {
     use super::servers::RedisServer;
@@ -375,29 +469,6 @@ mod redis_store {
         assert_eq!(server.pttl(&redis_key), -2);
         // Keys are namespaced by the prefix and never hold the raw id.
         assert!(server.keys("*").iter().all(|k| k.starts_with(prefix)));
-    }
-
-    use pyramid_session::server::{OpResult, StoreOp};
-    use pyramid_session::time::UnixTime;
-
-    /// Shifts the contract's fixed clock to the real one.
-    struct Shifted<S> {
-        store: S,
-        shift: f64,
-    }
-
-    impl<S: Store> Store for Shifted<S> {
-        fn execute(
-            &self,
-            op: StoreOp<'_>,
-        ) -> Result<OpResult, pyramid_session::server::StoreError> {
-            let shift = |t: UnixTime| UnixTime::from(t.as_secs_f64() + self.shift);
-            let mut answer = self.store.execute(op.map_times(shift))?;
-            if let OpResult::Loaded(Some(record)) = &mut answer {
-                record.expires_at = UnixTime::from(record.expires_at.as_secs_f64() - self.shift);
-            }
-            Ok(answer)
-        }
     }
 
     #[test]
@@ -483,6 +554,146 @@ mod redis_store {
         )
         .unwrap();
         assert_eq!(s.get("seen_by"), Some(&json!("b")));
+    }
+}
+
+/// pyramid_session_redis's layout: raw keys, records held as Python payloads, versions
+/// derived from the value, a touch that rewrites `x`.
+#[cfg(feature = "redis")]
+mod pyramid_session_redis_store {
+    use super::servers::RedisServer;
+    use super::*;
+    use pyramid_session::server::IdScheme;
+    use pyramid_session::store::pyramid_session_redis::DEFAULT_TIMEOUT;
+    use pyramid_session::store::{
+        AsyncPyramidSessionRedisStore, PyramidSessionRedisOptions, PyramidSessionRedisStore,
+    };
+
+    /// Raw keys, as pyramid_session_redis's ids are.
+    fn raw_key(n: u8) -> StoreKey {
+        let id = SessionId::parse(&format!("app:contract-{n}")).unwrap();
+        IdScheme::pyramid_session_redis("app:").unwrap().key(&id)
+    }
+
+    /// The suite's payload as a session record whose state holds it as Python bytes, with
+    /// a whole-second `created` (the value's `c` is an int): it reads back byte for byte.
+    fn record(payload: &[u8]) -> Vec<u8> {
+        let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+        format!(r#"{{"created": 1700000000.0, "state": {{"d": {{"$bytes": "{hex}"}}}}}}"#)
+            .into_bytes()
+    }
+
+    const PYTHON: Flavour = Flavour {
+        key: raw_key,
+        data: record,
+        counting: false,
+        touch_keeps_version: false,
+        // The loaded expiry is the key's TTL as Redis counts it down, or `x`, whole
+        // seconds rounded up.
+        expiry_tolerance: 1.0,
+    };
+
+    fn contract_now<S: Store>(store: &S, server: &RedisServer) {
+        contract_with(
+            &Shifted {
+                store,
+                shift: wall_clock() - NOW,
+            },
+            &PYTHON,
+        );
+        // Every write path leaves a TTL: create, save, touch.
+        let k = raw_key(9);
+        let now = wall_clock();
+        let v1 = match store.create(&k, &record(b"x"), now + 100.0, now).unwrap() {
+            CreateOutcome::Created { version } => version,
+            other => panic!("{other:?}"),
+        };
+        let ttl = server.pttl(k.as_str());
+        assert!(ttl > 90_000 && ttl <= 100_000, "{ttl}");
+        assert!(matches!(
+            store.save(&k, &record(b"y"), v1, now + 200.0, now).unwrap(),
+            SaveOutcome::Saved { .. }
+        ));
+        assert!(server.pttl(k.as_str()) > 190_000);
+        assert!(store.touch(&k, now + 50.0, now).unwrap().is_touched());
+        let ttl = server.pttl(k.as_str());
+        assert!(ttl > 40_000 && ttl <= 50_000, "{ttl}");
+        // An expiry in the past deletes at once.
+        assert!(store.touch(&k, now - 1.0, now).unwrap().is_touched());
+        assert_eq!(server.pttl(k.as_str()), -2);
+        // The keys are the ids themselves.
+        assert!(server
+            .keys("*")
+            .iter()
+            .all(|k| k.starts_with("app:contract-")));
+    }
+
+    fn options() -> PyramidSessionRedisOptions {
+        PyramidSessionRedisOptions::new(1200)
+    }
+
+    #[test]
+    fn pyramid_session_redis_store_contract() {
+        let server = RedisServer::start();
+        let store =
+            PyramidSessionRedisStore::open(&server.url(), options(), DEFAULT_TIMEOUT).unwrap();
+        contract_now(&store, &server);
+        // Without a TTL (Redis as an LRU cache), `x` alone expires records.
+        let store = PyramidSessionRedisStore::open(
+            &server.url(),
+            options().with_set_redis_ttl(false),
+            DEFAULT_TIMEOUT,
+        )
+        .unwrap();
+        contract_with(
+            &Shifted {
+                store: &store,
+                shift: wall_clock() - NOW,
+            },
+            &PYTHON,
+        );
+    }
+
+    #[test]
+    fn async_pyramid_session_redis_store_contract() {
+        let server = RedisServer::start();
+        let rt = runtime();
+        let store = blocking(
+            &rt,
+            AsyncPyramidSessionRedisStore::connect(&server.url(), options(), DEFAULT_TIMEOUT),
+        );
+        contract_now(&store, &server);
+    }
+
+    fn python_config() -> ServerConfig {
+        server_config(100_000).with_id_scheme(IdScheme::pyramid_session_redis("app:").unwrap())
+    }
+
+    #[test]
+    fn pyramid_session_redis_store_concurrent_increments() {
+        let server = RedisServer::start();
+        let store =
+            PyramidSessionRedisStore::open(&server.url(), options(), DEFAULT_TIMEOUT).unwrap();
+        let shifted = Arc::new(Shifted {
+            store,
+            shift: wall_clock() - NOW,
+        });
+        assert_eq!(concurrent_increments_with(shifted, python_config()), 2000);
+    }
+
+    #[test]
+    fn async_pyramid_session_redis_store_concurrent_increments() {
+        let server = RedisServer::start();
+        let rt = runtime();
+        let store = blocking(
+            &rt,
+            AsyncPyramidSessionRedisStore::connect(&server.url(), options(), DEFAULT_TIMEOUT),
+        );
+        let shifted = Arc::new(Shifted {
+            store,
+            shift: wall_clock() - NOW,
+        });
+        assert_eq!(concurrent_increments_with(shifted, python_config()), 2000);
     }
 }
 

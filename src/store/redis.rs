@@ -113,7 +113,7 @@ fn error(e: RedisError) -> StoreError {
 }
 
 /// Longest TTL set (about 31,700 years): far below where Redis rejects an expiry.
-const MAX_TTL_MS: f64 = 1e15;
+pub(super) const MAX_TTL_MS: f64 = 1e15;
 
 /// The key's TTL in milliseconds: `expires_at - now` rounded up, so the key never goes
 /// before the record's deadline. Zero for a deadline that has passed (or NaN), which
@@ -241,20 +241,20 @@ impl Commands {
 }
 
 /// A command as sent: a plain query, or a Lua script (by its hash, loaded on demand).
-enum Call<'s> {
+pub(super) enum Call<'s> {
     Query(Cmd),
     Script(ScriptInvocation<'s>),
 }
 
 impl Call<'_> {
-    fn run(&self, conn: &mut redis::Connection) -> redis::RedisResult<redis::Value> {
+    pub(super) fn run(&self, conn: &mut redis::Connection) -> redis::RedisResult<redis::Value> {
         match self {
             Call::Query(cmd) => cmd.query(conn),
             Call::Script(inv) => inv.invoke(conn),
         }
     }
 
-    async fn run_async<C>(&self, conn: &mut C) -> redis::RedisResult<redis::Value>
+    pub(super) async fn run_async<C>(&self, conn: &mut C) -> redis::RedisResult<redis::Value>
     where
         C: redis::aio::ConnectionLike + Send + Sync,
     {
@@ -301,37 +301,26 @@ fn save_outcome(code: i64) -> SaveOutcome {
     }
 }
 
-/// A blocking Redis store with a small pool of connections (one per concurrent caller,
-/// made on demand; a connection that fails is dropped and replaced on the next call).
-pub struct RedisStore {
+/// A small pool of blocking connections: one per concurrent caller, made on demand; a
+/// connection that fails is dropped and replaced on the next call.
+pub(super) struct Pool {
     client: redis::Client,
-    commands: Commands,
-    timeout: Duration,
+    pub(super) timeout: Duration,
     idle: Mutex<Vec<redis::Connection>>,
 }
 
-impl core::fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("prefix", &self.commands.prefix)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisStore {
-    /// A store on `url` (`redis://host:port/db`) with keys under `prefix` (for example
-    /// `myapp:`). Connects lazily; `timeout` bounds connecting and every call.
-    pub fn open(url: &str, prefix: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
-        Ok(RedisStore {
+impl Pool {
+    /// A pool on `url`; connects lazily, `timeout` bounds connecting and every call.
+    pub(super) fn open(url: &str, timeout: Duration) -> Result<Pool, StoreError> {
+        Ok(Pool {
             client: redis::Client::open(url).map_err(error)?,
-            commands: Commands::new(prefix),
             timeout,
             idle: Mutex::new(Vec::new()),
         })
     }
 
-    fn with_conn<T>(
+    /// Runs `f` on a pooled connection.
+    pub(super) fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
@@ -364,6 +353,33 @@ impl RedisStore {
     }
 }
 
+/// A blocking Redis store with a small pool of connections (one per concurrent caller,
+/// made on demand; a connection that fails is dropped and replaced on the next call).
+pub struct RedisStore {
+    pool: Pool,
+    commands: Commands,
+}
+
+impl core::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.commands.prefix)
+            .field("timeout", &self.pool.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://host:port/db`) with keys under `prefix` (for example
+    /// `myapp:`). Connects lazily; `timeout` bounds connecting and every call.
+    pub fn open(url: &str, prefix: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
+        Ok(RedisStore {
+            pool: Pool::open(url, timeout)?,
+            commands: Commands::new(prefix),
+        })
+    }
+}
+
 impl Store for RedisStore {
     fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
         let Some(call) = self.commands.call(&op) else {
@@ -372,8 +388,39 @@ impl Store for RedisStore {
             }
             return Ok(OpResult::Waited);
         };
-        let reply = self.with_conn(|c| call.run(c))?;
+        let reply = self.pool.with_conn(|c| call.run(c))?;
         Commands::answer(&op, reply)
+    }
+}
+
+/// A `ConnectionManager` on `url` (reconnects by itself), connected within `timeout`, with
+/// `timeout` on every connection attempt and response.
+pub(super) async fn connection_manager(
+    url: &str,
+    timeout: Duration,
+) -> Result<redis::aio::ConnectionManager, StoreError> {
+    let client = redis::Client::open(url).map_err(error)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1);
+    tokio::time::timeout(timeout, client.get_connection_manager_with_config(config))
+        .await
+        .map_err(|_| StoreError::new(StoreErrorKind::Timeout, "connecting to redis timed out"))?
+        .map_err(error)
+}
+
+/// `fut`, bounded by `timeout`.
+pub(super) async fn bounded<T>(
+    timeout: Duration,
+    fut: impl core::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(result) => result.map_err(error),
+        Err(_) => Err(StoreError::new(
+            StoreErrorKind::Timeout,
+            "redis call timed out",
+        )),
     }
 }
 
@@ -401,15 +448,7 @@ impl AsyncRedisStore {
         prefix: &str,
         timeout: Duration,
     ) -> Result<AsyncRedisStore, StoreError> {
-        let client = redis::Client::open(url).map_err(error)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let conn = tokio::time::timeout(timeout, client.get_connection_manager_with_config(config))
-            .await
-            .map_err(|_| StoreError::new(StoreErrorKind::Timeout, "connecting to redis timed out"))?
-            .map_err(error)?;
+        let conn = connection_manager(url, timeout).await?;
         Ok(AsyncRedisStore::with_connection(conn, prefix, timeout))
     }
 }
@@ -424,19 +463,6 @@ where
             conn,
             commands: Commands::new(prefix),
             timeout,
-        }
-    }
-
-    async fn bounded<T>(
-        &self,
-        fut: impl core::future::Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(result) => result.map_err(error),
-            Err(_) => Err(StoreError::new(
-                StoreErrorKind::Timeout,
-                "redis call timed out",
-            )),
         }
     }
 }
@@ -454,7 +480,7 @@ where
                 return Ok(OpResult::Waited);
             };
             let mut conn = self.conn.clone();
-            let reply = self.bounded(call.run_async(&mut conn)).await?;
+            let reply = bounded(self.timeout, call.run_async(&mut conn)).await?;
             Commands::answer(&op, reply)
         })
     }
