@@ -47,9 +47,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pyramid_session::integrations::axum::{system_clock, Session, SessionError, SessionLayer};
-use pyramid_session::server::{IdCookieFormat, ServerConfig};
+use pyramid_session::server::{IdCookieFormat, IdScheme, ServerConfig};
 use pyramid_session::settings::{Backend, PyramidSettings};
-use pyramid_session::store::{AsyncPostgresStore, AsyncRedisStore, MemoryStore, SqliteStore};
+use pyramid_session::store::{
+    AsyncPostgresStore, AsyncPyramidSessionRedisStore, AsyncRedisStore, MemoryStore,
+    PyramidSessionRedisOptions, SqliteStore,
+};
 use pyramid_session::{OsRandom, RandomSource, SessionConfig};
 use serde_json::{json, Value};
 
@@ -450,7 +453,8 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
                 .timeout(Some(Duration::from_secs(timeout)))
                 .build()
                 .map_err(bad_config)?;
-            return redis_layer(session, url, "").await;
+            let options = PyramidSessionRedisOptions::new(timeout);
+            return redis_layer(session, url, "", options).await;
         }
         let session = SessionConfig::cubicweb(&secret(opts))
             .timeout(Some(Duration::from_secs(timeout)))
@@ -484,7 +488,15 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
                 }
                 _ => settings.redis_url().unwrap_or("redis://localhost:6379/0"),
             };
-            redis_layer(session, url, settings.redis_prefix()).await
+            let mut options = settings
+                .pyramid_session_redis_options()
+                .map_err(bad_config)?;
+            if let Some(timeout) = opts.timeout {
+                options = PyramidSessionRedisOptions::new(timeout)
+                    .with_python_expires(options.python_expires())
+                    .with_set_redis_ttl(options.set_redis_ttl());
+            }
+            redis_layer(session, url, settings.redis_prefix(), options).await
         }
         Some(Backend::CubicWeb) => {
             let config =
@@ -497,14 +509,26 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
     }
 }
 
-/// pyramid_session_redis's sessions: its id cookie, ids and Redis layout.
+/// pyramid_session_redis's sessions: its id cookie, its ids (`prefix` + 64 characters,
+/// looked up as they are) and its Redis layout.
 async fn redis_layer(
     session: SessionConfig,
     url: &str,
     prefix: &str,
+    options: PyramidSessionRedisOptions,
 ) -> Result<SessionLayer, String> {
-    let _ = (session, url, prefix);
-    Err("pyramid_session_redis store: not wired yet".into())
+    let scheme = IdScheme::pyramid_session_redis(prefix).ok_or_else(|| {
+        bad_config(format!(
+            "redis.sessions.prefix {prefix:?}: only A-Z a-z 0-9 - _ . : in at most 136 characters"
+        ))
+    })?;
+    let config = ServerConfig::new(session, IdCookieFormat::PyramidSessionRedis)
+        .map_err(bad_config)?
+        .with_id_scheme(scheme);
+    let store = AsyncPyramidSessionRedisStore::connect(url, options, Duration::from_secs(2))
+        .await
+        .map_err(|e| format!("cannot open the store: {e}"))?;
+    Ok(SessionLayer::server(config, store))
 }
 
 #[tokio::main]

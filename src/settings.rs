@@ -450,7 +450,9 @@ impl PyramidSettings {
                     .get_nonempty("redis.sessions.secret")
                     .ok_or(ConfigError::NoSecret)?;
                 let mut b = SessionConfig::pyramid_session_redis(secret);
-                if let Some(t) = opt_int("redis.sessions.timeout")? {
+                // `configs_int_none`: `None`, or an int where 0 means none.
+                if let Some(v) = self.get_nonempty("redis.sessions.timeout") {
+                    let t = if v.trim() == "None" { 0 } else { parse_int(v)? };
                     b = b.timeout(if t == 0 { None } else { Some(seconds(t)?) });
                 }
                 b
@@ -1050,6 +1052,22 @@ pyramid.includes =
         assert!(!c.cookie().attributes().httponly);
         assert!(asbool(" On ") && !asbool("off") && !asbool(""));
         assert_eq!(aslist(" a\n b  c\n").collect::<Vec<_>>(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_redis_timeout_of_none_is_no_timeout() {
+        for none in ["None", "0", " None "] {
+            let s = PyramidSettings::from_pairs([
+                ("pyramid.includes", "pyramid_session_redis"),
+                ("redis.sessions.secret", "s"),
+                ("redis.sessions.timeout", none),
+            ]);
+            assert_eq!(
+                s.builder().unwrap().build().unwrap().timeout(),
+                None,
+                "{none}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ Usage: python pyramid_session_redis_peer.py COMMAND URL SECRET PREFIX [ARGS...]
                              the Python expression EXPECTED (VALUES is in scope); also
                              checks that the stored value is what Python itself would
                              write for it: pickle.dumps(pickle.loads(v)) == v
+  read COOKIE                a request that reads the session: its keys and values as
+                             "session" (repr of each value) and whether it was new
   logout COOKIE              a request that calls session.invalidate()
   peek ID                    the stored value and its PTTL, no request
 
@@ -94,6 +96,12 @@ def main():
         seen["diff"] = same(got, expected)
         return Response("checked")
 
+    def read_view(request):
+        seen["id"] = None if request.session.new else request.session.session_id
+        seen["new"] = request.session.new
+        seen["session"] = {k: repr(v) for k, v in request.session.items()}
+        return Response("read")
+
     def logout_view(request):
         seen["id"] = request.session.session_id
         request.session.invalidate()
@@ -101,7 +109,13 @@ def main():
 
     with Configurator(settings=settings) as config:
         config.include("pyramid_session_redis")
-        for name, view in [("write", write_view), ("check", check_view), ("logout", logout_view)]:
+        views = [
+            ("write", write_view),
+            ("check", check_view),
+            ("read", read_view),
+            ("logout", logout_view),
+        ]
+        for name, view in views:
             config.add_route(name, "/" + name)
             config.add_view(view, route_name=name)
         app = config.make_wsgi_app()
@@ -119,7 +133,7 @@ def main():
 
     out = {}
     headers = {}
-    if command in ("check", "logout"):
+    if command in ("check", "read", "logout"):
         headers["Cookie"] = args[0]
     if command == "check":
         before = r.get(args[1])
@@ -130,8 +144,10 @@ def main():
     assert response.status_int == 200, response.status
     out["set_cookie"] = response.headers.getall("Set-Cookie")
     out["vary"] = response.headers.get("Vary")
-    if "session" in seen:
+    if "session" in seen and command == "write":
         seen["id"] = seen["session"].session_id
+    if command == "read":
+        out["session"] = seen["session"]
     out["id"] = seen.get("id")
     out["new"] = seen.get("new")
     out["after"] = stored(seen.get("id") or (args[1] if command == "check" else None))
