@@ -48,8 +48,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use pyramid_session::integrations::axum::{system_clock, Session, SessionError, SessionLayer};
 use pyramid_session::server::{IdCookieFormat, ServerConfig};
-use pyramid_session::store::{AsyncPostgresStore, AsyncRedisStore, MemoryStore, SqliteStore};
 use pyramid_session::settings::{Backend, PyramidSettings};
+use pyramid_session::store::{AsyncPostgresStore, AsyncRedisStore, MemoryStore, SqliteStore};
 use pyramid_session::{OsRandom, RandomSource, SessionConfig};
 use serde_json::{json, Value};
 
@@ -464,12 +464,9 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
         std::fs::read_to_string(path).map_err(|e| format!("cannot read the ini {path}: {e}"))?;
     let file = std::path::absolute(path).map_err(|e| format!("{path}: {e}"))?;
     let here = file.parent().unwrap_or(std::path::Path::new("/"));
-    let settings = PyramidSettings::parse_ini_at(
-        &text,
-        &here.to_string_lossy(),
-        &file.to_string_lossy(),
-    )
-    .map_err(|e| format!("{path}: {e}"))?;
+    let settings =
+        PyramidSettings::parse_ini_at(&text, &here.to_string_lossy(), &file.to_string_lossy())
+            .map_err(|e| format!("{path}: {e}"))?;
     let mut builder = settings.builder().map_err(bad_config)?;
     if let Some(timeout) = opts.timeout {
         builder = builder.timeout(Some(Duration::from_secs(timeout)));
@@ -480,11 +477,9 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
         Some(Backend::Redis) => {
             let url = match opts.store.strip_prefix(PSR_STORE) {
                 Some(url) if opts.store_given => url,
-                None if opts.store_given => {
-                    return Err(format!(
-                        "the ini configures pyramid_session_redis: use --store {PSR_STORE}redis://..."
-                    ))
-                }
+                None if opts.store_given => return Err(format!(
+                    "the ini configures pyramid_session_redis: use --store {PSR_STORE}redis://..."
+                )),
                 _ => settings.redis_url().unwrap_or("redis://localhost:6379/0"),
             };
             redis_layer(session, url, settings.redis_prefix()).await
@@ -494,12 +489,18 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
                 ServerConfig::new(session, IdCookieFormat::CubicWeb).map_err(bad_config)?;
             layer(&opts.store, config).await
         }
-        _ => Err(bad_config("the ini configures no session factory the demo serves")),
+        _ => Err(bad_config(
+            "the ini configures no session factory the demo serves",
+        )),
     }
 }
 
 /// pyramid_session_redis's sessions: its id cookie, ids and Redis layout.
-async fn redis_layer(session: SessionConfig, url: &str, prefix: &str) -> Result<SessionLayer, String> {
+async fn redis_layer(
+    session: SessionConfig,
+    url: &str,
+    prefix: &str,
+) -> Result<SessionLayer, String> {
     let _ = (session, url, prefix);
     Err("pyramid_session_redis store: not wired yet".into())
 }

@@ -12,7 +12,9 @@ const SECRET: &str = "pyramid-1.10-peer-secret";
 const SCRIPT: &str = include_str!("interop/pyramid1_cookie.py");
 
 fn py(args: &[&str]) -> String {
-    python::run(python::PYRAMID110, SCRIPT, args).trim().to_string()
+    python::run(python::PYRAMID110, SCRIPT, args)
+        .trim()
+        .to_string()
 }
 
 /// The demo started with an ini written into its working directory.
@@ -53,7 +55,10 @@ fn the_demo_shares_pickled_cookie_sessions_with_pyramid_1_10() {
     let cookie = client.cookies["session"].clone();
     let seen = py(&["read", SECRET, &cookie]);
     assert!(seen.contains("'count': 2}"), "{seen}");
-    assert!(seen.contains("'pending_insert': [(761, 'in_group', 3)]"), "{seen}");
+    assert!(
+        seen.contains("'pending_insert': [(761, 'in_group', 3)]"),
+        "{seen}"
+    );
     assert!(seen.contains("'raw': b'\\x00\\xff'"), "{seen}");
 
     // Python continues the demo's cookie; the demo sees it.
@@ -77,8 +82,14 @@ fn an_ini_without_a_usable_session_factory_is_refused() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.ini");
     for (ini, needle) in [
-        ("[main]\npyramid.includes = pyramid_redis_sessions\nredis.sessions.secret = s\n", "bad configuration"),
-        ("[main]\ncubicweb.includes = cubicweb.pyramid.auth\ncubicweb.session.secret = s\n", "bad configuration"),
+        (
+            "[main]\npyramid.includes = pyramid_redis_sessions\nredis.sessions.secret = s\n",
+            "bad configuration",
+        ),
+        (
+            "[main]\ncubicweb.includes = cubicweb.pyramid.auth\ncubicweb.session.secret = s\n",
+            "bad configuration",
+        ),
         ("[main]\nsession.secret = %(missing)s\n", "missing"),
     ] {
         std::fs::write(&path, ini).unwrap();
@@ -88,6 +99,9 @@ fn an_ini_without_a_usable_session_factory_is_refused() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{ini}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with("demo: ") && err.contains(needle), "{ini}: {err}");
+        assert!(
+            err.starts_with("demo: ") && err.contains(needle),
+            "{ini}: {err}"
+        );
     }
 }

@@ -14,7 +14,9 @@ const SECRET: &str = "pyramid-1.10-peer-secret";
 const SCRIPT: &str = include_str!("interop/pyramid1_cookie.py");
 
 fn py(args: &[&str]) -> String {
-    python::run(python::PYRAMID110, SCRIPT, args).trim().to_string()
+    python::run(python::PYRAMID110, SCRIPT, args)
+        .trim()
+        .to_string()
 }
 
 fn now() -> f64 {
@@ -116,9 +118,15 @@ fn a_rust_session_is_read_by_python() {
     let config = config();
     let mut session = CookieSession::load(&config, None, now());
     session.insert("user", json!("Grace ✓"));
-    session.insert("big", serde_json::from_str::<Value>("-1234567890123456789012345").unwrap());
+    session.insert(
+        "big",
+        serde_json::from_str::<Value>("-1234567890123456789012345").unwrap(),
+    );
     session.insert("pair", json!({"$tuple": [1, {"$tuple": []}]}));
-    session.insert("keys", json!({"$dict": [[1, "one"], [{"$tuple": [2, 3]}, null]]}));
+    session.insert(
+        "keys",
+        json!({"$dict": [[1, "one"], [{"$tuple": [2, 3]}, null]]}),
+    );
     session.insert("ratio", json!(2.5));
     let value = value_of(&session.finish(&config, false).unwrap().unwrap());
     assert_eq!(

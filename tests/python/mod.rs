@@ -69,7 +69,9 @@ pub fn python(venv: (&str, &[&str])) -> PathBuf {
             .args(["-m", "venv"])
             .arg(&dir)
             .status()
-            .map_err(|e| format!("python3 not found ({e}): apt-get install python3 python3-venv"))?;
+            .map_err(|e| {
+                format!("python3 not found ({e}): apt-get install python3 python3-venv")
+            })?;
         if !status.success() {
             return Err("python3 -m venv failed: apt-get install python3-venv".to_string());
         }
