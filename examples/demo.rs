@@ -477,9 +477,11 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
         Some(Backend::Redis) => {
             let url = match opts.store.strip_prefix(PSR_STORE) {
                 Some(url) if opts.store_given => url,
-                None if opts.store_given => return Err(format!(
+                None if opts.store_given => {
+                    return Err(format!(
                     "the ini configures pyramid_session_redis: use --store {PSR_STORE}redis://..."
-                )),
+                ))
+                }
                 _ => settings.redis_url().unwrap_or("redis://localhost:6379/0"),
             };
             redis_layer(session, url, settings.redis_prefix()).await
