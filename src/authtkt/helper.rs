@@ -261,7 +261,7 @@ impl AuthTktHelper {
         if let Some(index) = tokens.iter().position(|t| !is_valid_token(t)) {
             return Err(RememberError::InvalidToken { index });
         }
-        if !(now >= 0.0) {
+        if now.is_nan() || now < 0.0 {
             return Err(RememberError::TimeOutOfRange);
         }
         let ts = UnixTime::from_secs_f64(now).whole_seconds();

@@ -211,7 +211,8 @@ impl Ticket {
     /// `AuthTicket.cookie_value()`. One difference: a ticket without tokens whose user
     /// data holds a `!` keeps an empty tokens field (`…!!a!b`), so that it parses back
     /// to the same ticket (Pyramid's layout would read `a` as a token); `remember` never
-    /// writes such user data.
+    /// writes such user data. User data ending in `"` does not come back (parsing strips
+    /// quotes from both ends, in Pyramid too); no verified ticket has such user data.
     pub fn render(&self, alg: HashAlg, secret: &[u8], ip: &str) -> Result<String, BadRemoteAddr> {
         let digest = self.digest(alg, secret, ip)?;
         let mut out = String::with_capacity(
