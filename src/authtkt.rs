@@ -71,7 +71,9 @@
 //!   WebOb's choices where they matter: the last cookie of the name wins, a quoted
 //!   value has WebOb's `\ooo` escapes decoded, and an unquoted value holding a byte
 //!   WebOb's parser stops at (a raw `,`, a space, non-ASCII) is refused instead of
-//!   being read in part.
+//!   being read in part. Only the AuthTkt cookie is looked at: WebOb decodes every
+//!   cookie of the header and raises (a 500) when *another* one is not UTF-8, where
+//!   the ticket is still read here.
 //! - **Userids of other Python types** (`True`, `1.5`, `None`) do not exist here:
 //!   Pyramid stores `str(value)` as text, which is [`UserId::Text`] of that text.
 //! - **Timestamps** before 1970 cannot be issued ([`RememberError::TimeOutOfRange`]);
@@ -95,6 +97,6 @@ pub use digest::{
     calculate_digest, encode_ip_timestamp, inner_digest, DigestInput, HashAlg, HexDigest,
     MAX_DIGEST_HEX_LEN, MAX_DIGEST_LEN,
 };
-pub use error::{BadRemoteAddr, ConfigError, RememberError, TicketError, UseridError};
+pub use error::{ConfigError, RememberError, RemoteAddrError, TicketError, UseridError};
 pub use helper::{is_valid_token, AuthTktHelper, Identity, Reissue, RequestFlags};
 pub use ticket::{Ticket, UserId, MAX_TICKET_LEN};

@@ -4,20 +4,36 @@
 
 use core::fmt;
 
-/// A remote address that cannot be hashed into a ticket: with `include_ip`, an address
-/// without `:` that is not a dotted quad of four decimal octets of at most 255, or an
-/// address with a character above U+00FF or longer than 64 bytes. Pyramid raises
-/// (`UnicodeEncodeError` for an octet over 255, `ValueError` for a non-number).
+/// Why a remote address cannot be hashed into a ticket (with `include_ip`). Pyramid
+/// raises on the first two (`ValueError` from `int()`, `UnicodeEncodeError` for an octet
+/// over 255) and would hash other counts of octets, which are refused here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BadRemoteAddr;
+#[non_exhaustive]
+pub enum RemoteAddrError {
+    /// An address without `:` that is not four dot-separated decimal octets of 1 to 3
+    /// digits.
+    NotDottedQuad,
+    /// An IPv4 octet over 255.
+    OctetOutOfRange,
+    /// An address with `:` holding a character above U+00FF (Pyramid encodes it as
+    /// Latin-1).
+    NotLatin1,
+    /// An address with `:` longer than 64 bytes (no IPv6 text is).
+    TooLong,
+}
 
-impl fmt::Display for BadRemoteAddr {
+impl fmt::Display for RemoteAddrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the remote address cannot be hashed into a ticket")
+        f.write_str(match self {
+            RemoteAddrError::NotDottedQuad => "remote address is not a dotted quad",
+            RemoteAddrError::OctetOutOfRange => "remote address has an octet over 255",
+            RemoteAddrError::NotLatin1 => "remote address is not Latin-1",
+            RemoteAddrError::TooLong => "remote address is too long",
+        })
     }
 }
 
-impl core::error::Error for BadRemoteAddr {}
+impl core::error::Error for RemoteAddrError {}
 
 /// Why a userid field could not be decoded by its `userid_type:` user data. Pyramid's
 /// decoders raise on all of these (a 500 for a ticket that carries a valid digest).
@@ -79,7 +95,7 @@ pub enum TicketError {
     /// tampered value (Pyramid's `BadTicket`).
     BadDigest,
     /// With `include_ip`, the remote address cannot be hashed (Pyramid raises).
-    BadRemoteAddr,
+    BadRemoteAddr(RemoteAddrError),
     /// The digest matched but the userid's `userid_type:` decoder failed (Pyramid
     /// raises).
     Userid(UseridError),
@@ -94,7 +110,7 @@ impl fmt::Display for TicketError {
             TicketError::MissingSeparator => f.write_str("userid is not followed by !"),
             TicketError::UseridNotUtf8 => f.write_str("ticket userid is not UTF-8"),
             TicketError::BadDigest => f.write_str("digest signature is not correct"),
-            TicketError::BadRemoteAddr => BadRemoteAddr.fmt(f),
+            TicketError::BadRemoteAddr(e) => e.fmt(f),
             TicketError::Userid(e) => e.fmt(f),
         }
     }
@@ -102,9 +118,9 @@ impl fmt::Display for TicketError {
 
 impl core::error::Error for TicketError {}
 
-impl From<BadRemoteAddr> for TicketError {
-    fn from(_: BadRemoteAddr) -> TicketError {
-        TicketError::BadRemoteAddr
+impl From<RemoteAddrError> for TicketError {
+    fn from(e: RemoteAddrError) -> TicketError {
+        TicketError::BadRemoteAddr(e)
     }
 }
 
@@ -132,7 +148,7 @@ pub enum RememberError {
         len: usize,
     },
     /// With `include_ip`, the remote address cannot be hashed.
-    BadRemoteAddr,
+    BadRemoteAddr(RemoteAddrError),
     /// `now` is before 1970 (Pyramid would write `-` into the hex timestamp) or not a
     /// number.
     TimeOutOfRange,
@@ -145,7 +161,7 @@ impl fmt::Display for RememberError {
             RememberError::ValueTooLong { len } => {
                 write!(f, "cookie value is too long to store ({len} bytes)")
             }
-            RememberError::BadRemoteAddr => BadRemoteAddr.fmt(f),
+            RememberError::BadRemoteAddr(e) => e.fmt(f),
             RememberError::TimeOutOfRange => f.write_str("time is before 1970 or not a number"),
         }
     }
@@ -153,9 +169,9 @@ impl fmt::Display for RememberError {
 
 impl core::error::Error for RememberError {}
 
-impl From<BadRemoteAddr> for RememberError {
-    fn from(_: BadRemoteAddr) -> RememberError {
-        RememberError::BadRemoteAddr
+impl From<RemoteAddrError> for RememberError {
+    fn from(e: RemoteAddrError) -> RememberError {
+        RememberError::BadRemoteAddr(e)
     }
 }
 

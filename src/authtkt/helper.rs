@@ -500,7 +500,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             ip.remember("h", "1.2.3.999", 0.0, &id, &[], None),
-            Err(RememberError::BadRemoteAddr)
+            Err(RememberError::BadRemoteAddr(
+                super::super::error::RemoteAddrError::OctetOutOfRange
+            ))
         );
     }
 }

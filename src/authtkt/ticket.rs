@@ -12,7 +12,7 @@ use core::fmt::{self, Write as _};
 
 use super::b64;
 use super::digest::{self, DigestInput, HashAlg, HexDigest};
-use super::error::{BadRemoteAddr, TicketError, UseridError};
+use super::error::{RemoteAddrError, TicketError, UseridError};
 
 /// The longest ticket accepted, in characters, once surrounding quotes are stripped:
 /// WebOb's `CookieProfile` refuses to set a longer value, so no Pyramid issues one.
@@ -193,7 +193,7 @@ impl Ticket {
         alg: HashAlg,
         secret: &[u8],
         ip: &str,
-    ) -> Result<HexDigest, BadRemoteAddr> {
+    ) -> Result<HexDigest, RemoteAddrError> {
         digest::calculate_digest(alg, secret, &self.digest_input(ip))
     }
 
@@ -213,7 +213,7 @@ impl Ticket {
     /// to the same ticket (Pyramid's layout would read `a` as a token); `remember` never
     /// writes such user data. User data ending in `"` does not come back (parsing strips
     /// quotes from both ends, in Pyramid too); no verified ticket has such user data.
-    pub fn render(&self, alg: HashAlg, secret: &[u8], ip: &str) -> Result<String, BadRemoteAddr> {
+    pub fn render(&self, alg: HashAlg, secret: &[u8], ip: &str) -> Result<String, RemoteAddrError> {
         let digest = self.digest(alg, secret, ip)?;
         let mut out = String::with_capacity(
             digest.as_str().len()
@@ -517,7 +517,7 @@ mod tests {
         );
         assert_eq!(
             Ticket::verify(alg, SECRET, &value, "1.2.3.400"),
-            Err(TicketError::BadRemoteAddr)
+            Err(TicketError::BadRemoteAddr(RemoteAddrError::OctetOutOfRange))
         );
         let upper = alloc::format!("{}{}", &value[..128], value[128..136].to_uppercase());
         let upper = alloc::format!("{upper}{}", &value[136..]);
