@@ -84,3 +84,15 @@ for case in PICKLES["benign"][:40]:
         if body[2:3] == b"\x95":
             inner = body[11:-1]
         write("pickle_frame", body[:2] + b"K\x01G@\x00\x00\x00\x00\x00\x00\x00" + inner + b"\x87.")
+# authtkt: the ticket values and Cookie headers the real pyramid 1.10.8 and 2.1 wrote
+# and read (tests/data/authtkt_vectors.json), secret "seekrit".
+AUTHTKT = json.load(open(os.path.join(HERE, "..", "tests", "data", "authtkt_vectors.json")))
+for data in AUTHTKT["by_pyramid_version"].values():
+    for case in data["identify"]:
+        header = case["request"].get("cookie_header")
+        if header:
+            write("authtkt", header)
+            write("authtkt", header.split("=", 1)[1])
+    for case in data["remember"]:
+        for cookie in case.get("decoded") or []:
+            write("authtkt", cookie["value"])

@@ -24,4 +24,6 @@ pub use parse::{
 };
 #[cfg(feature = "json")]
 pub(crate) use render::render_set_cookie_with;
-pub use render::{is_plain_attribute, render_removal, render_set_cookie, CookieAttributes};
+pub use render::{
+    is_plain_attribute, render_expired, render_removal, render_set_cookie, CookieAttributes,
+};

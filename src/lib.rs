@@ -14,6 +14,7 @@
 
 extern crate alloc;
 
+pub mod authtkt;
 pub mod codec;
 pub mod config;
 pub mod cookie;

@@ -1,7 +1,6 @@
 //! The demo as a Python app's peer: `--ini` with the ini of a CubicWeb 5 instance whose
 //! sessions are Pyramid 1.10 pickled cookies (`cubicweb.pyramid.default_session`), and
 //! the real pyramid 1.10.8 reading and writing the same cookies.
-
 // The demo and its helpers run on the wall clock.
 #![allow(clippy::disallowed_methods)]
 

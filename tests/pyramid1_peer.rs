@@ -1,7 +1,6 @@
 //! The real Pyramid 1.10.8 (`SignedCookieSessionFactory`, pickled frames) as a peer: a
 //! session written by Python is read and continued by Rust, and back, with what a
 //! CubicWeb session holds (non-ASCII text, big ints, floats, tuples, nested dicts).
-
 // The peer runs on the wall clock (Python reads `time.time()`), so these tests do too.
 #![allow(clippy::disallowed_methods)]
 

@@ -94,6 +94,23 @@ pub fn render_removal(
     out
 }
 
+/// Renders the header WebOb's `make_cookie(name, None, ...)` writes, which is what a
+/// `CookieProfile` (and so Pyramid's AuthTkt `forget`) sends: an empty value,
+/// `Max-Age=0`, `expires=Wed, 31-Dec-97 23:59:59 GMT`, and every other attribute of
+/// `attrs` as given (`secure`, `HttpOnly` and `SameSite` included, unlike
+/// `delete_cookie`). `attrs.max_age` is ignored.
+pub fn render_expired(name: &str, attrs: &CookieAttributes<'_>) -> String {
+    let attrs = CookieAttributes {
+        max_age: Some(0),
+        ..*attrs
+    };
+    let mut out = String::with_capacity(name.len() + 128);
+    out.push_str(name);
+    out.push('=');
+    push_attributes(&mut out, &attrs, Expires::Removed);
+    out
+}
+
 /// What `expires=` says; it is written exactly when `Max-Age` is.
 #[derive(Clone, Copy)]
 enum Expires {

@@ -32,5 +32,10 @@ pub extern "C" fn check() -> usize {
     let config = SessionConfig::pyramid("seekrit").build().ok();
     let session = config.as_ref().map(|c| CookieSession::load(c, value.as_deref().map(str::as_bytes), 3.0));
     let frame = pyramid_session::codec::postcard::encode(pyramid_session::codec::Accessed::Int(1), 2.0, &7u8);
-    usize::from(session.is_some()) + frame.map(|f| f.len()).unwrap_or(0)
+    let helper = pyramid_session::authtkt::AuthTktHelper::builder("seekrit", pyramid_session::authtkt::DomainStyle::Pyramid1)
+        .hashalg(pyramid_session::authtkt::HashAlg::legacy_md5())
+        .build()
+        .ok();
+    let identity = helper.as_ref().and_then(|h| h.identify(b"auth_tkt=x", "0.0.0.0", 3.0));
+    usize::from(session.is_some()) + frame.map(|f| f.len()).unwrap_or(0) + usize::from(identity.is_some())
 }
