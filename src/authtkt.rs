@@ -92,7 +92,7 @@ mod helper;
 mod ticket;
 
 pub use config::{Builder, DomainStyle};
-pub use cookie::request_domain;
+pub use cookie::{cookie_value_text, request_domain};
 pub use digest::{
     calculate_digest, encode_ip_timestamp, inner_digest, DigestInput, HashAlg, HexDigest,
     MAX_DIGEST_HEX_LEN, MAX_DIGEST_LEN,

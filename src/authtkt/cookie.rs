@@ -48,6 +48,16 @@ pub(super) fn ticket_cookie<'h>(header: &'h [u8], name: &str) -> Option<Cow<'h, 
     String::from_utf8(unescape(value)).ok().map(Cow::Owned)
 }
 
+/// A cookie value as it appears in a `Cookie` header (quoted or not, WebOb's `\054`
+/// escapes included) as the text Pyramid reads: what [`ticket_cookie`] reads for a
+/// cookie of that value. `None` where that refuses it.
+pub fn cookie_value_text(value: &str) -> Option<String> {
+    let mut header = Vec::with_capacity(value.len() + 2);
+    header.extend_from_slice(b"t=");
+    header.extend_from_slice(value.as_bytes());
+    ticket_cookie(&header, "t").map(Cow::into_owned)
+}
+
 /// Every byte is one WebOb's unquoted-value pattern takes, or part of an escape.
 fn unquoted_ok(value: &[u8]) -> bool {
     let mut i = 0;

@@ -13,6 +13,10 @@
 //!                         read a pickle on stdin, print it as tagged JSON on one line
 //!   pickle encode --protocol N [--hex]
 //!                         read tagged JSON on stdin, write the pickle (protocol 2, 4 or 5)
+//!   authtkt [--include-ip ADDR] verify VALUE [--now T] [--timeout N] [--reissue-time N]
+//!                         verify a Pyramid AuthTkt ticket, print it as one JSON object
+//!   authtkt [--include-ip ADDR] sign --userid V [--userid-type T] [--token T]... [--now T]
+//!                         print the ticket value Pyramid's remember() sets
 //! ```
 //!
 //! Secrets come from exactly one source: `--secret` options, `--secret-file` options, or
@@ -26,6 +30,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use pyramid_session::authtkt;
 use pyramid_session::codec::json::to_pyjson;
 use pyramid_session::codec::Serializer;
 use pyramid_session::cookie::push_http_date;
@@ -161,6 +166,70 @@ enum Command {
     /// or called (no secret needed).
     #[command(subcommand)]
     Pickle(PickleCommand),
+    /// Pyramid's AuthTkt login tickets (`auth_tkt`, `pauth_tkt`), as its
+    /// `AuthTktCookieHelper` makes and checks them (the secret is the policy's; --salt is
+    /// not used; --hashalg is one of sha512, sha384, sha256, sha224).
+    Authtkt(AuthtktArgs),
+}
+
+/// `authtkt`: the ticket's settings, then what to do.
+#[derive(Args, Debug)]
+struct AuthtktArgs {
+    /// Bind the ticket to this remote address (`include_ip`; IPv4 or IPv6, verbatim).
+    #[arg(long = "include-ip", value_name = "ADDR")]
+    include_ip: Option<String>,
+    #[command(subcommand)]
+    command: AuthtktCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuthtktCommand {
+    /// Verify a ticket value (as in the cookie, quoted or not); print one JSON object:
+    /// userid, userid_type, tokens, user_data, timestamp, and whether Pyramid's
+    /// `identify` at --now finds it expired or reissues it. A ticket whose digest,
+    /// layout or encoding is refused: exit 1 and the reason.
+    Verify {
+        /// The ticket value (use `--` before a value that starts with `-`).
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+        /// Time to judge the ticket at, in Unix seconds (default: now).
+        #[arg(long)]
+        now: Option<f64>,
+        /// The policy's `timeout` in seconds (default none; 0 is none).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// The policy's `reissue_time` in seconds (default none).
+        #[arg(long = "reissue-time")]
+        reissue_time: Option<u64>,
+    },
+    /// Print the ticket value `remember(request, userid, tokens=...)` sets, exactly as it
+    /// appears in `Set-Cookie` (quoted as WebOb quotes it).
+    Sign {
+        /// The userid.
+        #[arg(long, allow_hyphen_values = true)]
+        userid: String,
+        /// How the userid is encoded: int (CubicWeb's eids), b64unicode (a str, the
+        /// default) or b64str (bytes, given as UTF-8 text).
+        #[arg(long = "userid-type", value_enum, default_value = "b64unicode")]
+        userid_type: UseridType,
+        /// A token (repeatable), e.g. CubicWeb's `authticket_...`.
+        #[arg(long = "token")]
+        tokens: Vec<String>,
+        /// The ticket's time, in Unix seconds (default: now).
+        #[arg(long)]
+        now: Option<f64>,
+    },
+}
+
+/// `--userid-type`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum UseridType {
+    /// A Python int.
+    Int,
+    /// A Python str.
+    B64unicode,
+    /// Python bytes.
+    B64str,
 }
 
 /// The tagged JSON of `pickle decode` and `pickle encode`: plain JSON for what JSON holds
@@ -366,8 +435,144 @@ fn run(cli: Cli) -> Result<(), Failure> {
             writeln!(stdout, "{secret}")?;
         }
         Command::Pickle(command) => run_pickle(&mut stdout, command)?,
+        Command::Authtkt(args) => run_authtkt(&mut stdout, &cli.keys, args)?,
     }
     Ok(())
+}
+
+/// The AuthTkt helpers of the given secrets (the first signs, all verify).
+fn authtkt_helpers(
+    keys: &KeyArgs,
+    include_ip: bool,
+    timeout: Option<u64>,
+    reissue_time: Option<u64>,
+) -> Result<Vec<authtkt::AuthTktHelper>, Failure> {
+    let alg = authtkt::HashAlg::from_name(&keys.hashalg).ok_or_else(|| {
+        Failure(format!(
+            "--hashalg {:?}: AuthTkt tickets use sha512, sha384, sha256 or sha224",
+            keys.hashalg
+        ))
+    })?;
+    secrets(keys)?
+        .iter()
+        .map(|secret| {
+            Ok(
+                authtkt::AuthTktHelper::builder(secret, authtkt::DomainStyle::Pyramid2)
+                    .hashalg(alg)
+                    .include_ip(include_ip)
+                    .timeout(timeout)
+                    .reissue_time(reissue_time)
+                    .build()?,
+            )
+        })
+        .collect()
+}
+
+/// `authtkt verify` and `authtkt sign`.
+fn run_authtkt(out: &mut impl Write, keys: &KeyArgs, args: AuthtktArgs) -> Result<(), Failure> {
+    let ip = args.include_ip.as_deref();
+    let addr = ip.unwrap_or("0.0.0.0");
+    let clock = || SystemClock.now().as_secs_f64();
+    match args.command {
+        AuthtktCommand::Verify {
+            value,
+            now,
+            timeout,
+            reissue_time,
+        } => {
+            let now = now.unwrap_or_else(clock);
+            // `0` is no timeout, as in Pyramid.
+            let timeout = timeout.filter(|t| *t != 0);
+            let helpers = authtkt_helpers(keys, ip.is_some(), timeout, reissue_time)?;
+            // As in a `Cookie` header (quoted, `\054`), or already unquoted (a raw `,`).
+            let value = authtkt::cookie_value_text(&value).unwrap_or(value);
+            let mut first_error = None;
+            for helper in &helpers {
+                match helper.verify(&value, addr) {
+                    Ok(ticket) => {
+                        let json = ticket_json(helper, &ticket, now)?;
+                        writeln!(out, "{json}")?;
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            let e = first_error.map_or_else(|| "no secret".to_string(), |e| e.to_string());
+            return Err(Failure(format!("ticket refused: {e}")));
+        }
+        AuthtktCommand::Sign {
+            userid,
+            userid_type,
+            tokens,
+            now,
+        } => {
+            let now = now.unwrap_or_else(clock);
+            let helpers = authtkt_helpers(keys, ip.is_some(), None, None)?;
+            let helper = helpers.first().ok_or_else(|| Failure("no secret".into()))?;
+            let userid = match userid_type {
+                UseridType::Int => authtkt::UserId::Int(userid.trim().parse().map_err(|_| {
+                    Failure(format!(
+                        "--userid {userid:?} is not an int (--userid-type int)"
+                    ))
+                })?),
+                UseridType::B64unicode => authtkt::UserId::Text(userid),
+                UseridType::B64str => authtkt::UserId::Bytes(userid.into_bytes()),
+            };
+            let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            let headers = helper.remember("localhost", addr, now, &userid, &tokens, None)?;
+            let value = headers
+                .first()
+                .and_then(|h| h.split(';').next())
+                .and_then(|pair| pair.split_once('='))
+                .map(|(_, value)| value)
+                .ok_or_else(|| Failure("remember produced no cookie".into()))?;
+            writeln!(out, "{value}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `authtkt verify`'s JSON object for a verified ticket.
+fn ticket_json(
+    helper: &authtkt::AuthTktHelper,
+    ticket: &authtkt::Ticket,
+    now: f64,
+) -> Result<serde_json::Value, Failure> {
+    let userid = ticket
+        .userid()
+        .map_err(|e| Failure(format!("ticket refused: {e}")))?;
+    let userid = match userid {
+        authtkt::UserId::Int(n) => serde_json::Value::Number(n.to_string().parse()?),
+        authtkt::UserId::Text(text) => serde_json::Value::String(text),
+        // Bytes as Latin-1 text: one character per byte, nothing lost.
+        authtkt::UserId::Bytes(bytes) => {
+            serde_json::Value::String(bytes.iter().map(|b| char::from(*b)).collect())
+        }
+    };
+    let userid_type = ticket
+        .user_data()
+        .split('|')
+        .find_map(|d| d.strip_prefix("userid_type:"))
+        .map(|t| serde_json::Value::String(t.to_string()))
+        .unwrap_or(serde_json::Value::Null);
+    let expired = helper.is_expired(ticket, now);
+    let reissue = !expired && helper.reissue_due(ticket, now);
+    // `identify` drops empty tokens when it reissues (Pyramid issue 2750), not otherwise.
+    let tokens: Vec<&str> = ticket
+        .tokens()
+        .filter(|t| !(reissue && t.is_empty()))
+        .collect();
+    Ok(serde_json::json!({
+        "userid": userid,
+        "userid_type": userid_type,
+        "tokens": tokens,
+        "user_data": ticket.user_data(),
+        "timestamp": ticket.timestamp(),
+        "expired": expired,
+        "reissue": reissue,
+    }))
 }
 
 /// `pickle decode` and `pickle encode`: no secret; all output is written at the end, so
