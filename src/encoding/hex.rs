@@ -24,6 +24,14 @@ pub(crate) fn push_hex(bytes: &[u8], out: &mut String) {
     }
 }
 
+/// Writes `bytes` as lowercase hex into the start of `out` (at least twice as long), as
+/// [`push_hex`] does, without allocating.
+pub(crate) fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair.copy_from_slice(&digits(*b));
+    }
+}
+
 /// Appends `bytes` to a byte buffer as lowercase hex, as [`push_hex`] does.
 pub(crate) fn extend_hex(bytes: &[u8], out: &mut Vec<u8>) {
     for &b in bytes {
@@ -54,6 +62,9 @@ mod tests {
         let mut text = String::from("k:");
         push_hex(&bytes, &mut text);
         assert_eq!(text, "k:000fa5ff10");
+        let mut fixed = [0u8; 10];
+        write_hex(&bytes, &mut fixed);
+        assert_eq!(&fixed, b"000fa5ff10");
         let mut raw = b"\\u".to_vec();
         extend_hex(&0x00e9u16.to_be_bytes(), &mut raw);
         assert_eq!(raw, b"\\u00e9");

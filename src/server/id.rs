@@ -135,8 +135,8 @@ impl StoreKey {
     /// The hex SHA-256 of `id` ([`IdScheme::Hashed`]).
     pub fn hashed(id: &SessionId) -> StoreKey {
         let digest: [u8; 32] = Sha256::digest(id.0.as_bytes()).into();
-        let mut hex = Vec::with_capacity(64);
-        crate::encoding::hex::extend_hex(&digest, &mut hex);
+        let mut hex = [0u8; 64];
+        crate::encoding::hex::write_hex(&digest, &mut hex);
         StoreKey::from_ascii(&hex, true)
     }
 
