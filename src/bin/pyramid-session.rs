@@ -96,7 +96,7 @@ struct KeyArgs {
     salt: String,
     /// The salt of a known cookie format instead of --salt: pyramid (Pyramid's
     /// `SignedCookieSessionFactory` and CubicWeb's, `pyramid.session.`) or
-    /// pyramid_session_redis (`pyramid_session_redis.`).
+    /// pyramid-session-redis (`pyramid_session_redis.`); cubicweb is pyramid's.
     #[arg(long, global = true, value_enum, conflicts_with = "salt")]
     preset: Option<Preset>,
     /// Hash algorithm: sha224, sha256, sha384, sha512, sha512_224 or sha512_256.
