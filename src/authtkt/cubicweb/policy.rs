@@ -305,6 +305,20 @@ impl CubicWebAuth {
         matches.then_some(identity.userid)
     }
 
+    /// [`unauthenticated_userid`](Self::unauthenticated_userid) as an eid: `None` also
+    /// for a userid that is not an integer fitting `i64` (CubicWeb never writes one;
+    /// making it takes the secret), which Python would hand to `get_principals`.
+    pub fn unauthenticated_eid(
+        &self,
+        req: &mut AuthRequest,
+        kind: PolicyKind,
+        session: &mut impl SessionData,
+    ) -> Option<i64> {
+        self.unauthenticated_userid(req, kind, session)
+            .as_ref()
+            .and_then(eid)
+    }
+
     /// `request.authenticated_userid` with the `MultiAuthenticationPolicy`: the session
     /// policy, then the persistent one; the first eid the groups lookup knows wins
     /// (`groups(eid)` is CubicWeb's `get_principals`: `None` for an unknown user). When
@@ -312,9 +326,8 @@ impl CubicWebAuth {
     /// eid wins. The persistent policy is consulted (its cookie identified, maybe
     /// reissued) only when the session policy gave nobody.
     ///
-    /// A ticket whose userid is not an integer that fits `i64` (CubicWeb never writes
-    /// one; making it takes the secret) counts as nobody, where Python would hand it to
-    /// `get_principals`.
+    /// A ticket whose userid is not an eid counts as nobody
+    /// ([`unauthenticated_eid`](Self::unauthenticated_eid)).
     pub fn authenticated_userid<G>(
         &self,
         req: &mut AuthRequest,
@@ -322,11 +335,7 @@ impl CubicWebAuth {
         mut groups: impl FnMut(i64) -> Option<G>,
     ) -> Option<Authenticated<G>> {
         for policy in PolicyKind::ALL {
-            let Some(userid) = self
-                .unauthenticated_userid(req, policy, session)
-                .as_ref()
-                .and_then(eid)
-            else {
+            let Some(userid) = self.unauthenticated_eid(req, policy, session) else {
                 continue;
             };
             if !self.groups_principals {
@@ -359,10 +368,7 @@ impl CubicWebAuth {
     ) -> Principals<G> {
         let mut found: [Option<i64>; 2] = [None, None];
         for (slot, policy) in found.iter_mut().zip(PolicyKind::ALL) {
-            *slot = self
-                .unauthenticated_userid(req, policy, session)
-                .as_ref()
-                .and_then(eid);
+            *slot = self.unauthenticated_eid(req, policy, session);
         }
         let mut userids = Vec::with_capacity(2);
         for userid in found.iter().flatten() {
