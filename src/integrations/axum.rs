@@ -29,6 +29,18 @@
 //! `Vary: Cookie` and `Cache-Control: private`. A store failure turns the response into
 //! `503 Service Unavailable` with a JSON error. Responses with a 5xx status count as
 //! failed requests for `set_on_exception`.
+//!
+//! # CubicWeb logins
+//!
+//! [`SessionLayer::with_cubicweb_auth`] adds CubicWeb's login cookies (`auth_tkt`,
+//! `pauth_tkt`, [`crate::authtkt::cubicweb`]) on top of the session, in either mode and
+//! with any store: handlers extract an [`Auth`] for the authenticated user's eid,
+//! [`Auth::login`] and [`Auth::logout`]. The login ticket lives in the session, so a
+//! Rust service and a CubicWeb instance sharing the session store (and the AuthTkt
+//! secrets) share their logins. The login cookies' `Set-Cookie` headers (reissues
+//! included) come before the session cookie's; a store failure that replaces the answer
+//! with a `503` drops them too. See [`AuthConfig`] for the groups lookup and the remote
+//! address.
 
 extern crate std;
 
@@ -41,8 +53,9 @@ use core::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::http::{Request, Response};
+use axum::http::{HeaderValue, Request, Response};
 use axum::response::IntoResponse;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -56,8 +69,10 @@ use crate::server::{AsyncStore, BoxFuture, Pending, ServerConfig, ServerSession}
 use crate::session::{Modifier, SessionData};
 use crate::time::{Clock, SystemClock};
 
+mod auth;
 mod error;
 
+pub use auth::{Auth, AuthConfig};
 pub use error::SessionError;
 
 #[derive(Clone)]
@@ -73,6 +88,7 @@ enum Mode {
 struct Shared {
     mode: Mode,
     clock: Arc<dyn Clock>,
+    auth: Option<Arc<AuthConfig>>,
 }
 
 /// The system clock as Unix seconds (what `time.time()` returns in Python): a shortcut
@@ -95,6 +111,7 @@ impl core::fmt::Debug for SessionLayer {
         };
         f.debug_struct("SessionLayer")
             .field("mode", &mode)
+            .field("cubicweb_auth", &self.shared.auth.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +124,7 @@ impl SessionLayer {
             shared: Arc::new(Shared {
                 mode: Mode::Cookie(config),
                 clock: Arc::new(SystemClock),
+                auth: None,
             }),
         }
     }
@@ -121,7 +139,21 @@ impl SessionLayer {
                     store: Arc::new(store),
                 },
                 clock: Arc::new(SystemClock),
+                auth: None,
             }),
+        }
+    }
+
+    /// Adds CubicWeb's logins on top of the session: handlers get an [`Auth`] (the
+    /// authenticated user, login, logout), and responses the login cookies' headers
+    /// (see [CubicWeb logins](self#cubicweb-logins)). Works in both modes and with any
+    /// store: the login ticket lives in the session.
+    #[must_use]
+    pub fn with_cubicweb_auth(self, auth: impl Into<AuthConfig>) -> SessionLayer {
+        let mut shared = (*self.shared).clone();
+        shared.auth = Some(Arc::new(auth.into()));
+        SessionLayer {
+            shared: Arc::new(shared),
         }
     }
 
@@ -415,6 +447,7 @@ where
                     State::Pending(Pending::start(config, header.as_deref(), now))
                 }
             };
+            let auth_config = shared.auth.clone();
             let session = Session {
                 inner: Arc::new(Mutex::new(Inner {
                     state,
@@ -425,12 +458,37 @@ where
                 shared,
             };
             request.extensions_mut().insert(session.clone());
+            let auth = auth_config.map(|config| {
+                let auth = Auth::start(config, &request, header.as_deref(), now, session.clone());
+                request.extensions_mut().insert(auth.clone());
+                auth
+            });
             let mut response = inner.call(request).await?;
             let failed = response.status().is_server_error();
+            // The login cookies first, then the session cookie: Pyramid's order.
+            let mut auth_used = false;
+            if let Some(auth) = auth {
+                let (set_cookie, used) = auth.finish().await;
+                auth_used = used;
+                for value in set_cookie {
+                    match HeaderValue::from_str(&value) {
+                        Ok(value) => {
+                            response.headers_mut().append(SET_COOKIE, value);
+                        }
+                        Err(_) => {
+                            return Ok(SessionError::Finish(FinishError::Encode).into_response())
+                        }
+                    }
+                }
+            }
             match session.finish(failed).await {
                 Ok((cookie, used)) => {
-                    if apply_session_headers(response.headers_mut(), cookie.as_deref(), used)
-                        .is_err()
+                    if apply_session_headers(
+                        response.headers_mut(),
+                        cookie.as_deref(),
+                        used || auth_used,
+                    )
+                    .is_err()
                     {
                         return Ok(SessionError::Finish(FinishError::Encode).into_response());
                     }

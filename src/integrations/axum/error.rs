@@ -7,6 +7,7 @@ use alloc::string::ToString;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 
+use crate::authtkt::cubicweb::LoginError;
 use crate::error::{FinishError, RandomError, ServerError};
 
 /// A session operation that failed. As a response: `503` with a JSON error for store
@@ -22,6 +23,11 @@ pub enum SessionError {
     Random,
     /// The handler ran without [`SessionLayer`](super::SessionLayer).
     LayerMissing,
+    /// A login could not make its cookies ([`Auth::login`](super::Auth::login)).
+    Login(LoginError),
+    /// The handler asked for [`Auth`](super::Auth) without
+    /// [`SessionLayer::with_cubicweb_auth`](super::SessionLayer::with_cubicweb_auth).
+    AuthMissing,
 }
 
 impl core::fmt::Display for SessionError {
@@ -31,6 +37,10 @@ impl core::fmt::Display for SessionError {
             SessionError::Finish(e) => e.fmt(f),
             SessionError::Random => f.write_str("random source failed"),
             SessionError::LayerMissing => f.write_str("SessionLayer is not installed"),
+            SessionError::Login(e) => write!(f, "login failed: {e}"),
+            SessionError::AuthMissing => {
+                f.write_str("SessionLayer::with_cubicweb_auth is not installed")
+            }
         }
     }
 }
@@ -74,6 +84,8 @@ impl SessionError {
             }
             SessionError::Server(ServerError::Protocol(_)) => "session layer error",
             SessionError::LayerMissing => "session layer missing",
+            SessionError::Login(_) => "login cookie could not be produced",
+            SessionError::AuthMissing => "authentication layer missing",
         }
     }
 }
