@@ -201,7 +201,9 @@ fn secret(opts: &Options) -> String {
         return secret;
     }
     let file = data_file(opts, "secret.txt");
-    let path = file.to_str().unwrap_or_else(|| fail("the data directory is not UTF-8".into()));
+    let path = file
+        .to_str()
+        .unwrap_or_else(|| fail("the data directory is not UTF-8".into()));
     make_private(path);
     if let Ok(secret) = std::fs::read_to_string(path) {
         return secret.trim().to_string();

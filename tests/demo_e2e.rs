@@ -145,7 +145,11 @@ fn sessions_survive_a_restart_with_the_default_store() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(in_cwd, ["pyramid-session-demo"], "the working directory holds only it");
+    assert_eq!(
+        in_cwd,
+        ["pyramid-session-demo"],
+        "the working directory holds only it"
+    );
 }
 
 #[test]
