@@ -339,11 +339,8 @@ async fn index(session: Session, headers: HeaderMap) -> Result<Response, Session
 <button id="login" type="submit">Log in</button></form>"#
         ),
     };
-    let page = Html(format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>pyramid-session demo</title></head>
-<body><h1>pyramid-session demo</h1><ul id="flash">{flash_html}</ul>{body}</body></html>"#
-    ));
-    let mut response = page.into_response();
+    let flash = format!(r#"<ul id="flash" class="flash" role="status">{flash_html}</ul>"#);
+    let mut response = page("pyramid-session demo", &format!("{flash}{body}")).into_response();
     if let Some(t) = login_cookie {
         let cookie = format!("{LOGIN_CSRF_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict");
         if let Ok(value) = cookie.parse() {
@@ -351,6 +348,42 @@ async fn index(session: Session, headers: HeaderMap) -> Result<Response, Session
         }
     }
     Ok(response)
+}
+
+/// The demo's small stylesheet: readable on a phone and a desktop alike.
+const STYLE: &str = "\
+:root{color-scheme:light dark;--accent:#2b6cb0}\
+body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}\
+h1{font-size:1.5rem;border-bottom:2px solid var(--accent);padding-bottom:.3rem}\
+form{margin:1rem 0}label{display:block;margin-bottom:.5rem}\
+input{font:inherit;padding:.3rem .5rem;margin-left:.5rem}\
+button{font:inherit;padding:.4rem 1rem;border:0;border-radius:.3rem;background:var(--accent);color:#fff;cursor:pointer}\
+.flash{list-style:none;padding:.6rem 1rem;border-left:4px solid #38a169;background:#38a16922}\
+.flash:empty{display:none}\
+.error{padding:.6rem 1rem;border-left:4px solid #c53030;background:#c5303022}";
+
+/// A whole HTML page: viewport, stylesheet, the title as the heading.
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><style>{STYLE}</style></head>
+<body><h1>{title}</h1>{body}</body></html>"#
+    ))
+}
+
+/// An HTML error page with `status`.
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        r#"<p id="error" class="error" role="alert">{}</p><p><a href="/">Back to the demo</a></p>"#,
+        escape(message)
+    );
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    (status, page(&title, &body)).into_response()
 }
 
 type FormData = Form<HashMap<String, String>>;
@@ -361,7 +394,10 @@ async fn checked(session: &Session, form: &HashMap<String, String>) -> Result<bo
 }
 
 fn forbidden() -> Response {
-    (StatusCode::FORBIDDEN, "bad CSRF token").into_response()
+    error_page(
+        StatusCode::FORBIDDEN,
+        "This form has expired or did not come from this site (bad CSRF token). Reload the page and try again.",
+    )
 }
 
 /// The form's user name, if it has at most [`MAX_USER_LEN`] characters.
@@ -371,7 +407,10 @@ fn user_name(form: &HashMap<String, String>) -> Option<String> {
 }
 
 fn user_name_too_long() -> Response {
-    (StatusCode::BAD_REQUEST, "user name too long").into_response()
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "User names have at most 64 characters.",
+    )
 }
 
 /// Logs `user` in: a new session id, a new CSRF token, the user name.
@@ -441,7 +480,10 @@ fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
 /// demo's own, or a `Sec-Fetch-Site` other than `same-origin` / `none`.
 async fn same_origin_posts(request: Request, next: Next) -> Response {
     if request.method() == Method::POST && !same_origin(request.headers()) {
-        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Cross-site request refused: this form was posted from another site.",
+        );
     }
     next.run(request).await
 }

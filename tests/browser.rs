@@ -180,6 +180,49 @@ impl Driver {
         );
     }
 
+    /// Saves a screenshot of the page as `target/browser-screenshots/NAME.png`.
+    fn screenshot(&self, name: &str) {
+        use base64::Engine as _;
+        let png = self.call("GET", &self.session_path("/screenshot"), None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    /// Runs `script` in the page and returns its value.
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            &self.session_path("/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// True when the element is shown (WebDriver's "is displayed").
+    fn displayed(&self, css: &str) -> bool {
+        let id = self.find(css);
+        self.call(
+            "GET",
+            &self.session_path(&format!("/element/{id}/displayed")),
+            None,
+        ) == true
+    }
+
+    /// Checks what every page of the demo has: a viewport and the stylesheet applied.
+    fn check_page_frame(&self) {
+        let viewport = self
+            .script("var m = document.querySelector('meta[name=viewport]'); return m && m.content");
+        assert_eq!(viewport, "width=device-width, initial-scale=1");
+        let width = self.script("return getComputedStyle(document.body).maxWidth");
+        assert_eq!(width, "576px", "the stylesheet is applied");
+        assert!(self.displayed("h1"));
+    }
+
     fn cookies(&self) -> Vec<Value> {
         self.call("GET", &self.session_path("/cookie"), None)
             .as_array()
@@ -215,12 +258,18 @@ fn browser_login_count_logout() {
     let browser = Driver::start();
     browser.goto(&demo.url("/"));
     assert!(browser.page().contains("Not logged in."));
+    browser.check_page_frame();
+    assert!(!browser.displayed("#flash"), "no messages, no box");
+    browser.screenshot("1-login");
 
     browser.type_into("#user-input", "ada");
     browser.click("#login");
     browser.wait_text("#user", "ada");
     browser.wait_text("#count", "0");
     browser.text_where("#flash", |t| t.contains("Welcome, ada!"));
+    assert!(browser.displayed("#flash"), "the flash message is visible");
+    browser.check_page_frame();
+    browser.screenshot("2-logged-in");
 
     browser.click("#increment");
     browser.wait_text("#count", "1");
@@ -248,9 +297,20 @@ fn browser_login_count_logout() {
         "{from_js}"
     );
 
+    // A form whose token was tampered with: the HTML 403 page.
+    browser.script("document.querySelector('input[name=csrf_token]').value = 'x'; return 1");
+    browser.click("#increment");
+    browser.text_where("#error", |t| t.contains("bad CSRF token"));
+    browser.check_page_frame();
+    assert!(browser.page().contains("403 Forbidden"));
+    browser.screenshot("3-forbidden");
+    browser.goto(&demo.url("/"));
+    browser.wait_text("#count", "2");
+
     browser.click("#logout");
     browser.find("#anonymous");
     browser.text_where("#flash", |t| t.contains("Logged out."));
+    browser.screenshot("4-logged-out");
     // Reload: still logged out, the counter is gone.
     browser.goto(&demo.url("/"));
     assert!(browser.page().contains("id=\"anonymous\""));
