@@ -431,7 +431,7 @@ mod sqlite {
     }
 }
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 use common::BlockOn;
 
 /// Wraps an async store connected on `rt` for the blocking suite.
@@ -446,7 +446,7 @@ fn blocking<S>(
     }
 }
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -464,7 +464,7 @@ fn wall_clock() -> f64 {
         .as_secs_f64()
 }
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod servers;
 
 /// Shifts the contract's fixed clock to the real one.
@@ -829,3 +829,189 @@ mod postgres_store {
     }
 }
 
+/// CubicWeb's `cw_CWSession` rows (`CubicWebStore`), in a database made from the DDL
+/// CubicWeb 5.0.1 generates (`tests/data/cw_sql_schema.json`) and the two rows the store
+/// looks up (`tests/cubicweb_store.rs` runs it against databases CubicWeb made itself):
+/// the store allocates the ids (eids), records hold Python state, versions derive from
+/// the row, the expiry from the modification date, and nothing expires in the store.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod cubicweb_store {
+    use super::*;
+    use pyramid_session::store::cubicweb::{CubicWebOptions, CubicWebStore};
+
+    /// The session timeout the store derives expiries with.
+    const TIMEOUT: f64 = 1200.0;
+
+    /// Eids this database never allocates.
+    fn unknown_eid(n: u8) -> StoreKey {
+        IdScheme::Allocated.key(&SessionId::parse(&format!("{}", 900_000 + u32::from(n))).unwrap())
+    }
+
+    /// The payload as a record whose state holds it as Python bytes; `created` is the
+    /// row's creation date, the time of the suite's creates.
+    fn record(payload: &[u8]) -> Vec<u8> {
+        let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+        format!(r#"{{"created": {NOW:?}, "state": {{"d": {{"$bytes": "{hex}"}}}}}}"#).into_bytes()
+    }
+
+    fn modified_plus_timeout(_expires_at: f64, now: f64) -> f64 {
+        now + TIMEOUT
+    }
+
+    const CUBICWEB: Flavour = Flavour {
+        key: unknown_eid,
+        data: record,
+        counting: false,
+        touch_keeps_version: false,
+        expiry_tolerance: 0.01,
+        allocates: true,
+        loaded_expiry: modified_plus_timeout,
+        expires: false,
+    };
+
+    fn options() -> CubicWebOptions {
+        CubicWebOptions::new("https://example.org")
+            .with_timeout(std::time::Duration::from_secs_f64(TIMEOUT))
+    }
+
+    /// CubicWeb's DDL for `dialect` (`sqlite` or `postgres`), and the rows the store needs.
+    fn schema(dialect: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/cw_sql_schema.json"
+        ))
+        .unwrap();
+        let ddl: Value = serde_json::from_str(&text).unwrap();
+        let ddl = &ddl[dialect];
+        let mut sql: Vec<String> = Vec::new();
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        };
+        sql.extend(strings(&ddl["system_tables"]));
+        for relation in ddl["meta_relations"].as_object().unwrap().values() {
+            sql.extend(strings(&relation["sql"]));
+        }
+        sql.extend(strings(&ddl["CWSession_ddl"]));
+        sql.extend(strings(&ddl["CWUser_ddl"]));
+        sql.extend(
+            [
+                "CREATE TABLE cw_CWEType (cw_eid integer PRIMARY KEY REFERENCES entities (eid), cw_name text)",
+                "CREATE TABLE cw_CWSource (cw_eid integer PRIMARY KEY REFERENCES entities (eid), cw_name text, cw_type text)",
+                "INSERT INTO entities (eid, type) VALUES (1, 'CWSource'), (37, 'CWEType')",
+                "INSERT INTO cw_CWEType (cw_eid, cw_name) VALUES (37, 'CWSession')",
+                "INSERT INTO cw_CWSource (cw_eid, cw_name, cw_type) VALUES (1, 'system', 'native')",
+                "UPDATE entities_id_seq SET last = 100",
+            ]
+            .map(String::from),
+        );
+        sql
+    }
+
+    fn config() -> ServerConfig {
+        server_config(100_000).with_id_scheme(IdScheme::Allocated)
+    }
+
+    #[cfg(feature = "sqlite")]
+    mod sqlite {
+        use super::*;
+
+        fn database() -> (servers::TempDir, CubicWebStore) {
+            let dir = servers::TempDir::new("cubicweb-contract");
+            let path = dir.0.join("cw.sqlite");
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for statement in schema("sqlite") {
+                conn.execute_batch(&statement).unwrap();
+            }
+            drop(conn);
+            let store = CubicWebStore::open_sqlite(&path, options()).unwrap();
+            (dir, store)
+        }
+
+        #[test]
+        fn cubicweb_sqlite_store_contract() {
+            let (_dir, store) = database();
+            contract_with(&store, &CUBICWEB);
+        }
+
+        #[test]
+        fn cubicweb_sqlite_store_concurrent_increments() {
+            let (_dir, store) = database();
+            assert_eq!(concurrent_increments_with(Arc::new(store), config()), 2000);
+        }
+
+        #[test]
+        fn async_cubicweb_sqlite_store_contract() {
+            let (_dir, store) = database();
+            let rt = runtime();
+            contract_with(
+                &BlockOn {
+                    store,
+                    rt: rt.handle().clone(),
+                },
+                &CUBICWEB,
+            );
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    mod postgres {
+        use super::servers::PostgresServer;
+        use super::*;
+
+        fn database(server: &PostgresServer, name: &str) -> String {
+            let rt = runtime();
+            rt.block_on(async {
+                let (client, connection) =
+                    tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                let (client, connection) =
+                    tokio_postgres::connect(&server.url_for(name), tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                for statement in schema("postgres") {
+                    client.batch_execute(&statement).await.unwrap();
+                }
+            });
+            server.url_for(name)
+        }
+
+        #[test]
+        fn cubicweb_postgres_store_contract() {
+            let server = PostgresServer::start();
+            let store =
+                CubicWebStore::open_postgres(&database(&server, "cw_sync"), options()).unwrap();
+            contract_with(&store, &CUBICWEB);
+            let rt = runtime();
+            let url = database(&server, "cw_async");
+            let store = rt
+                .block_on(CubicWebStore::connect_postgres(&url, options()))
+                .unwrap();
+            contract_with(
+                &BlockOn {
+                    store,
+                    rt: rt.handle().clone(),
+                },
+                &CUBICWEB,
+            );
+        }
+
+        #[test]
+        fn cubicweb_postgres_store_concurrent_increments() {
+            let server = PostgresServer::start();
+            let store =
+                CubicWebStore::open_postgres(&database(&server, "cw_inc"), options()).unwrap();
+            assert_eq!(concurrent_increments_with(Arc::new(store), config()), 2000);
+        }
+    }
+}
