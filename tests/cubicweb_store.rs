@@ -35,7 +35,7 @@ const BASE_URL: &str = "https://testing.cubicweb/";
 const SECRET: &str = "test";
 /// The devtools admin's password.
 const ADMIN_PASSWORD: &str = "gingkow";
-/// The builder's change it when the instance it makes changes.
+/// Bump it when the instance the builder makes changes (the cached template is rebuilt).
 const TEMPLATE_VERSION: &str = "v1";
 
 fn now() -> f64 {

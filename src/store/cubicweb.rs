@@ -62,7 +62,11 @@
 //! * **Remove** and **RemoveIf** never delete: Python may still hold the eid (its
 //!   in-process entity cache, a cookie it will present again). They write the empty
 //!   state `{}` instead, which is what a Python logout leaves once the ticket key is
-//!   gone. The row stays, as every row CubicWeb ever wrote stays.
+//!   gone. The row stays, as every row CubicWeb ever wrote stays. (`Remove` carries no
+//!   time: its modification date is the wall clock's.)
+//!
+//! An eid allocated for a create whose rows then fail to be written is not reused, as
+//! in CubicWeb.
 //!
 //! The state is held as tagged JSON ([`PyValue::to_tagged`](crate::pickle::PyValue::to_tagged)),
 //! as for the other Python-shared stores: tuples (`pending_insert`'s `(eid, rtype,
