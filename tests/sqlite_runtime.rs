@@ -258,7 +258,7 @@ fn async_sqlite_outside_tokio_runs_inline() {
     let create = AsyncStore::execute(
         &store,
         StoreOp::Create {
-            key: k,
+            key: Some(k),
             data: b"x",
             expires_at: (NOW + 1.0).into(),
             now: NOW.into(),

@@ -224,7 +224,7 @@ mod postgres {
         rt.block_on(async {
             use pyramid_session::server::{AsyncStore, StoreOp};
             let create = |key, expires_at: f64| StoreOp::Create {
-                key,
+                key: Some(key),
                 data: b"x",
                 expires_at: expires_at.into(),
                 now: NOW.into(),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use pyramid_session::driver;
 use pyramid_session::server::{
-    CreateOutcome, IdCookieFormat, Pending, Record, RemoveOutcome, SaveOutcome, ServerConfig,
-    SessionId, Store, StoreExt, StoreKey,
+    CreateOutcome, IdCookieFormat, IdScheme, Pending, Record, RemoveOutcome, SaveOutcome,
+    ServerConfig, SessionId, Store, StoreExt, StoreKey,
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::{OsRandom, SessionConfig};
@@ -26,7 +26,7 @@ fn key(n: u8) -> StoreKey {
 
 /// How a store's keys, records and versions look to the suite.
 pub struct Flavour {
-    /// The key of record `n`.
+    /// The key of record `n` (for an allocating store: a key it never allocated).
     pub key: fn(u8) -> StoreKey,
     /// The record the suite writes for `payload`: the payload itself for the stores that
     /// hold any bytes.
@@ -36,8 +36,22 @@ pub struct Flavour {
     pub counting: bool,
     /// A touch keeps the version (a store whose touch rewrites the record changes it).
     pub touch_keeps_version: bool,
-    /// How far a loaded expiry may be from the one written.
+    /// How far a loaded expiry may be from the one expected.
     pub expiry_tolerance: f64,
+    /// The store allocates the ids (`IdScheme::Allocated`): creates carry no key.
+    pub allocates: bool,
+    /// The expiry a load reports after a write of `(expires_at, now)`: the one written,
+    /// for the stores that keep it; a store that derives it (CubicWeb's rows: the
+    /// modification date plus its timeout) says how.
+    pub loaded_expiry: fn(f64, f64) -> f64,
+    /// Records past their expiry are invisible and cannot be written. A store that does
+    /// not expire records (CubicWeb's) reports the expiry and leaves it to the core.
+    pub expires: bool,
+}
+
+/// The expiry written.
+fn as_written(expires_at: f64, _now: f64) -> f64 {
+    expires_at
 }
 
 /// The crate's own stores: hashed keys, any bytes, counting versions, exact expiries.
@@ -47,18 +61,39 @@ pub const COUNTING: Flavour = Flavour {
     counting: true,
     touch_keeps_version: true,
     expiry_tolerance: 0.01,
+    allocates: false,
+    loaded_expiry: as_written,
+    expires: true,
 };
 
 impl Flavour {
-    fn created(&self, outcome: CreateOutcome) -> u64 {
-        let CreateOutcome::Created { version } = outcome else {
-            panic!("not created: {outcome:?}");
+    fn version(&self, outcome: CreateOutcome) -> u64 {
+        let version = match outcome {
+            CreateOutcome::Created { version } if !self.allocates => version,
+            CreateOutcome::Allocated { version, .. } if self.allocates => version,
+            other => panic!("not created as this store creates: {other:?}"),
         };
         if self.counting {
             assert_eq!(version, 1, "create answers version 1");
         }
         assert_ne!(version, 0, "versions are never 0");
         version
+    }
+
+    /// A create of slot `n` (or, for an allocating store, of a new id): its key and
+    /// version.
+    fn create<S: Store>(&self, store: &S, n: u8, data: &[u8], e: f64, now: f64) -> (StoreKey, u64) {
+        if self.allocates {
+            let outcome = store.allocate(data, e, now).unwrap();
+            let CreateOutcome::Allocated { id, .. } = &outcome else {
+                panic!("an allocating store answers Allocated: {outcome:?}");
+            };
+            let key = IdScheme::Allocated.key(id);
+            (key, self.version(outcome))
+        } else {
+            let key = (self.key)(n);
+            (key, self.version(store.create(&key, data, e, now).unwrap()))
+        }
     }
 
     fn saved(&self, outcome: SaveOutcome, before: u64) -> u64 {
@@ -73,11 +108,13 @@ impl Flavour {
         version
     }
 
-    fn expiry(&self, record: &Record, want: f64) {
+    /// The loaded expiry after a write of `(written, now)`.
+    fn expiry(&self, record: &Record, written: f64, now: f64) {
         let got = record.expires_at.as_secs_f64();
+        let want = (self.loaded_expiry)(written, now);
         assert!(
             (got - want).abs() < self.expiry_tolerance,
-            "expires at {got}, written {want}"
+            "expires at {got}, expected {want}"
         );
     }
 }
@@ -89,23 +126,40 @@ pub fn contract<S: Store>(store: &S) {
 
 /// The contract, for a store of flavour `f`.
 pub fn contract_with<S: Store>(store: &S, f: &Flavour) {
-    let (key, d) = (f.key, f.data);
-    let k = key(1);
+    let d = f.data;
     // load never creates
-    assert_eq!(store.load(&k, NOW).unwrap(), None);
-    assert_eq!(store.load(&k, NOW).unwrap(), None);
-    // create is insert-if-absent, version 1 (counting)
-    let v1 = f.created(store.create(&k, &d(b"one"), NOW + 100.0, NOW).unwrap());
-    assert!(
-        !store
-            .create(&k, &d(b"other"), NOW + 100.0, NOW)
-            .unwrap()
-            .is_created(),
-        "create must not overwrite"
-    );
+    let unknown = (f.key)(1);
+    assert_eq!(store.load(&unknown, NOW).unwrap(), None);
+    assert_eq!(store.load(&unknown, NOW).unwrap(), None);
+    // create is insert-if-absent, version 1 (counting); the id scheme decides who makes
+    // the key, and a store serves one kind
+    let (k, v1) = f.create(store, 1, &d(b"one"), NOW + 100.0, NOW);
+    if f.allocates {
+        let (other, _) = f.create(store, 1, &d(b"other"), NOW + 100.0, NOW);
+        assert_ne!(other, k, "every create allocates a new id");
+        store.remove(&other).unwrap();
+        assert!(
+            store
+                .create(&unknown, &d(b"keyed"), NOW + 100.0, NOW)
+                .is_err(),
+            "an allocating store refuses a keyed create"
+        );
+    } else {
+        assert!(
+            !store
+                .create(&k, &d(b"other"), NOW + 100.0, NOW)
+                .unwrap()
+                .is_created(),
+            "create must not overwrite"
+        );
+        assert!(
+            store.allocate(&d(b"keyless"), NOW + 100.0, NOW).is_err(),
+            "a keyed store allocates no ids"
+        );
+    }
     let r = store.load(&k, NOW).unwrap().unwrap();
     assert_eq!((r.data.as_slice(), r.version), (&d(b"one")[..], v1));
-    f.expiry(&r, NOW + 100.0);
+    f.expiry(&r, NOW + 100.0, NOW);
     // save is compare-and-set
     assert_eq!(
         store.save(&k, &d(b"stale"), 7, NOW + 100.0, NOW).unwrap(),
@@ -117,7 +171,7 @@ pub fn contract_with<S: Store>(store: &S, f: &Flavour) {
     );
     let r = store.load(&k, NOW).unwrap().unwrap();
     assert_eq!((r.data.as_slice(), r.version), (&d(b"two")[..], v2));
-    f.expiry(&r, NOW + 200.0);
+    f.expiry(&r, NOW + 200.0, NOW);
     // touch moves the expiry only
     assert!(store.touch(&k, NOW + 300.0, NOW).unwrap().is_touched());
     let r = store.load(&k, NOW).unwrap().unwrap();
@@ -127,25 +181,23 @@ pub fn contract_with<S: Store>(store: &S, f: &Flavour) {
     }
     assert_ne!(r.version, 0);
     let v3 = r.version;
-    f.expiry(&r, NOW + 300.0);
-    // expired records are invisible, cannot be saved or touched, and free the key
-    assert_eq!(store.load(&k, NOW + 301.0).unwrap(), None);
-    assert_eq!(
-        store
-            .save(&k, &d(b"late"), v3, NOW + 900.0, NOW + 301.0)
-            .unwrap(),
-        SaveOutcome::Missing
-    );
-    assert!(!store
-        .touch(&k, NOW + 900.0, NOW + 301.0)
-        .unwrap()
-        .is_touched());
-    let again = f.created(
-        store
-            .create(&k, &d(b"again"), NOW + 900.0, NOW + 301.0)
-            .unwrap(),
-    );
-    assert_eq!(store.load(&k, NOW + 301.0).unwrap().unwrap().version, again);
+    f.expiry(&r, NOW + 300.0, NOW);
+    let late = NOW + 301.0 + (f.loaded_expiry)(0.0, 0.0).max(0.0);
+    if f.expires {
+        // expired records are invisible, cannot be saved or touched, and free the key
+        assert_eq!(store.load(&k, late).unwrap(), None);
+        assert_eq!(
+            store.save(&k, &d(b"late"), v3, late + 600.0, late).unwrap(),
+            SaveOutcome::Missing
+        );
+        assert!(!store.touch(&k, late + 600.0, late).unwrap().is_touched());
+    } else {
+        // an expired record is reported with its expiry, for the core to refuse
+        let r = store.load(&k, late).unwrap().unwrap();
+        assert!(r.expires_at.as_secs_f64() <= late, "{:?}", r.expires_at);
+    }
+    let (k, again) = f.create(store, 1, &d(b"again"), late + 600.0, late);
+    assert_eq!(store.load(&k, late).unwrap().unwrap().version, again);
     // remove; saving or touching afterwards never resurrects
     store.remove(&k).unwrap();
     store.remove(&k).unwrap();
@@ -160,16 +212,18 @@ pub fn contract_with<S: Store>(store: &S, f: &Flavour) {
     assert_eq!(store.load(&k, NOW).unwrap(), None);
     // keys are independent; binary data round-trips
     let data: Vec<u8> = (0..=255).collect();
-    f.created(store.create(&key(2), &d(&data), NOW + 10.0, NOW).unwrap());
-    f.created(store.create(&key(3), &d(b""), NOW + 10.0, NOW).unwrap());
-    assert_eq!(store.load(&key(2), NOW).unwrap().unwrap().data, d(&data));
-    assert_eq!(store.load(&key(3), NOW).unwrap().unwrap().data, d(b""));
-    store.remove(&key(2)).unwrap();
-    store.remove(&key(3)).unwrap();
+    let (k2, _) = f.create(store, 2, &d(&data), NOW + 10.0, NOW);
+    let (k3, _) = f.create(store, 3, &d(b""), NOW + 10.0, NOW);
+    assert_eq!(store.load(&k2, NOW).unwrap().unwrap().data, d(&data));
+    assert_eq!(store.load(&k3, NOW).unwrap().unwrap().data, d(b""));
+    store.remove(&k2).unwrap();
+    store.remove(&k3).unwrap();
     // remove_if removes a live record only at the expected version
-    let k = key(4);
-    assert_eq!(store.remove_if(&k, 1, NOW).unwrap(), RemoveOutcome::Missing);
-    let w1 = f.created(store.create(&k, &d(b"one"), NOW + 100.0, NOW).unwrap());
+    assert_eq!(
+        store.remove_if(&(f.key)(4), 1, NOW).unwrap(),
+        RemoveOutcome::Missing
+    );
+    let (k, w1) = f.create(store, 4, &d(b"one"), NOW + 100.0, NOW);
     let w2 = f.saved(
         store.save(&k, &d(b"two"), w1, NOW + 100.0, NOW).unwrap(),
         w1,
@@ -179,11 +233,13 @@ pub fn contract_with<S: Store>(store: &S, f: &Flavour) {
         RemoveOutcome::Conflict
     );
     assert_eq!(store.load(&k, NOW).unwrap().unwrap().data, d(b"two"));
-    assert_eq!(
-        store.remove_if(&k, w2, NOW + 101.0).unwrap(),
-        RemoveOutcome::Missing,
-        "an expired record is missing"
-    );
+    if f.expires {
+        assert_eq!(
+            store.remove_if(&k, w2, NOW + 101.0).unwrap(),
+            RemoveOutcome::Missing,
+            "an expired record is missing"
+        );
+    }
     assert_eq!(
         store.remove_if(&k, w2, NOW).unwrap(),
         RemoveOutcome::Removed
@@ -375,7 +431,7 @@ mod sqlite {
     }
 }
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 use common::BlockOn;
 
 /// Wraps an async store connected on `rt` for the blocking suite.
@@ -390,7 +446,7 @@ fn blocking<S>(
     }
 }
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -408,7 +464,7 @@ fn wall_clock() -> f64 {
         .as_secs_f64()
 }
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod servers;
 
 /// Shifts the contract's fixed clock to the real one.
@@ -591,6 +647,9 @@ mod pyramid_session_redis_store {
         // The loaded expiry is the key's TTL as Redis counts it down, or `x`, whole
         // seconds rounded up.
         expiry_tolerance: 1.0,
+        allocates: false,
+        loaded_expiry: as_written,
+        expires: true,
     };
 
     fn contract_now<S: Store>(store: &S, server: &RedisServer) {
@@ -767,5 +826,192 @@ mod postgres_store {
         let rt = runtime();
         let store = blocking(&rt, AsyncPostgresStore::connect(&url, DEFAULT_TIMEOUT));
         assert_eq!(concurrent_increments(Arc::new(store)), 2000);
+    }
+}
+
+/// CubicWeb's `cw_CWSession` rows (`CubicWebStore`), in a database made from the DDL
+/// CubicWeb 5.0.1 generates (`tests/data/cw_sql_schema.json`) and the two rows the store
+/// looks up (`tests/cubicweb_store.rs` runs it against databases CubicWeb made itself):
+/// the store allocates the ids (eids), records hold Python state, versions derive from
+/// the row, the expiry from the modification date, and nothing expires in the store.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod cubicweb_store {
+    use super::*;
+    use pyramid_session::store::cubicweb::{CubicWebOptions, CubicWebStore};
+
+    /// The session timeout the store derives expiries with.
+    const TIMEOUT: f64 = 1200.0;
+
+    /// Eids this database never allocates.
+    fn unknown_eid(n: u8) -> StoreKey {
+        IdScheme::Allocated.key(&SessionId::parse(&format!("{}", 900_000 + u32::from(n))).unwrap())
+    }
+
+    /// The payload as a record whose state holds it as Python bytes; `created` is the
+    /// row's creation date, the time of the suite's creates.
+    fn record(payload: &[u8]) -> Vec<u8> {
+        let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+        format!(r#"{{"created": {NOW:?}, "state": {{"d": {{"$bytes": "{hex}"}}}}}}"#).into_bytes()
+    }
+
+    fn modified_plus_timeout(_expires_at: f64, now: f64) -> f64 {
+        now + TIMEOUT
+    }
+
+    const CUBICWEB: Flavour = Flavour {
+        key: unknown_eid,
+        data: record,
+        counting: false,
+        touch_keeps_version: false,
+        expiry_tolerance: 0.01,
+        allocates: true,
+        loaded_expiry: modified_plus_timeout,
+        expires: false,
+    };
+
+    fn options() -> CubicWebOptions {
+        CubicWebOptions::new("https://example.org")
+            .with_timeout(std::time::Duration::from_secs_f64(TIMEOUT))
+    }
+
+    /// CubicWeb's DDL for `dialect` (`sqlite` or `postgres`), and the rows the store needs.
+    fn schema(dialect: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/cw_sql_schema.json"
+        ))
+        .unwrap();
+        let ddl: Value = serde_json::from_str(&text).unwrap();
+        let ddl = &ddl[dialect];
+        let mut sql: Vec<String> = Vec::new();
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        };
+        sql.extend(strings(&ddl["system_tables"]));
+        for relation in ddl["meta_relations"].as_object().unwrap().values() {
+            sql.extend(strings(&relation["sql"]));
+        }
+        sql.extend(strings(&ddl["CWSession_ddl"]));
+        sql.extend(strings(&ddl["CWUser_ddl"]));
+        sql.extend(
+            [
+                "CREATE TABLE cw_CWEType (cw_eid integer PRIMARY KEY REFERENCES entities (eid), cw_name text)",
+                "CREATE TABLE cw_CWSource (cw_eid integer PRIMARY KEY REFERENCES entities (eid), cw_name text, cw_type text)",
+                "INSERT INTO entities (eid, type) VALUES (1, 'CWSource'), (37, 'CWEType')",
+                "INSERT INTO cw_CWEType (cw_eid, cw_name) VALUES (37, 'CWSession')",
+                "INSERT INTO cw_CWSource (cw_eid, cw_name, cw_type) VALUES (1, 'system', 'native')",
+                "UPDATE entities_id_seq SET last = 100",
+            ]
+            .map(String::from),
+        );
+        sql
+    }
+
+    fn config() -> ServerConfig {
+        server_config(100_000).with_id_scheme(IdScheme::Allocated)
+    }
+
+    #[cfg(feature = "sqlite")]
+    mod sqlite {
+        use super::*;
+
+        fn database() -> (servers::TempDir, CubicWebStore) {
+            let dir = servers::TempDir::new("cubicweb-contract");
+            let path = dir.0.join("cw.sqlite");
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for statement in schema("sqlite") {
+                conn.execute_batch(&statement).unwrap();
+            }
+            drop(conn);
+            let store = CubicWebStore::open_sqlite(&path, options()).unwrap();
+            (dir, store)
+        }
+
+        #[test]
+        fn cubicweb_sqlite_store_contract() {
+            let (_dir, store) = database();
+            contract_with(&store, &CUBICWEB);
+        }
+
+        #[test]
+        fn cubicweb_sqlite_store_concurrent_increments() {
+            let (_dir, store) = database();
+            assert_eq!(concurrent_increments_with(Arc::new(store), config()), 2000);
+        }
+
+        #[test]
+        fn async_cubicweb_sqlite_store_contract() {
+            let (_dir, store) = database();
+            let rt = runtime();
+            contract_with(
+                &BlockOn {
+                    store,
+                    rt: rt.handle().clone(),
+                },
+                &CUBICWEB,
+            );
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    mod postgres {
+        use super::servers::PostgresServer;
+        use super::*;
+
+        fn database(server: &PostgresServer, name: &str) -> String {
+            let rt = runtime();
+            rt.block_on(async {
+                let (client, connection) =
+                    tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                let (client, connection) =
+                    tokio_postgres::connect(&server.url_for(name), tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                for statement in schema("postgres") {
+                    client.batch_execute(&statement).await.unwrap();
+                }
+            });
+            server.url_for(name)
+        }
+
+        #[test]
+        fn cubicweb_postgres_store_contract() {
+            let server = PostgresServer::start();
+            let store =
+                CubicWebStore::open_postgres(&database(&server, "cw_sync"), options()).unwrap();
+            contract_with(&store, &CUBICWEB);
+            let rt = runtime();
+            let url = database(&server, "cw_async");
+            let store = rt
+                .block_on(CubicWebStore::connect_postgres(&url, options()))
+                .unwrap();
+            contract_with(
+                &BlockOn {
+                    store,
+                    rt: rt.handle().clone(),
+                },
+                &CUBICWEB,
+            );
+        }
+
+        #[test]
+        fn cubicweb_postgres_store_concurrent_increments() {
+            let server = PostgresServer::start();
+            let store =
+                CubicWebStore::open_postgres(&database(&server, "cw_inc"), options()).unwrap();
+            assert_eq!(concurrent_increments_with(Arc::new(store), config()), 2000);
+        }
     }
 }

@@ -5,11 +5,15 @@
 //! (the finisher is dropped, as a driver's `?` does; the write may have happened); a
 //! wrong answer variant; or a driver asking for the cookie early. The session comes from
 //! an earlier honest request (or there is no cookie); the request runs arbitrary
-//! actions, early finishes included, then its final finish.
+//! actions, early finishes included, then its final finish. The ids are random (the
+//! core makes them) or allocated by the model store at create (`IdScheme::Allocated`,
+//! CubicWeb's eids).
 //!
 //! Invariants (a panic is a finding):
-//! - a wrong answer variant, or `into_cookie` before `next_op` returned `None`, gives
-//!   `ServerError::Protocol`, never a panic; honest answers never give `Protocol`;
+//! - a wrong answer variant (a `Created` without an id to a keyless create, or an
+//!   `Allocated` to a keyed one, included), or `into_cookie` before `next_op` returned
+//!   `None`, gives `ServerError::Protocol`, never a panic; honest answers never give
+//!   `Protocol`; a create carries a key exactly when the core makes the ids;
 //! - a Set-Cookie names a record live in the model (at least at the session's version),
 //!   never an id whose Save, Touch, RemoveIf or reload was answered `Missing`/`None`;
 //! - after any error the session is poisoned: a later finish is `Err(Poisoned)` and no
@@ -59,6 +63,8 @@ enum Answer {
 #[derive(Arbitrary, Debug)]
 struct Input {
     cubicweb: bool,
+    /// The store allocates the ids.
+    allocated: bool,
     set_on_exception: bool,
     max_retries: u8,
     budget_ms: u8,
@@ -79,13 +85,17 @@ struct Model {
     removed_here: HashSet<StoreKey>,
     /// Keys this request was told are gone (Missing, or a reload found nothing).
     gone: HashSet<StoreKey>,
+    /// The last id allocated (as CubicWeb's `entities_id_seq`).
+    last_eid: u64,
 }
 
-/// An operation's key, expected version, data, expiry and `now` (`None` for a Wait).
-fn fields<'a>(op: &StoreOp<'a>) -> Option<(StoreKey, u64, &'a [u8], UnixTime, UnixTime)> {
+/// An operation's key (`None` for a keyless create), expected version, data, expiry and
+/// `now` (`None` for a Wait).
+#[allow(clippy::type_complexity)]
+fn fields<'a>(op: &StoreOp<'a>) -> Option<(Option<StoreKey>, u64, &'a [u8], UnixTime, UnixTime)> {
     let e = UnixTime::EPOCH;
     Some(match *op {
-        StoreOp::Load { key, now } => (key, 0, &[], e, now),
+        StoreOp::Load { key, now } => (Some(key), 0, &[], e, now),
         StoreOp::Create {
             key,
             data,
@@ -98,18 +108,18 @@ fn fields<'a>(op: &StoreOp<'a>) -> Option<(StoreKey, u64, &'a [u8], UnixTime, Un
             expected_version,
             expires_at,
             now,
-        } => (key, expected_version, data, expires_at, now),
+        } => (Some(key), expected_version, data, expires_at, now),
         StoreOp::Touch {
             key,
             expires_at,
             now,
-        } => (key, 0, &[], expires_at, now),
-        StoreOp::Remove { key } => (key, 0, &[], e, e),
+        } => (Some(key), 0, &[], expires_at, now),
+        StoreOp::Remove { key } => (Some(key), 0, &[], e, e),
         StoreOp::RemoveIf {
             key,
             expected_version,
             now,
-        } => (key, expected_version, &[], e, now),
+        } => (Some(key), expected_version, &[], e, now),
         StoreOp::Wait { .. } => return None,
     })
 }
@@ -147,7 +157,9 @@ impl Model {
     }
     /// Runs `op` as `answer` says; `Err` is a store error.
     fn run(&mut self, op: &StoreOp<'_>, answer: Answer) -> Result<OpResult, ()> {
-        if let (Some((key, _, data, _, now)), Answer::Concurrent(save)) = (fields(op), answer) {
+        // An allocated id is never taken: no concurrent create can collide with it.
+        if let (Some((Some(key), _, data, _, now)), Answer::Concurrent(save)) = (fields(op), answer)
+        {
             // A concurrent request first: a save or a logout, or a create of the same key.
             match (op, self.live(&key, now)) {
                 (StoreOp::Create { .. }, None) => {
@@ -165,6 +177,16 @@ impl Model {
         let result = self.execute(op);
         match answer {
             Answer::Fail(_) => Err(()),
+            // A create answered as the other kind of create.
+            Answer::Wrong(index) if index % 2 == 0 && matches!(op, StoreOp::Create { .. }) => {
+                Ok(OpResult::Created(match op {
+                    StoreOp::Create { key: None, .. } => CreateOutcome::Created { version: 1 },
+                    _ => CreateOutcome::Allocated {
+                        id: SessionId::parse("4242").unwrap(),
+                        version: 1,
+                    },
+                }))
+            }
             Answer::Wrong(index) => Ok(ANSWERS
                 .into_iter()
                 .filter(|a| discriminant(a) != discriminant(&result))
@@ -176,6 +198,14 @@ impl Model {
     fn execute(&mut self, op: &StoreOp<'_>) -> OpResult {
         let Some((key, expected, data, expires_at, now)) = fields(op) else {
             return OpResult::Waited;
+        };
+        let Some(key) = key else {
+            // A keyless create: the store allocates the next id.
+            self.last_eid += 1;
+            let id = SessionId::parse(&self.last_eid.to_string()).unwrap();
+            let key = IdScheme::Allocated.key(&id);
+            self.records.insert(key, record(data, 1, expires_at));
+            return OpResult::Created(CreateOutcome::Allocated { id, version: 1 });
         };
         let live = self.live(&key, now).map(|r| r.version);
         let record = |version| record(data, version, expires_at);
@@ -250,10 +280,14 @@ impl<R: FnMut(&mut [u8]) -> Result<(), RandomError>> Cx<R> {
                 StoreOp::Load { .. } => retries += 1,
                 StoreOp::Create { key, .. } => {
                     retries += u32::from(after_taken);
-                    assert!(!model.removed.contains(&key), "resurrecting Create");
+                    let allocates = self.config.id_scheme().allocates();
+                    assert_eq!(key.is_none(), allocates, "a create's key and the id scheme");
+                    if let Some(key) = key {
+                        assert!(!model.removed.contains(&key), "resurrecting Create");
+                    }
                 }
                 StoreOp::Save { .. } | StoreOp::Touch { .. } | StoreOp::RemoveIf { .. } => {
-                    let key = key.unwrap();
+                    let key = key.flatten().unwrap();
                     assert!(!model.removed_here.contains(&key), "write after removal");
                 }
                 StoreOp::Wait { delay } => waited += delay,
@@ -291,7 +325,7 @@ impl<R: FnMut(&mut [u8]) -> Result<(), RandomError>> Cx<R> {
         let sent = config.format().decode(config.session(), value.as_bytes());
         let id = sent.expect("our cookie verifies").id;
         assert_eq!(session.id(), Some(&id), "a cookie for another id");
-        let key = id.store_key();
+        let key = config.id_scheme().key(&id);
         assert!(!model.gone.contains(&key), "a cookie for a gone record");
         let live = model.live(&key, now.into()).map(|r| r.version);
         assert!(live >= Some(session.version()), "cookie before write");
@@ -369,8 +403,13 @@ fuzz_target!(|input: Input| {
         false => IdCookieFormat::PyramidSessionRedis,
     };
     let session = SessionConfig::secure("fuzz").set_on_exception(input.set_on_exception);
+    let scheme = match input.allocated {
+        true => IdScheme::Allocated,
+        false => IdScheme::Hashed,
+    };
     let config = ServerConfig::new(session.build().unwrap(), format)
         .unwrap()
+        .with_id_scheme(scheme)
         .with_max_retries(u32::from(input.max_retries % 8))
         .with_retry_budget(Duration::from_millis(u64::from(input.budget_ms)));
     let mut state = input.seed;

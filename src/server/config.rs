@@ -73,7 +73,8 @@ impl ServerConfig {
 
     /// Sets how new ids are made and which key each record is stored under (default
     /// [`IdScheme::Hashed`]); a store that shares its records with Python needs Python's
-    /// scheme (`PyramidSessionRedisStore` needs [`IdScheme::Raw`]).
+    /// scheme (`PyramidSessionRedisStore` needs [`IdScheme::Raw`], `CubicWebStore`,
+    /// whose ids are CubicWeb's eids, [`IdScheme::Allocated`]: the store makes them).
     #[must_use]
     pub fn with_id_scheme(mut self, scheme: IdScheme) -> ServerConfig {
         self.id_scheme = scheme;

@@ -78,6 +78,12 @@ pub enum IdScheme {
         /// Prepended to every new id (`redis.sessions.prefix`).
         prefix: String,
     },
+    /// The store allocates each new id when it creates the record (CubicWeb's eids, from
+    /// its `entities_id_seq` table: `store::cubicweb::CubicWebStore`); the key
+    /// is the id itself, as Python looks it up. The core never makes an id: it asks for
+    /// a `Create` without a key and adopts the id the store answers (see the store
+    /// contract, [`crate::server::store`]).
+    Allocated,
 }
 
 /// Random bytes in a pyramid_session_redis id (`token_urlsafe(48)`).
@@ -94,25 +100,32 @@ impl IdScheme {
         })
     }
 
-    /// A new id, from `rng`.
-    pub fn generate(&self, rng: &mut impl RandomSource) -> Result<SessionId, RandomError> {
+    /// A new id, from `rng`; `None` for [`IdScheme::Allocated`], whose ids the store
+    /// makes at create.
+    pub fn generate(&self, rng: &mut impl RandomSource) -> Result<Option<SessionId>, RandomError> {
         match self {
-            IdScheme::Hashed => SessionId::generate(rng),
+            IdScheme::Hashed => SessionId::generate(rng).map(Some),
             IdScheme::Raw { prefix } => {
                 let mut bytes = [0u8; RAW_ID_BYTES];
                 rng.fill(&mut bytes)?;
                 let mut id = prefix.clone();
                 id.push_str(&crate::base64url::encode(&bytes));
-                Ok(SessionId(id))
+                Ok(Some(SessionId(id)))
             }
+            IdScheme::Allocated => Ok(None),
         }
+    }
+
+    /// True when the store allocates new ids ([`IdScheme::Allocated`]).
+    pub fn allocates(&self) -> bool {
+        matches!(self, IdScheme::Allocated)
     }
 
     /// The key `id`'s record is stored under.
     pub fn key(&self, id: &SessionId) -> StoreKey {
         match self {
             IdScheme::Hashed => StoreKey::hashed(id),
-            IdScheme::Raw { .. } => StoreKey::raw(id),
+            IdScheme::Raw { .. } | IdScheme::Allocated => StoreKey::raw(id),
         }
     }
 }
@@ -140,7 +153,7 @@ impl StoreKey {
         StoreKey::from_ascii(&hex, true)
     }
 
-    /// `id` itself ([`IdScheme::Raw`]).
+    /// `id` itself ([`IdScheme::Raw`], [`IdScheme::Allocated`]).
     pub fn raw(id: &SessionId) -> StoreKey {
         StoreKey::from_ascii(id.0.as_bytes(), false)
     }
@@ -304,7 +317,7 @@ mod tests {
 
     #[test]
     fn schemes_make_ids_and_keys() {
-        let id = IdScheme::Hashed.generate(&mut Counter(0)).unwrap();
+        let id = IdScheme::Hashed.generate(&mut Counter(0)).unwrap().unwrap();
         assert_eq!(id.as_str().len(), 43);
         let key = IdScheme::Hashed.key(&id);
         assert!(key.is_hashed());
@@ -313,7 +326,7 @@ mod tests {
         assert_eq!(key, id.store_key());
 
         let scheme = IdScheme::pyramid_session_redis("app:").unwrap();
-        let id = scheme.generate(&mut Counter(0)).unwrap();
+        let id = scheme.generate(&mut Counter(0)).unwrap().unwrap();
         assert_eq!(id.as_str().len(), 4 + 64);
         assert!(id.as_str().starts_with("app:"));
         assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
@@ -325,5 +338,10 @@ mod tests {
         assert_eq!(IdScheme::pyramid_session_redis("<app>:"), None);
         assert_eq!(IdScheme::pyramid_session_redis(&"a".repeat(137)), None);
         assert!(IdScheme::pyramid_session_redis(&"a".repeat(136)).is_some());
+        // The store allocates: no id here, and the key is the id itself.
+        assert_eq!(IdScheme::Allocated.generate(&mut Counter(0)).unwrap(), None);
+        assert!(IdScheme::Allocated.allocates() && !IdScheme::Hashed.allocates());
+        let eid = SessionId::parse("760").unwrap();
+        assert_eq!(IdScheme::Allocated.key(&eid).as_str(), "760");
     }
 }

@@ -223,8 +223,9 @@ impl<'s> Finisher<'s> {
         self.steps.len()
     }
 
-    /// The record key; Create, Save, Reload and Touch are only planned once the session
-    /// has an id, so a missing one is an internal error, never a write to a made-up key.
+    /// The record key; Save, Reload and Touch are only planned once the session has an
+    /// id (and Create too, unless the store allocates it), so a missing one is an
+    /// internal error, never a write to a made-up key.
     fn key(&self) -> Result<StoreKey, ServerError> {
         let scheme = self.config.id_scheme();
         self.session
@@ -234,6 +235,15 @@ impl<'s> Finisher<'s> {
             .ok_or(ServerError::Protocol(
                 "store write planned without a session id",
             ))
+    }
+
+    /// The key of a `Create`: `None` when the store allocates the id.
+    fn create_key(&self) -> Result<Option<StoreKey>, ServerError> {
+        if self.config.id_scheme().allocates() {
+            Ok(None)
+        } else {
+            self.key().map(Some)
+        }
     }
 
     fn moved_from(&self) -> Result<(StoreKey, u64), ServerError> {
@@ -275,26 +285,27 @@ impl<'s> Finisher<'s> {
                 expires_at,
                 now,
             },
-            Step::Create | Step::Save => {
-                let key = self.key()?;
-                let create = matches!(step, Step::Create);
+            Step::Create => {
+                let key = self.create_key()?;
                 self.data = encode_record(self.session.created, &self.session.state)
                     .map_err(ServerError::Finish)?;
-                if create {
-                    StoreOp::Create {
-                        key,
-                        data: &self.data,
-                        expires_at,
-                        now,
-                    }
-                } else {
-                    StoreOp::Save {
-                        key,
-                        data: &self.data,
-                        expected_version: self.session.version,
-                        expires_at,
-                        now,
-                    }
+                StoreOp::Create {
+                    key,
+                    data: &self.data,
+                    expires_at,
+                    now,
+                }
+            }
+            Step::Save => {
+                let key = self.key()?;
+                self.data = encode_record(self.session.created, &self.session.state)
+                    .map_err(ServerError::Finish)?;
+                StoreOp::Save {
+                    key,
+                    data: &self.data,
+                    expected_version: self.session.version,
+                    expires_at,
+                    now,
                 }
             }
         }))
@@ -353,18 +364,26 @@ impl<'s> Finisher<'s> {
     ) -> Result<(), ServerError> {
         let step = self.steps.pop_front();
         match (step, result) {
-            (Some(Step::Create), OpResult::Created(CreateOutcome::Created { version })) => {
+            (Some(Step::Create), OpResult::Created(CreateOutcome::Created { version }))
+                if !self.config.id_scheme().allocates() =>
+            {
+                self.session.version = version;
+                Ok(())
+            }
+            (Some(Step::Create), OpResult::Created(CreateOutcome::Allocated { id, version }))
+                if self.config.id_scheme().allocates() =>
+            {
+                self.session.id = Some(id);
                 self.session.version = version;
                 Ok(())
             }
             (Some(Step::Create), OpResult::Created(CreateOutcome::Taken)) => {
                 self.retry()?;
-                self.session.id = Some(
-                    self.config
-                        .id_scheme()
-                        .generate(rng)
-                        .map_err(|_| ServerError::Random)?,
-                );
+                self.session.id = self
+                    .config
+                    .id_scheme()
+                    .generate(rng)
+                    .map_err(|_| ServerError::Random)?;
                 self.steps.push_front(Step::Create);
                 Ok(())
             }
@@ -423,12 +442,11 @@ impl<'s> Finisher<'s> {
                 if session.version > 0 {
                     self.steps.push_front(Step::Save);
                 } else if !session.state.is_empty() {
-                    session.id = Some(
-                        self.config
-                            .id_scheme()
-                            .generate(rng)
-                            .map_err(|_| ServerError::Random)?,
-                    );
+                    session.id = self
+                        .config
+                        .id_scheme()
+                        .generate(rng)
+                        .map_err(|_| ServerError::Random)?;
                     session.expires_at = self.config.deadline(session.now, session.created);
                     self.steps.push_front(Step::Create);
                     self.cookie = CookieAction::Set;

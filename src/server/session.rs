@@ -288,12 +288,11 @@ impl ServerSession {
             None => {
                 // A new (or re-keyed) session is only stored once it holds something.
                 if self.dirty && !self.state.is_empty() {
-                    self.id = Some(
-                        config
-                            .id_scheme()
-                            .generate(rng)
-                            .map_err(|_| ServerError::Random)?,
-                    );
+                    // `None` when the store allocates the id: the Create answers it.
+                    self.id = config
+                        .id_scheme()
+                        .generate(rng)
+                        .map_err(|_| ServerError::Random)?;
                     self.renewed = now;
                     self.expires_at = config.deadline(now, self.created);
                     steps.push_back(Step::Create);

@@ -15,7 +15,8 @@
 //!
 //! Keys are [`StoreKey`]s, which the configuration's [`IdScheme`](super::IdScheme)
 //! derives from the session id: by default its SHA-256 in hex, never the id itself; the
-//! id itself only where Python shares the store and looks records up by id. Every write
+//! id itself only where Python shares the store and looks records up by id (see "How
+//! ids are made" below for who makes the id). Every write
 //! carries the record's expiry, which the core computes; `now` lets a store without
 //! native expiry ignore expired records. A record is *live* at `now` when it exists, is
 //! well formed and `expires_at > now`; anything else counts as missing.
@@ -23,7 +24,8 @@
 //! | operation | must | answer |
 //! |---|---|---|
 //! | `Load { key, now }` | return the live record; never create one | `Loaded(Some(record))` or `Loaded(None)` |
-//! | `Create { key, data, expires_at, now }` | insert only if no live record has the key | `Created(Created { version })` or `Created(Taken)` |
+//! | `Create { key: Some(key), data, expires_at, now }` | insert only if no live record has the key | `Created(Created { version })` or `Created(Taken)` |
+//! | `Create { key: None, data, expires_at, now }` | allocate a new id and insert the record under it | `Created(Allocated { id, version })` |
 //! | `Save { key, data, expected_version, expires_at, now }` | replace the live record only if it has `expected_version`, with a new version | `Saved(Saved { version })`, `Saved(Conflict)` or `Saved(Missing)` |
 //! | `Touch { key, expires_at, now }` | move a live record's expiry without rewriting it | `Touched(Touched)` or `Touched(Missing)` |
 //! | `Remove { key }` | delete the record; absent is fine | `Removed` |
@@ -36,6 +38,35 @@
 //!
 //! Each operation is atomic on its own (compare-and-set runs in one statement or one
 //! script); none spans two keys, so sharded stores (Redis Cluster) work unchanged.
+//!
+//! A store that shares its records with Python may also be unable to expire them
+//! itself: `store::cubicweb::CubicWebStore` keeps CubicWeb's rows, which
+//! CubicWeb never expires, and reports an `expires_at` derived from the row's
+//! modification date and the configured timeout, which may have passed. The core then
+//! treats the record as missing, as it treats any record with `expires_at <= now`.
+//!
+//! # How ids are made
+//!
+//! The id scheme ([`IdScheme`](super::IdScheme), on
+//! [`ServerConfig::with_id_scheme`](super::ServerConfig::with_id_scheme)) says who makes
+//! a new session's id, and is the one place that decides it:
+//!
+//! - [`IdScheme::Hashed`](super::IdScheme::Hashed) and
+//!   [`IdScheme::Raw`](super::IdScheme::Raw): the core draws a random id before the
+//!   write and asks for `Create { key: Some(key), .. }`; a store answers `Taken` when a
+//!   live record already has the key, and the core retries with a new random id.
+//! - [`IdScheme::Allocated`](super::IdScheme::Allocated): the store makes the id, inside
+//!   the create (CubicWeb's eids come from its `entities_id_seq` table, so only the
+//!   database can hand out the next one). The core asks for `Create { key: None, .. }`
+//!   and the store answers `Allocated { id, version }`; the core adopts `id` (its key
+//!   is the id itself) and sends the cookie for it. An allocated id is never taken.
+//!
+//! A store serves one kind: a store keyed by the core answers a keyless `Create` with a
+//! [`StoreError`] (see [`require_key`]), and an allocating store answers a keyed one
+//! with a [`StoreError`]. The core checks the pairing too: `Created` to a keyless
+//! create, or `Allocated` to a keyed one, is [`ServerError::Protocol`]. Nothing else in
+//! the contract depends on who made the id: loads, saves, touches and removals name the
+//! record by its key either way.
 //!
 //! # Security
 //!
@@ -58,7 +89,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::time::Duration;
 
-use super::id::StoreKey;
+use super::id::{SessionId, StoreKey};
 use crate::error::{ServerError, StoreError};
 use crate::time::UnixTime;
 
@@ -83,13 +114,21 @@ pub struct Record {
 pub type Stored = Record;
 
 /// Answer to a `Create`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 #[non_exhaustive]
 pub enum CreateOutcome {
-    /// Inserted.
+    /// Inserted under the key the core gave (`Create { key: Some(_), .. }`).
     Created {
         /// The record's version (1 for the counting stores).
+        version: u64,
+    },
+    /// Inserted under an id the store allocated (`Create { key: None, .. }`, with
+    /// [`IdScheme::Allocated`](super::IdScheme::Allocated)).
+    Allocated {
+        /// The new session id; the record's key is this id itself.
+        id: SessionId,
+        /// The record's version.
         version: u64,
     },
     /// A live record already has the key; nothing was written.
@@ -98,9 +137,40 @@ pub enum CreateOutcome {
 
 impl CreateOutcome {
     /// True when the record was inserted.
-    pub fn is_created(self) -> bool {
-        matches!(self, CreateOutcome::Created { .. })
+    pub fn is_created(&self) -> bool {
+        matches!(
+            self,
+            CreateOutcome::Created { .. } | CreateOutcome::Allocated { .. }
+        )
     }
+
+    /// The new record's version, when it was inserted.
+    pub fn version(&self) -> Option<u64> {
+        match self {
+            CreateOutcome::Created { version } | CreateOutcome::Allocated { version, .. } => {
+                Some(*version)
+            }
+            CreateOutcome::Taken => None,
+        }
+    }
+}
+
+/// The key of a `Create`, for a store whose keys the core makes: a keyless `Create`
+/// (the configuration's id scheme is [`IdScheme::Allocated`](super::IdScheme::Allocated))
+/// is an error of kind `Other` naming `store`, which allocates no ids.
+pub fn require_key(key: Option<StoreKey>, store: &str) -> Result<StoreKey, StoreError> {
+    key.ok_or_else(|| allocates_no_ids(store))
+}
+
+/// The error of [`require_key`].
+pub(crate) fn allocates_no_ids(store: &str) -> StoreError {
+    StoreError::new(
+        crate::error::StoreErrorKind::Other,
+        alloc::format!(
+            "{store} allocates no session ids: configure an id scheme that makes them \
+             (IdScheme::Hashed or IdScheme::Raw), not IdScheme::Allocated"
+        ),
+    )
 }
 
 /// Answer to a compare-and-set `Save`.
@@ -161,10 +231,11 @@ pub enum StoreOp<'a> {
         /// Request time.
         now: UnixTime,
     },
-    /// Insert if no live record has the key.
+    /// Insert if no live record has the key; without a key, under an id the store
+    /// allocates ([`IdScheme::Allocated`](super::IdScheme::Allocated)).
     Create {
-        /// Record key.
-        key: StoreKey,
+        /// Record key; `None` when the store allocates the id.
+        key: Option<StoreKey>,
         /// Encoded record.
         data: &'a [u8],
         /// Expiry.
@@ -342,7 +413,10 @@ impl Store for NullStore {
     fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
         Ok(match op {
             StoreOp::Load { .. } => OpResult::Loaded(None),
-            StoreOp::Create { .. } => OpResult::Created(CreateOutcome::Created { version: 1 }),
+            StoreOp::Create { key, .. } => {
+                require_key(key, "NullStore")?;
+                OpResult::Created(CreateOutcome::Created { version: 1 })
+            }
             StoreOp::Save { .. } => OpResult::Saved(SaveOutcome::Missing),
             StoreOp::Touch { .. } => OpResult::Touched(TouchOutcome::Missing),
             StoreOp::Remove { .. } => OpResult::Removed,
@@ -373,7 +447,7 @@ pub trait StoreExt: Store {
             other => Err(mismatch(other)),
         }
     }
-    /// `Create`.
+    /// `Create` under `key`.
     fn create(
         &self,
         key: &StoreKey,
@@ -382,7 +456,25 @@ pub trait StoreExt: Store {
         now: impl Into<UnixTime>,
     ) -> Result<CreateOutcome, StoreError> {
         match self.execute(StoreOp::Create {
-            key: *key,
+            key: Some(*key),
+            data,
+            expires_at: expires_at.into(),
+            now: now.into(),
+        })? {
+            OpResult::Created(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
+        }
+    }
+    /// `Create` without a key: the store allocates the id (answered in
+    /// [`CreateOutcome::Allocated`]).
+    fn allocate(
+        &self,
+        data: &[u8],
+        expires_at: impl Into<UnixTime>,
+        now: impl Into<UnixTime>,
+    ) -> Result<CreateOutcome, StoreError> {
+        match self.execute(StoreOp::Create {
+            key: None,
             data,
             expires_at: expires_at.into(),
             now: now.into(),

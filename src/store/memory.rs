@@ -20,7 +20,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
+use crate::server::store::{require_key, BoxFuture, CreateOutcome, TouchOutcome};
 
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
@@ -189,7 +189,7 @@ impl Store for MemoryStore {
                 now,
             } => OpResult::Created(self.create(
                 &mut records,
-                key,
+                require_key(key, "MemoryStore")?,
                 data,
                 expires_at.as_secs_f64(),
                 now.as_secs_f64(),

@@ -34,7 +34,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
 
-use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
+use crate::server::store::{require_key, BoxFuture, CreateOutcome, TouchOutcome};
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
     StoreOp,
@@ -119,7 +119,7 @@ const SWEEP_BATCH: i64 = 2048;
 /// Default timeout for connecting and for each statement.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn error(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn error(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
     let kind = match e.code() {
         Some(code) if *code == SqlState::QUERY_CANCELED => StoreErrorKind::Timeout,
@@ -161,7 +161,10 @@ fn row_to_stored(row: &tokio_postgres::Row) -> Result<Option<Record>, StoreError
     })
 }
 
-fn parse_config(url: &str, timeout: Duration) -> Result<tokio_postgres::Config, StoreError> {
+pub(crate) fn parse_config(
+    url: &str,
+    timeout: Duration,
+) -> Result<tokio_postgres::Config, StoreError> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| StoreError::new(StoreErrorKind::Other, e))?;
@@ -384,6 +387,7 @@ impl AsyncPostgresStore {
                 expires_at,
                 now,
             } => {
+                let key = require_key(key, "PostgresStore")?;
                 let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
                 let n = execute(CREATE, &[&hex, &data, &e, &now]).await?;
                 OpResult::Created(if n == 1 {

@@ -127,7 +127,7 @@ use crate::codec::json::State;
 use crate::codec::record::{decode_record, encode_record};
 use crate::error::ConfigError;
 use crate::pickle::{self, Limits, PyInt, PyValue};
-use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
+use crate::server::store::{allocates_no_ids, require_key, BoxFuture, CreateOutcome, TouchOutcome};
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
     StoreKey, StoreOp,
@@ -665,12 +665,13 @@ impl Commands {
                 Next::Send(self.read_call(key_text(key)?), Stage::Load)
             }
             StoreOp::Create {
-                ref key,
+                key,
                 data,
                 expires_at,
                 now,
             } => {
-                let key = key_text(key)?;
+                let key = require_key(key, "PyramidSessionRedisStore")?;
+                let key = key_text(&key)?;
                 let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
                 let ttl = ttl_ms(e, now);
                 let payload = self.record_payload(data, now, ttl)?;
@@ -706,11 +707,18 @@ impl Commands {
     fn resume(&self, op: &StoreOp<'_>, stage: Stage, reply: Reply) -> Result<Next<'_>, StoreError> {
         let (key, now) = match *op {
             StoreOp::Load { ref key, now }
-            | StoreOp::Create { ref key, now, .. }
+            | StoreOp::Create {
+                key: Some(ref key),
+                now,
+                ..
+            }
             | StoreOp::Save { ref key, now, .. }
             | StoreOp::Touch { ref key, now, .. }
             | StoreOp::RemoveIf { ref key, now, .. } => (key_text(key)?, now.as_secs_f64()),
             StoreOp::Remove { ref key } => (key_text(key)?, 0.0),
+            StoreOp::Create { key: None, .. } => {
+                return Err(allocates_no_ids("PyramidSessionRedisStore"))
+            }
             StoreOp::Wait { .. } => return Ok(Next::Done(OpResult::Waited)),
         };
         match stage {

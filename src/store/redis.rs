@@ -24,7 +24,7 @@ use std::sync::{Mutex, PoisonError};
 
 use redis::{Cmd, ErrorKind, RedisError, Script, ScriptInvocation};
 
-use crate::server::store::{BoxFuture, CreateOutcome, TouchOutcome};
+use crate::server::store::{require_key, BoxFuture, CreateOutcome, TouchOutcome};
 
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
@@ -155,8 +155,8 @@ impl Commands {
     }
 
     /// The command an operation sends (`None` for `Wait`, which sends nothing).
-    fn call(&self, op: &StoreOp<'_>) -> Option<Call<'_>> {
-        Some(match *op {
+    fn call(&self, op: &StoreOp<'_>) -> Result<Option<Call<'_>>, StoreError> {
+        Ok(Some(match *op {
             StoreOp::Load { key, .. } => {
                 let mut cmd = redis::cmd("HMGET");
                 cmd.arg(self.key(&key)).arg("v").arg("d").arg("x");
@@ -168,6 +168,7 @@ impl Commands {
                 expires_at,
                 now,
             } => {
+                let key = require_key(key, "RedisStore")?;
                 let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
                 let mut inv = self.create.key(self.key(&key));
                 inv.arg(data).arg(e).arg(ttl_ms(e, now)).arg(now);
@@ -213,8 +214,8 @@ impl Commands {
                 inv.arg(expected_version).arg(now.as_secs_f64());
                 Call::Script(inv)
             }
-            StoreOp::Wait { .. } => return None,
-        })
+            StoreOp::Wait { .. } => return Ok(None),
+        }))
     }
 
     /// What the reply to an operation's command means.
@@ -382,7 +383,7 @@ impl RedisStore {
 
 impl Store for RedisStore {
     fn execute(&self, op: StoreOp<'_>) -> Result<OpResult, StoreError> {
-        let Some(call) = self.commands.call(&op) else {
+        let Some(call) = self.commands.call(&op)? else {
             if let StoreOp::Wait { delay } = op {
                 std::thread::sleep(delay);
             }
@@ -473,7 +474,7 @@ where
 {
     fn execute<'a>(&'a self, op: StoreOp<'a>) -> BoxFuture<'a, Result<OpResult, StoreError>> {
         Box::pin(async move {
-            let Some(call) = self.commands.call(&op) else {
+            let Some(call) = self.commands.call(&op)? else {
                 if let StoreOp::Wait { delay } = op {
                     tokio::time::sleep(delay).await;
                 }

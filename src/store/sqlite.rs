@@ -55,7 +55,7 @@
 
 extern crate std;
 
-mod off_executor;
+pub(crate) mod off_executor;
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -67,7 +67,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::server::store::{CreateOutcome, TouchOutcome};
+use crate::server::store::{require_key, CreateOutcome, TouchOutcome};
 
 use crate::server::{
     OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreOp,
@@ -388,6 +388,7 @@ impl Store for SqliteStore {
                 expires_at,
                 now,
             } => {
+                let key = require_key(key, "SqliteStore")?;
                 let (e, now) = (expires_at.as_secs_f64(), now.as_secs_f64());
                 let n = run(CREATE, params![key.as_str(), data, e, now])?;
                 let creates = self.shared.creates.fetch_add(1, Ordering::Relaxed);

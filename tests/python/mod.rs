@@ -32,6 +32,19 @@ pub const PYRAMID21_REDIS: (&str, &[&str]) = (
     ],
 );
 
+/// The real CubicWeb 5.0.1 with cubicweb-web 1.6.2 on pyramid 1.10.8 (and psycopg2 for
+/// PostgreSQL instances): the exact pins of the virtualenv that made the spec's data.
+pub const CUBICWEB5: (&str, &[&str]) = (
+    "cubicweb5",
+    &[
+        "-r",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/requirements-cw5.txt"
+        ),
+    ],
+);
+
 /// The Python interpreter of the virtualenv `(name, requirements)`, built if needed.
 pub fn python(venv: (&str, &[&str])) -> PathBuf {
     let (name, requirements) = venv;
