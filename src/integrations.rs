@@ -1,7 +1,12 @@
-//! Framework glue (std): [`http`] for any framework on the `http` crate's types, and
-//! [`axum`] (a tower layer and an extractor).
+//! Framework glue (std): [`http`] for any framework on the `http` crate's types,
+//! [`tower`] (a tower layer for any body types), [`axum`] (that layer and an extractor).
+//! They share one [`request::Session`] and its per-request steps ([`request`]).
 
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "tower")]
+pub mod request;
+#[cfg(feature = "tower")]
+pub mod tower;
