@@ -45,7 +45,8 @@ pub fn apply_session_headers(
 }
 
 /// The response headers [`apply_session_headers`] touches, for any framework's header
-/// map: the rules are written once, in [`apply_to`].
+/// map (actix-web has its own, on the `http` 0.2 types): the rules are written once, in
+/// [`apply_to`].
 pub(crate) trait ResponseHeaders {
     /// A `Set-Cookie` value that is no valid header value.
     type Invalid;

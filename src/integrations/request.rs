@@ -1,4 +1,5 @@
-//! The request's session, shared by every integration (features `tower`, `axum`): the [`Session`] handle that handlers use, [`SessionError`], and the
+//! The request's session, shared by every integration (features `tower`, `axum`,
+//! `actix`): the [`Session`] handle that handlers use, [`SessionError`], and the
 //! per-request steps each framework's layer or middleware runs around its handler.
 //!
 //! Per request the layer reads the clock once, verifies the cookie (no store I/O), and
@@ -145,7 +146,8 @@ struct Inner {
 }
 
 /// The request's session, for handlers: an extractor in axum
-/// ([`integrations::axum`](crate::integrations::axum)), a request extension in a plain
+/// ([`integrations::axum`](crate::integrations::axum)) and actix-web
+/// ([`integrations::actix`](crate::integrations::actix)), a request extension in a plain
 /// tower stack ([`integrations::tower`](crate::integrations::tower)). Cheap to clone; all
 /// clones are the same session. Every method may load the record on first use, hence
 /// `async` and the [`SessionError`].

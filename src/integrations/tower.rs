@@ -17,7 +17,7 @@
 //!     let session = request.extensions().get::<Session>().expect("SessionLayer is installed");
 //!     Ok(match session.insert("user", json!("ada")).await {
 //!         Ok(()) => Response::new("hello".to_string()),
-//!         // What axum answers too: the status and the JSON body.
+//!         // What axum and actix answer too: the status and the JSON body.
 //!         Err(e) => Response::builder().status(e.status()).body(e.json_body()).unwrap(),
 //!     })
 //! }

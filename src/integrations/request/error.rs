@@ -21,7 +21,7 @@ pub enum SessionError {
     Finish(FinishError),
     /// The OS random source failed.
     Random,
-    /// The handler ran without the session layer.
+    /// The handler ran without the session layer (axum, tower) or middleware (actix).
     LayerMissing,
 }
 
@@ -31,7 +31,9 @@ impl core::fmt::Display for SessionError {
             SessionError::Server(e) => e.fmt(f),
             SessionError::Finish(e) => e.fmt(f),
             SessionError::Random => f.write_str("random source failed"),
-            SessionError::LayerMissing => f.write_str("the session layer is not installed"),
+            SessionError::LayerMissing => {
+                f.write_str("the session layer (or actix middleware) is not installed")
+            }
         }
     }
 }
