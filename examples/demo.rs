@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --example demo -- [--port 8080] [--store memory|sqlite:PATH|redis://...|postgres://...]
 //!                             [--timeout SECONDS] [--secret-file PATH | --secret SECRET]
-//!                             [--ini PATH]
+//!                             [--ini PATH] [--data-dir PATH]
 //! ```
 //!
 //! `--ini PATH` serves the sessions a Pyramid or CubicWeb `pyramid.ini` configures, so the
@@ -14,9 +14,12 @@
 //! pyramid_session_redis+redis://HOST:PORT/DB` keeps sessions in pyramid_session_redis's
 //! own Redis layout (with the ini's settings, or the secret and timeout given here).
 //!
-//! Default store: SQLite in `demo-sessions.db`, with the secret kept in
-//! `demo-secret.txt` (made on first run), so sessions survive a restart; both files are
-//! created readable by their owner only (0600). The secret comes from `--secret-file`,
+//! Default store: SQLite in `sessions.db` of the demo's data directory, with the secret
+//! kept in `secret.txt` there (made on first run), so sessions survive a restart; both
+//! files are created readable by their owner only (0600), in a directory only its owner
+//! enters (0700). The data directory is `--data-dir PATH`, else
+//! `$XDG_DATA_HOME/pyramid-session-demo`, else `~/.local/share/pyramid-session-demo`:
+//! never the working directory. The secret comes from `--secret-file`,
 //! `--secret`, the `PYRAMID_SESSION_SECRET` environment variable, or that file, in this
 //! order. The cookie is HttpOnly and SameSite=Lax but not Secure, since the demo serves
 //! plain HTTP on loopback.
@@ -66,11 +69,12 @@ struct Options {
     ini: Option<String>,
     /// Whether `--store` was given (an ini picks its own store otherwise).
     store_given: bool,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...|pyramid_session_redis+redis://...] [--timeout SECONDS] [--secret-file PATH | --secret S] [--ini PATH]"
+        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...|pyramid_session_redis+redis://...] [--timeout SECONDS] [--secret-file PATH | --secret S] [--ini PATH] [--data-dir PATH]"
     );
     std::process::exit(2)
 }
@@ -78,12 +82,14 @@ fn usage() -> ! {
 fn options() -> Options {
     let mut opts = Options {
         port: 8080,
-        store: "sqlite:demo-sessions.db".into(),
+        // Set in `options()` once the data directory is known.
+        store: String::new(),
         timeout: None,
         secret: None,
         secret_file: None,
         ini: None,
         store_given: false,
+        data_dir: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -105,13 +111,48 @@ fn options() -> Options {
             }
             "--timeout" => opts.timeout = Some(value().parse().unwrap_or_else(|_| usage())),
             "--ini" => opts.ini = Some(value()),
+            "--data-dir" => opts.data_dir = Some(value().into()),
             "--secret" => opts.secret = Some(value()),
             "--secret-file" => opts.secret_file = Some(value()),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
     }
+    if !opts.store_given {
+        opts.store = format!("sqlite:{}", data_file(&opts, "sessions.db").display());
+    }
     opts
+}
+
+/// The data directory (made, owner-only, on first use): `--data-dir`, else
+/// `$XDG_DATA_HOME/pyramid-session-demo`, else `~/.local/share/pyramid-session-demo`.
+fn data_dir(opts: &Options) -> std::path::PathBuf {
+    let dir = match &opts.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let base = std::env::var_os("XDG_DATA_HOME")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share"))
+                })
+                .unwrap_or_else(|| fail("no data directory: pass --data-dir PATH".into()));
+            base.join("pyramid-session-demo")
+        }
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .unwrap_or_else(|e| fail(format!("cannot create {}: {e}", dir.display())));
+    dir
+}
+
+/// A file of the data directory.
+fn data_file(opts: &Options, name: &str) -> std::path::PathBuf {
+    data_dir(opts).join(name)
 }
 
 /// Creates `path` (if missing) readable and writable by its owner only.
@@ -144,7 +185,8 @@ fn fail(message: String) -> ! {
 }
 
 /// The secret: from `--secret-file`, `--secret`, `PYRAMID_SESSION_SECRET`, or kept in
-/// `demo-secret.txt` (0600, made on first run) so cookies outlive a restart.
+/// `secret.txt` of the data directory (0600, made on first run) so cookies outlive a
+/// restart.
 fn secret(opts: &Options) -> String {
     if let Some(path) = &opts.secret_file {
         let text = std::fs::read_to_string(path)
@@ -158,7 +200,10 @@ fn secret(opts: &Options) -> String {
     {
         return secret;
     }
-    let path = "demo-secret.txt";
+    let file = data_file(opts, "secret.txt");
+    let path = file
+        .to_str()
+        .unwrap_or_else(|| fail("the data directory is not UTF-8".into()));
     make_private(path);
     if let Ok(secret) = std::fs::read_to_string(path) {
         return secret.trim().to_string();

@@ -14,6 +14,8 @@
 //! - [`Ticket`] is a verified ticket's fields; [`Ticket::verify`] is `parse_ticket`,
 //!   [`Ticket::render`] is `AuthTicket.cookie_value`; [`UserId`] is the userid with its
 //!   `userid_type` (int, b64unicode, b64str).
+//! - [`cubicweb`] (feature `json`) composes two helpers as CubicWeb does: its settings
+//!   and defaults, the `authticket_` token bound to the session, login and logout.
 //! - [`calculate_digest`] and [`encode_ip_timestamp`] are the digest (a double hash,
 //!   not an HMAC, over the secret's UTF-8) with [`HashAlg`]: sha512 (default), sha384,
 //!   sha256, sha224; md5 and sha1 only with the cargo feature `authtkt-legacy` *and* an
@@ -86,6 +88,8 @@
 mod b64;
 mod config;
 mod cookie;
+#[cfg(feature = "json")]
+pub mod cubicweb;
 mod digest;
 mod error;
 mod helper;

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly): each item shows the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // The lint header (RustCrypto's list). `Cargo.toml [lints]` holds what applies to every
 // target; these apply to the library, whose std edges say why they use std.
 #![warn(

@@ -430,12 +430,11 @@ impl PyramidSettings {
         };
         let opt_bool = |k: &str| self.get_nonempty(k).map(parse_bool).transpose();
         let opt_int = |k: &str| self.get_nonempty(k).map(parse_int).transpose();
-        // The login cookies' flags: checked, but not the session cookie's. CubicWeb's
-        // session cookies are never Secure (`CWSessionFactory(secret)`, `secure=False`;
-        // `default_session`: Pyramid's default), so a Secure one would not reach an
-        // instance Python serves over plain HTTP. `Builder::secure` opts in.
-        let _ = opt_bool("cubicweb.auth.authtkt.session.secure")?;
-        let _ = opt_bool("cubicweb.auth.authtkt.persistent.secure")?;
+        // The login cookies' flags (`cubicweb.auth.authtkt.*.secure`, read by
+        // `authtkt::cubicweb` with Python's `asbool`) are not the session cookie's.
+        // CubicWeb's session cookies are never Secure (`CWSessionFactory(secret)`,
+        // `secure=False`; `default_session`: Pyramid's default), so a Secure one would
+        // not reach an instance Python serves over plain HTTP. `Builder::secure` opts in.
         let backend = match self.backend() {
             Some(backend) => backend,
             None if SECRET_KEYS.iter().any(|k| self.get_nonempty(k).is_some()) => {

@@ -3,7 +3,9 @@
 //! for byte, read back, a tampered cookie ignored, `set_on_exception`), server mode over
 //! `MemoryStore` (login, increments, logout revokes), store failures (503 with the JSON
 //! error and no `Set-Cookie`, for a write after the handler and for an early `save`),
-//! `Vary` / `Cache-Control`, and concurrent increments on one session.
+//! `Vary` / `Cache-Control`, concurrent increments on one session, and CubicWeb logins
+//! (`SessionMiddleware::with_cubicweb_auth`, the `Auth` extractor: login, the peer
+//! address of an `include_ip` ticket, logout, the old cookies replayed).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,11 +14,16 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use pyramid_session::integrations::actix::{Session, SessionError, SessionMiddleware};
+use pyramid_session::authtkt::cubicweb::CubicWebSettings;
+use pyramid_session::authtkt::{AuthTktHelper, DomainStyle, HashAlg, UserId};
+use pyramid_session::integrations::actix::{
+    Auth, AuthConfig, Session, SessionError, SessionMiddleware,
+};
 use pyramid_session::server::{
     AsyncStore, BoxFuture, IdCookieFormat, OpResult, ServerConfig, StoreError, StoreErrorKind,
     StoreOp,
 };
+use pyramid_session::settings::PyramidSettings;
 use pyramid_session::store::MemoryStore;
 use pyramid_session::SessionConfig;
 use serde_json::{json, Value};
@@ -103,6 +110,20 @@ async fn cached(s: Session) -> Answer {
         .body("cached"))
 }
 
+async fn auth_whoami(auth: Auth) -> Answer {
+    Ok(HttpResponse::Ok().json(json!({ "userid": auth.userid().await? })))
+}
+
+async fn auth_login(auth: Auth, eid: web::Path<i64>) -> Answer {
+    let login = auth.login(eid.into_inner(), Some(false)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "update_login_time": login.update_login_time })))
+}
+
+async fn auth_logout(auth: Auth) -> Answer {
+    auth.logout().await?;
+    Ok(HttpResponse::Ok().body("bye"))
+}
+
 async fn plain() -> HttpResponse {
     HttpResponse::Ok().body("no session")
 }
@@ -134,6 +155,9 @@ impl Server {
                         .route("/pop", web::get().to(pop))
                         .route("/cached", web::get().to(cached))
                         .route("/static", web::get().to(plain))
+                        .route("/auth/whoami", web::get().to(auth_whoami))
+                        .route("/auth/login/{eid}", web::post().to(auth_login))
+                        .route("/auth/logout", web::post().to(auth_logout))
                 })
                 .workers(4)
                 .disable_signals()
@@ -506,4 +530,138 @@ fn handlers_without_the_middleware_get_500() {
     assert_eq!(reply.body, r#"{"error":"session layer missing"}"#);
     actix_web::rt::System::new().block_on(handle.stop(false));
     thread.join().unwrap();
+}
+
+/// CubicWeb's policies as the vectors' flows set them (tests/axum_auth.rs), the session
+/// ticket bound to the remote address.
+fn include_ip_auth() -> AuthConfig {
+    let settings = PyramidSettings::from_pairs([
+        ("cubicweb.session.secret", "sess-secret"),
+        (
+            "cubicweb.auth.authtkt.session.secret",
+            "authtkt-session-secret",
+        ),
+        (
+            "cubicweb.auth.authtkt.persistent.secret",
+            "authtkt-persistent-secret",
+        ),
+        ("cubicweb.auth.authtkt.session.secure", "no"),
+        ("cubicweb.auth.authtkt.persistent.secure", "no"),
+        ("cubicweb.auth.authtkt.session.include_ip", "yes"),
+    ]);
+    let auth = CubicWebSettings::from_settings(&settings)
+        .unwrap()
+        .build(DomainStyle::Pyramid1)
+        .unwrap();
+    AuthConfig::new(auth).with_groups(|eid| async move {
+        (eid == 5).then(|| vec!["managers".to_string(), "users".to_string()])
+    })
+}
+
+/// A browser's cookie jar: one slot per name, the last `Set-Cookie` wins, an empty value
+/// deletes.
+fn keep(jar: &mut Vec<(String, String)>, reply: &Reply) {
+    for h in &reply.set_cookie {
+        let (name, value) = h.split(';').next().unwrap().split_once('=').unwrap();
+        jar.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            jar.push((name.to_string(), value.to_string()));
+        }
+    }
+}
+
+fn header(jar: &[(String, String)]) -> String {
+    let pairs: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    pairs.join("; ")
+}
+
+#[test]
+fn cubicweb_logins_login_authenticated_logout_anonymous() {
+    let config = ServerConfig::new(
+        SessionConfig::cubicweb("sess-secret").build().unwrap(),
+        IdCookieFormat::CubicWeb,
+    )
+    .unwrap();
+    let sessions = SessionMiddleware::server(config, MemoryStore::new())
+        .with_clock(frozen)
+        .with_cubicweb_auth(include_ip_auth());
+    let server = Server::start(sessions);
+    let agent = agent();
+    let mut jar = Vec::new();
+
+    let reply = get(&agent, &server.url("/auth/whoami"), None);
+    assert_eq!(reply.body, r#"{"userid":null}"#);
+    assert!(reply.set_cookie.is_empty(), "{:?}", reply.set_cookie);
+
+    let reply = post(&agent, &server.url("/auth/login/5"), None);
+    assert_eq!(reply.body, r#"{"update_login_time":5}"#);
+    let names: Vec<&str> = reply
+        .set_cookie
+        .iter()
+        .map(|h| h.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["auth_tkt", "auth_tkt", "auth_tkt", "session"],
+        "the login cookie's three domains, then the session cookie"
+    );
+    assert_eq!(reply.vary, ["Cookie"]);
+    keep(&mut jar, &reply);
+
+    let reply = get(&agent, &server.url("/auth/whoami"), Some(&header(&jar)));
+    assert_eq!(reply.body, r#"{"userid":5}"#, "authenticated");
+
+    // The ticket was made for the peer address (127.0.0.1): the same ticket made for
+    // another address is nobody.
+    let session = jar.iter().find(|(n, _)| n == "session").unwrap().1.clone();
+    let ticket = &jar.iter().find(|(n, _)| n == "auth_tkt").unwrap().1;
+    let token = ticket.split('!').nth(1).unwrap().to_string();
+    let helper = AuthTktHelper::builder("authtkt-session-secret", DomainStyle::Pyramid1)
+        .hashalg(HashAlg::SHA512)
+        .include_ip(true)
+        .build()
+        .unwrap();
+    for (ip, userid) in [("192.0.2.10", "null"), ("127.0.0.1", "5")] {
+        let forged = helper
+            .ticket_value(ip, frozen(), &UserId::Int(5), &[&token])
+            .unwrap();
+        let cookies = format!("auth_tkt={forged}; session={session}");
+        let reply = get(&agent, &server.url("/auth/whoami"), Some(&cookies));
+        assert_eq!(
+            reply.body,
+            format!(r#"{{"userid":{userid}}}"#),
+            "made for {ip}"
+        );
+    }
+
+    let stolen = header(&jar);
+    let reply = post(&agent, &server.url("/auth/logout"), Some(&header(&jar)));
+    assert_eq!((reply.status, reply.body.as_str()), (200, "bye"));
+    let deletions = reply
+        .set_cookie
+        .iter()
+        .filter(|h| h.contains("auth_tkt=;"))
+        .count();
+    assert_eq!(deletions, 6, "{:?}", reply.set_cookie);
+    keep(&mut jar, &reply);
+    assert!(jar.iter().all(|(n, _)| n != "auth_tkt"));
+
+    let reply = get(&agent, &server.url("/auth/whoami"), Some(&header(&jar)));
+    assert_eq!(
+        reply.body, r#"{"userid":null}"#,
+        "anonymous after the logout"
+    );
+    // The ticket left the stored session: the cookies from before are anonymous too.
+    let reply = get(&agent, &server.url("/auth/whoami"), Some(&stolen));
+    assert_eq!(reply.body, r#"{"userid":null}"#, "replayed");
+
+    // Without `with_cubicweb_auth`, `Auth` is refused as axum refuses it.
+    drop(server);
+    let server = Server::start(SessionMiddleware::server(
+        server_config(),
+        MemoryStore::new(),
+    ));
+    let reply = get(&agent, &server.url("/auth/whoami"), None);
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.body, r#"{"error":"authentication layer missing"}"#);
 }

@@ -10,8 +10,8 @@
 //! refusal of something Python accepts; the ids are listed below and must match
 //! exactly), or `n/a` (not expressible in the Rust API, with the reason). The totals are
 //! asserted against the file, so a case skipped silently fails the test. `settings` and
-//! `policy_flows` belong to CubicWeb's policy composition (issue 14, item 2) and are
-//! only counted here.
+//! `policy_flows` belong to CubicWeb's policy composition and are only counted here;
+//! `tests/cubicweb_auth_vectors.rs` replays them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -486,7 +486,7 @@ fn authtkt_vectors_both_pyramid_versions() {
             let n = data[section].as_array().unwrap().len();
             let _ = writeln!(
                 report,
-                "{version:>6} {section:<9} {n:>3} cases: not replayed here (CubicWeb policy composition, issue 14 item 2)"
+                "{version:>6} {section:<9} {n:>3} cases: replayed by tests/cubicweb_auth_vectors.rs"
             );
         }
     }

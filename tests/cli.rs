@@ -448,3 +448,99 @@ fn inspect_prints_the_librarys_verdict() {
     assert!(text.contains("verdict:    idle timeout exceeded"), "{text}");
     assert!(text.contains("expired:    yes"), "{text}");
 }
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn sign_session_makes_the_cookie_pyramid_sends() {
+    use pyramid_session::{CookieSession, SessionConfig};
+    // The same state at the same time through the library: Pyramid's own cookie.
+    let config = SessionConfig::pyramid("seekrit").build().unwrap();
+    let mut session = CookieSession::load(&config, None, 1_700_000_000.25);
+    session.insert("a", serde_json::json!(1));
+    let expected = session.signed_value(&config).unwrap();
+    let out = cli(
+        &args(&[
+            "--secret=seekrit",
+            "sign",
+            "--session",
+            "--now=1700000000.25",
+        ]),
+        br#"{"a": 1}"#,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), expected);
+    // `inspect` reads it as a session; a bare `sign` of the state is not one.
+    let out = cli(
+        &args(&["--secret=seekrit", "inspect", "--now=1700000001", &expected]),
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict:    valid"));
+    let bare = sign(&args(&["--secret=seekrit"]), r#"{"a": 1}"#);
+    let out = cli(&args(&["--secret=seekrit", "inspect", &bare]), b"");
+    assert_eq!(out.status.code(), Some(1));
+    // --session wants an object; --now wants --session.
+    let out = cli(&args(&["--secret=s", "sign", "--session"]), b"[1, 2]");
+    assert_eq!(out.status.code(), Some(1));
+    let out = cli(&args(&["--secret=s", "sign", "--now=1"]), b"{}");
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+}
+
+#[test]
+fn cookies_pasted_from_a_browser_and_salt_presets() {
+    let value = sign(&args(&["--secret=s"]), r#"[1, 2, {}]"#);
+    for pasted in [
+        value.clone(),
+        format!("session={value}"),
+        format!(" session={value}; "),
+    ] {
+        let out = cli(&args(&["--secret=s", "verify", &pasted]), b"");
+        assert!(out.status.success(), "{pasted}");
+        assert_eq!(out.stdout, b"[1, 2, {}]\n");
+    }
+    let out = cli(&args(&["--secret=s", "verify", "session=garbage"]), b"");
+    assert_eq!(out.status.code(), Some(1));
+    // Presets name the salts of the known formats.
+    let redis = sign(
+        &args(&["--secret=s", "--salt=pyramid_session_redis."]),
+        "\"id\"",
+    );
+    let preset = sign(
+        &args(&["--secret=s", "--preset=pyramid-session-redis"]),
+        "\"id\"",
+    );
+    assert_eq!(redis, preset);
+    let plain = sign(&args(&["--secret=s", "--preset=cubicweb"]), "\"id\"");
+    assert_eq!(plain, sign(&args(&["--secret=s"]), "\"id\""));
+    let out = cli(
+        &args(&["--secret=s", "--preset=pyramid", "--salt=x", "sign"]),
+        b"1",
+    );
+    assert_eq!(out.status.code(), Some(2), "--preset and --salt conflict");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_tool_quietly() {
+    // `keygen` into a reader that has already gone: no "Broken pipe" message, status 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pyramid-session"))
+        .args(["keygen", "--bytes=1024"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(out.status.success(), "{:?}", out.status);
+}

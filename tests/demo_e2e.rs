@@ -138,8 +138,18 @@ fn sessions_survive_a_restart_with_the_default_store() {
         c.get(&demo.url("/api/session")).json(),
         json!({"user": "ada", "count": 1})
     );
-    assert!(demo.dir.join("demo-sessions.db").exists());
-    assert!(demo.dir.join("demo-secret.txt").exists());
+    // In the data directory, never the working directory.
+    assert!(demo.data().join("sessions.db").exists());
+    assert!(demo.data().join("secret.txt").exists());
+    let in_cwd: Vec<_> = std::fs::read_dir(&demo.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        in_cwd,
+        ["pyramid-session-demo"],
+        "the working directory holds only it"
+    );
 }
 
 #[test]
@@ -340,8 +350,10 @@ fn demo_files_are_private_and_the_secret_can_come_from_a_file() {
     let demo = Demo::start(&[]);
     let mut c = Client::new();
     c.post_form(&demo.url("/api/login"), &[("user", "ada")]);
-    for file in ["demo-secret.txt", "demo-sessions.db"] {
-        let mode = std::fs::metadata(demo.dir.join(file))
+    let dir_mode = std::fs::metadata(demo.data()).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o077, 0, "the data directory is {dir_mode:o}");
+    for file in ["secret.txt", "sessions.db"] {
+        let mode = std::fs::metadata(demo.data().join(file))
             .unwrap()
             .permissions()
             .mode();

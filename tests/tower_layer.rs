@@ -1,7 +1,8 @@
 //! The tower layer without axum: over `tower::service_fn` with `String` and
 //! `http_body_util::Full<Bytes>` bodies, and on a real hyper 1 server (request body
 //! `hyper::body::Incoming`) driven over HTTP. The handler takes the session from the
-//! request extensions.
+//! request extensions. CubicWeb logins on `String` bodies, the remote address from a
+//! configured source.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,11 +13,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use pyramid_session::integrations::tower::{Session, SessionError, SessionLayer};
+use pyramid_session::authtkt::cubicweb::CubicWebSettings;
+use pyramid_session::authtkt::DomainStyle;
+use pyramid_session::integrations::tower::{Auth, AuthConfig, Session, SessionError, SessionLayer};
 use pyramid_session::server::{
     AsyncStore, BoxFuture, IdCookieFormat, OpResult, ServerConfig, StoreError, StoreErrorKind,
     StoreOp,
 };
+use pyramid_session::settings::PyramidSettings;
 use pyramid_session::store::MemoryStore;
 use pyramid_session::SessionConfig;
 use serde_json::{json, Value};
@@ -250,4 +254,136 @@ fn on_a_real_hyper_server_cookie_mode_round_trips() {
     assert_eq!((status, set.len()), (200, 1));
     let (_, _, body) = fetch(&agent, &format!("http://{addr}/get"), Some(&set[0]));
     assert_eq!(body, "1");
+}
+
+/// The login routes, `Auth` from the extensions.
+async fn auth_app(request: Request<String>) -> Result<Response<String>, Infallible> {
+    let auth = request
+        .extensions()
+        .get::<Auth>()
+        .cloned()
+        .expect("with_cubicweb_auth put the Auth in the extensions");
+    let answer: Result<String, SessionError> = async {
+        Ok(match request.uri().path() {
+            "/login" => {
+                let login = auth.login(5, Some(false)).await?;
+                json!({ "update_login_time": login.update_login_time }).to_string()
+            }
+            "/logout" => {
+                auth.logout().await?;
+                "bye".to_string()
+            }
+            _ => json!({ "userid": auth.userid().await? }).to_string(),
+        })
+    }
+    .await;
+    Ok(match answer {
+        Ok(text) => Response::new(text),
+        Err(e) => {
+            let mut response = Response::new(e.json_body());
+            *response.status_mut() = e.status();
+            response
+        }
+    })
+}
+
+fn from(uri: &str, ip: &str, cookies: &[String]) -> Request<String> {
+    let mut request = Request::builder()
+        .uri(uri)
+        .header("host", "example.com")
+        .header("x-real-ip", ip);
+    if !cookies.is_empty() {
+        request = request.header("cookie", cookies.join("; "));
+    }
+    request.body(String::new()).unwrap()
+}
+
+#[tokio::test]
+async fn cubicweb_logins_with_the_remote_address_of_a_source() {
+    let settings = PyramidSettings::from_pairs([
+        ("cubicweb.session.secret", "sess-secret"),
+        (
+            "cubicweb.auth.authtkt.session.secret",
+            "authtkt-session-secret",
+        ),
+        (
+            "cubicweb.auth.authtkt.persistent.secret",
+            "authtkt-persistent-secret",
+        ),
+        ("cubicweb.auth.authtkt.session.secure", "no"),
+        ("cubicweb.auth.authtkt.persistent.secure", "no"),
+        ("cubicweb.auth.authtkt.session.include_ip", "yes"),
+    ]);
+    let auth = CubicWebSettings::from_settings(&settings)
+        .unwrap()
+        .build(DomainStyle::Pyramid1)
+        .unwrap();
+    // The proxy's header, read from the request's head.
+    let config = AuthConfig::new(auth).with_remote_addr(|head| {
+        let ip = head.headers().get("x-real-ip")?.to_str().ok()?;
+        Some(ip.to_string())
+    });
+    let layer = SessionLayer::cookie(SessionConfig::pyramid1("sess-secret").build().unwrap())
+        .with_clock(frozen)
+        .with_cubicweb_auth(config);
+    assert!(format!("{layer:?}").contains("cubicweb_auth: true"));
+    let app = layer.layer(service_fn(auth_app));
+
+    let response = app
+        .clone()
+        .oneshot(from("/login", "203.0.113.7", &[]))
+        .await
+        .unwrap();
+    let set_cookie = header(&response, "set-cookie");
+    let names: Vec<&str> = set_cookie
+        .iter()
+        .map(|h| h.split('=').next().unwrap())
+        .collect();
+    assert_eq!(names, ["auth_tkt", "auth_tkt", "auth_tkt", "session"]);
+    assert!(
+        set_cookie[1].contains("; Domain=example.com; "),
+        "{set_cookie:?}"
+    );
+    assert_eq!(response.into_body(), r#"{"update_login_time":5}"#);
+    let cookies: Vec<String> = [&set_cookie[0], &set_cookie[3]]
+        .iter()
+        .map(|h| h.split(';').next().unwrap().to_string())
+        .collect();
+
+    for (ip, userid) in [("203.0.113.7", "5"), ("198.51.100.1", "null")] {
+        let response = app
+            .clone()
+            .oneshot(from("/whoami", ip, &cookies))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.into_body(),
+            format!(r#"{{"userid":{userid}}}"#),
+            "from {ip}"
+        );
+    }
+
+    let response = app
+        .clone()
+        .oneshot(from("/logout", "203.0.113.7", &cookies))
+        .await
+        .unwrap();
+    let set_cookie = header(&response, "set-cookie");
+    assert_eq!(
+        set_cookie
+            .iter()
+            .filter(|h| h.contains("auth_tkt=;"))
+            .count(),
+        6
+    );
+    let session = set_cookie
+        .iter()
+        .find(|h| h.starts_with("session="))
+        .unwrap();
+    let after = [session.split(';').next().unwrap().to_string()];
+    let response = app
+        .oneshot(from("/whoami", "203.0.113.7", &after))
+        .await
+        .unwrap();
+    assert_eq!(response.into_body(), r#"{"userid":null}"#);
 }

@@ -114,6 +114,16 @@ pub(super) fn push_domains<'a>(
     cfg: &'a Builder,
     host: &'a str,
 ) {
+    push_domains_of(out, cfg, cfg.style, host);
+}
+
+/// [`push_domains`] as the Pyramid of `style` would compute them for this configuration.
+pub(super) fn push_domains_of<'a>(
+    out: &mut Vec<Option<Cow<'a, str>>>,
+    cfg: &'a Builder,
+    style: DomainStyle,
+    host: &'a str,
+) {
     if let Some(domain) = &cfg.domain {
         out.push(Some(Cow::Borrowed(domain)));
         return;
@@ -123,7 +133,7 @@ pub(super) fn push_domains<'a>(
     } else {
         None
     };
-    match cfg.style {
+    match style {
         DomainStyle::Pyramid1 => {
             if let Some(parent) = parent {
                 out.push(Some(Cow::Owned(alloc::format!(".{parent}"))));

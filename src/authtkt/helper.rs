@@ -1,13 +1,13 @@
 //! `AuthTktCookieHelper`: `identify`, `remember`, `forget`, and the per-request flags
 //! that let a `forget` or `remember` cancel a reissue.
 
-use alloc::borrow::ToOwned as _;
+use alloc::borrow::{Cow, ToOwned as _};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use super::config::{Builder, DomainStyle};
-use super::cookie::{push_domains, request_domain, ticket_cookie};
+use super::cookie::{push_domains, push_domains_of, request_domain, ticket_cookie};
 use super::digest::HashAlg;
 use super::error::{RememberError, TicketError};
 use super::ticket::{Ticket, UserId, MAX_TICKET_LEN};
@@ -326,6 +326,45 @@ impl AuthTktHelper {
     pub fn forget_in(&self, flags: &mut RequestFlags, host: &str) -> Vec<String> {
         flags.on_forget();
         self.forget(host)
+    }
+
+    /// The deletions of [`forget`](Self::forget) for *every* domain either Pyramid may
+    /// have written the cookie with: host-only, `Domain=host` and `Domain=.host` (Pyramid
+    /// 1.10's fan-out), then whatever else the configuration writes under either
+    /// [`DomainStyle`] (`domain`, `parent_domain` with or without its leading dot), each
+    /// once, in that order. With the default domain settings on
+    /// [`DomainStyle::Pyramid1`] this is exactly `forget`; on
+    /// [`DomainStyle::Pyramid2`] it adds the two variants 2.x does not delete, so that a
+    /// logout also clears what a Pyramid 1.10 peer (every CubicWeb) set.
+    pub fn forget_all_domains(&self, host: &str) -> Vec<String> {
+        let host = request_domain(host);
+        let mut domains: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(5);
+        domains.push(None);
+        if !host.is_empty() {
+            domains.push(Some(Cow::Borrowed(host)));
+            domains.push(Some(Cow::Owned(alloc::format!(".{host}"))));
+        }
+        let mut configured = Vec::with_capacity(2);
+        for style in [DomainStyle::Pyramid1, DomainStyle::Pyramid2] {
+            push_domains_of(&mut configured, &self.cfg, style, host);
+        }
+        domains.extend(configured);
+        let mut headers: Vec<String> = Vec::with_capacity(domains.len());
+        for d in &domains {
+            let header =
+                render_expired(&self.cfg.cookie_name, &self.attributes(d.as_deref(), None));
+            if !headers.contains(&header) {
+                headers.push(header);
+            }
+        }
+        headers
+    }
+
+    /// [`forget_all_domains`](Self::forget_all_domains) within a request: also revokes
+    /// the request's reissue ([`RequestFlags::on_forget`]).
+    pub fn forget_all_domains_in(&self, flags: &mut RequestFlags, host: &str) -> Vec<String> {
+        flags.on_forget();
+        self.forget_all_domains(host)
     }
 
     fn attributes<'a>(

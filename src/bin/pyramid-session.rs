@@ -1,10 +1,12 @@
 //! `pyramid-session`: sign, verify and inspect Pyramid/WebOb session cookies.
 //!
 //! ```text
-//! pyramid-session [--secret S | --secret-file PATH]... [--salt SALT] [--hashalg NAME] <COMMAND>
-//!   sign [--serializer json|pickle]
+//! pyramid-session [--secret S | --secret-file PATH]... [--salt SALT | --preset NAME]
+//!                 [--hashalg NAME] <COMMAND>
+//!   sign [--serializer json|pickle] [--session [--now T]]
 //!                         read one JSON value on stdin, print the signed cookie value
-//!   verify COOKIE [--serializer json|pickle]
+//!                         (--session: a state, signed as the session cookie Pyramid sends)
+//!   verify COOKIE [--serializer json|pickle]     (COOKIE: the value, or name=value)
 //!                         print the signed payload (exit 1 and a reason on failure)
 //!   inspect COOKIE [--serializer json|pickle]
 //!                         human-readable view: dates, age, expiry, reissue, state
@@ -92,9 +94,54 @@ struct KeyArgs {
         allow_hyphen_values = true
     )]
     salt: String,
+    /// The salt of a known cookie format instead of --salt: pyramid (Pyramid's
+    /// `SignedCookieSessionFactory` and CubicWeb's, `pyramid.session.`) or
+    /// pyramid-session-redis (`pyramid_session_redis.`); cubicweb is pyramid's.
+    #[arg(long, global = true, value_enum, conflicts_with = "salt")]
+    preset: Option<Preset>,
     /// Hash algorithm: sha224, sha256, sha384, sha512, sha512_224 or sha512_256.
     #[arg(long, global = true, default_value = "sha512")]
     hashalg: String,
+}
+
+/// `--preset`: the salt of a known cookie format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Preset {
+    /// `pyramid.session.`: Pyramid's `SignedCookieSessionFactory`, CubicWeb's
+    /// `CWSessionFactory` and `default_session`.
+    Pyramid,
+    /// `pyramid.session.`, as `pyramid` (CubicWeb's own factories use Pyramid's salt).
+    Cubicweb,
+    /// `pyramid_session_redis.`: pyramid_session_redis's id cookie.
+    PyramidSessionRedis,
+}
+
+impl KeyArgs {
+    /// The salt: the preset's, or `--salt`.
+    fn salt(&self) -> &str {
+        match self.preset {
+            Some(Preset::Pyramid | Preset::Cubicweb) => "pyramid.session.",
+            Some(Preset::PyramidSessionRedis) => "pyramid_session_redis.",
+            None => &self.salt,
+        }
+    }
+}
+
+/// A cookie as given on the command line: the value, or `name=value` as pasted from a
+/// browser's cookie list (the value tried as a whole first: padded base64 ends in `=`).
+fn cookie_candidates(arg: &str) -> Vec<&str> {
+    let arg = arg.trim().trim_end_matches(';');
+    let mut candidates = vec![arg];
+    if let Some((name, value)) = arg.split_once('=') {
+        let is_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if is_name && !value.is_empty() {
+            candidates.push(value.trim());
+        }
+    }
+    candidates
 }
 
 /// How the signed payload is serialized: Pyramid 2's JSON, or Pyramid 1's pickle.
@@ -117,6 +164,13 @@ enum Command {
         /// The payload's serializer.
         #[arg(long, value_enum, default_value = "json")]
         serializer: SerializerArg,
+        /// Read a session state (a JSON object) and sign the session cookie Pyramid would
+        /// send for it: the frame `[int(now), now, state]` (with pickle, that tuple).
+        #[arg(long)]
+        session: bool,
+        /// The frame's time for --session, in Unix seconds (default: now).
+        #[arg(long, requires = "session")]
+        now: Option<f64>,
     },
     /// Verify a cookie value; print the signed payload bytes exactly as they are (with
     /// --serializer pickle: the pickle as tagged JSON, on one line).
@@ -279,6 +333,32 @@ const TAGGED_HELP: &str = "Tagged JSON: None, bools, ints (any size), floats, st
     Refused input (a bad pickle, JSON, tag, hex or protocol; an object without \
     --allow-opaque): exit status 1, one line on stderr, nothing on stdout.";
 
+/// Standard output that ends the process quietly (status 0) when the reader has gone
+/// (`pyramid-session ... | head`): there is no one left to tell.
+struct Stdout(std::io::StdoutLock<'static>);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        quiet_on_broken_pipe(self.0.write(buf))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        quiet_on_broken_pipe(self.0.flush())
+    }
+}
+
+impl core::fmt::Debug for Stdout {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Stdout")
+    }
+}
+
+fn quiet_on_broken_pipe<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other,
+    }
+}
+
 /// A failure reported on stderr with exit code 1.
 struct Failure(String);
 
@@ -343,7 +423,7 @@ fn keyring(args: &KeyArgs) -> Result<Keyring, Failure> {
     // to inspect such cookies. The library's configuration refuses it.
     let keys: Vec<Vec<u8>> = secrets
         .iter()
-        .map(|s| salted_secret(&args.salt, s))
+        .map(|s| salted_secret(args.salt(), s))
         .collect();
     let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     Ok(Keyring::from_keys(alg, &refs)?)
@@ -354,14 +434,37 @@ fn keyring(args: &KeyArgs) -> Result<Keyring, Failure> {
     reason = "the CLI is a std edge: it reads the OS random source (keygen)"
 )]
 fn run(cli: Cli) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = Stdout(std::io::stdout().lock());
     match cli.command {
-        Command::Sign { serializer } => {
+        Command::Sign {
+            serializer,
+            session,
+            now,
+        } => {
             let ring = keyring(&cli.keys)?;
             let mut input = Vec::new();
             std::io::stdin().read_to_end(&mut input)?;
-            let value: serde_json::Value = serde_json::from_slice(&input)
+            let mut value: serde_json::Value = serde_json::from_slice(&input)
                 .map_err(|e| Failure(format!("stdin is not one JSON value: {e}")))?;
+            if session {
+                if !value.is_object() {
+                    return Err(Failure(
+                        "--session: stdin must be the session state, a JSON object".into(),
+                    ));
+                }
+                let now = now.unwrap_or_else(|| SystemClock.now().as_secs_f64());
+                let created: serde_json::Number = {
+                    let mut text = Vec::new();
+                    pyramid_session::codec::json::write_float(now, &mut text)?;
+                    serde_json::from_slice(&text)?
+                };
+                let accessed = serde_json::Value::from(policy::whole_seconds(now));
+                value = serde_json::Value::Array(vec![
+                    accessed,
+                    serde_json::Value::Number(created),
+                    value,
+                ]);
+            }
             let payload = match serializer {
                 SerializerArg::Json => to_pyjson(&value)?.into_bytes(),
                 SerializerArg::Pickle => pickled_payload(&value)?,
@@ -380,7 +483,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Verify { cookie, serializer } => {
             let ring = keyring(&cli.keys)?;
-            let (payload, _) = ring.verify(cookie.as_bytes())?;
+            let (payload, _) = verified(&ring, &cookie)?;
             let shown = match serializer {
                 SerializerArg::Json => payload,
                 SerializerArg::Pickle => {
@@ -468,6 +571,21 @@ fn authtkt_helpers(
         .collect()
 }
 
+/// Verifies a cookie argument (the value, or `name=value`); the first candidate's error
+/// when none verifies.
+fn verified(ring: &Keyring, cookie: &str) -> Result<(Vec<u8>, usize), Failure> {
+    let mut first = None;
+    for candidate in cookie_candidates(cookie) {
+        match ring.verify(candidate.as_bytes()) {
+            Ok(ok) => return Ok(ok),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.map_or_else(|| Failure("empty cookie".into()), Failure::from))
+}
+
 /// `authtkt verify` and `authtkt sign`.
 fn run_authtkt(out: &mut impl Write, keys: &KeyArgs, args: AuthtktArgs) -> Result<(), Failure> {
     let ip = args.include_ip.as_deref();
@@ -484,11 +602,18 @@ fn run_authtkt(out: &mut impl Write, keys: &KeyArgs, args: AuthtktArgs) -> Resul
             // `0` is no timeout, as in Pyramid.
             let timeout = timeout.filter(|t| *t != 0);
             let helpers = authtkt_helpers(keys, ip.is_some(), timeout, reissue_time)?;
-            // As in a `Cookie` header (quoted, `\054`), or already unquoted (a raw `,`).
-            let value = authtkt::cookie_value_text(&value).unwrap_or(value);
+            // As in a `Cookie` header (quoted, `\054`), or already unquoted (a raw `,`);
+            // or `auth_tkt=VALUE` as pasted from a browser.
+            let values: Vec<String> = cookie_candidates(&value)
+                .into_iter()
+                .map(|v| authtkt::cookie_value_text(v).unwrap_or_else(|| v.to_string()))
+                .collect();
             let mut first_error = None;
-            for helper in &helpers {
-                match helper.verify(&value, addr) {
+            for (helper, value) in helpers
+                .iter()
+                .flat_map(|h| values.iter().map(move |v| (h, v)))
+            {
+                match helper.verify(value, addr) {
                     Ok(ticket) => {
                         let json = ticket_json(helper, &ticket, now)?;
                         writeln!(out, "{json}")?;
@@ -686,7 +811,7 @@ fn inspect(
     policy: &Policy,
     serializer: Serializer,
 ) -> Result<(), Failure> {
-    let (payload, key_index) = ring.verify(cookie.as_bytes())?;
+    let (payload, key_index) = verified(ring, cookie)?;
     writeln!(
         out,
         "signature:  valid ({}, key {} of {}{})",

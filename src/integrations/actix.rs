@@ -34,6 +34,50 @@
 //! Handlers return `Result<_, SessionError>`: [`SessionError`] is an actix
 //! [`ResponseError`] that answers with the same status and JSON body as in axum.
 //!
+//! # CubicWeb logins
+//!
+//! [`SessionMiddleware::with_cubicweb_auth`] adds CubicWeb's login cookies (`auth_tkt`,
+//! `pauth_tkt`, [`crate::authtkt::cubicweb`]) as the axum layer does: handlers extract an
+//! [`Auth`] ([`Auth::userid`], [`Auth::login`], [`Auth::logout`]), whose `Set-Cookie`
+//! headers come before the session cookie's. The remote address is the connection's peer
+//! address ([`HttpRequest::peer_addr`]) unless [`AuthConfig::with_remote_addr`] says
+//! otherwise; see [`integrations::request::auth`](crate::integrations::request::auth).
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpResponse, HttpServer};
+//! use pyramid_session::authtkt::{cubicweb::CubicWebSettings, DomainStyle};
+//! use pyramid_session::integrations::actix::{Auth, AuthConfig, SessionError, SessionMiddleware};
+//! use pyramid_session::settings::PyramidSettings;
+//!
+//! async fn whoami(auth: Auth) -> Result<HttpResponse, SessionError> {
+//!     Ok(HttpResponse::Ok().body(format!("{:?}", auth.userid().await?)))
+//! }
+//!
+//! async fn logout(auth: Auth) -> Result<HttpResponse, SessionError> {
+//!     auth.logout().await?;
+//!     Ok(HttpResponse::NoContent().finish())
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     # let ini = "";
+//!     let settings = PyramidSettings::parse_ini(ini)?; // the instance's pyramid.ini
+//!     let auth = CubicWebSettings::from_settings(&settings)?.build(DomainStyle::Pyramid1)?;
+//!     let sessions = SessionMiddleware::cookie(settings.builder()?.build()?)
+//!         .with_cubicweb_auth(AuthConfig::new(auth).with_groups(|eid| async move {
+//!             (eid == 5).then(|| vec!["users".to_string()])
+//!         }));
+//!     let server = HttpServer::new(move || {
+//!         App::new()
+//!             .wrap(sessions.clone())
+//!             .route("/whoami", web::get().to(whoami))
+//!             .route("/logout", web::post().to(logout))
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run();
+//!     Ok(actix_web::rt::System::new().block_on(server)?)
+//! }
+//! ```
+//!
 //! An `Err` from the wrapped service (another middleware's; handlers' errors are
 //! responses by then) passes through untouched: that request's changes are not written
 //! and no cookie is sent.
@@ -41,6 +85,7 @@
 extern crate std;
 
 use alloc::boxed::Box;
+use alloc::string::ToString;
 use alloc::sync::Arc;
 use core::future::{ready, Future, Ready};
 use core::pin::Pin;
@@ -48,17 +93,18 @@ use core::pin::Pin;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, Version};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::FinishError;
-use crate::integrations::http::{apply_to, join_cookie_fields, ResponseHeaders};
+use crate::integrations::http::{join_cookie_fields, ResponseHeaders};
+use crate::integrations::request::auth::Origin;
 use crate::integrations::request::{Outcome, Shared};
 use crate::server::{AsyncStore, ServerConfig};
 use crate::time::Clock;
 use crate::SessionConfig;
 
-pub use crate::integrations::request::{Session, SessionError};
+pub use crate::integrations::request::{Auth, AuthConfig, Session, SessionError};
 
 /// The middleware (`App::wrap`) that gives every request a [`Session`]. Build it once,
 /// outside `HttpServer::new`'s factory, and clone it into each worker: the clones share
@@ -72,6 +118,7 @@ impl core::fmt::Debug for SessionMiddleware {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SessionMiddleware")
             .field("mode", &self.shared.mode_name())
+            .field("cubicweb_auth", &self.shared.auth().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +136,17 @@ impl SessionMiddleware {
     pub fn server<S: AsyncStore + 'static>(config: ServerConfig, store: S) -> SessionMiddleware {
         SessionMiddleware {
             shared: Shared::server(config, store),
+        }
+    }
+
+    /// Adds CubicWeb's logins on top of the session: handlers get an [`Auth`] (the
+    /// authenticated user, login, logout), and responses the login cookies' headers
+    /// (see [CubicWeb logins](self#cubicweb-logins)). Works in both modes and with any
+    /// store: the login ticket lives in the session.
+    #[must_use]
+    pub fn with_cubicweb_auth(self, auth: impl Into<AuthConfig>) -> SessionMiddleware {
+        SessionMiddleware {
+            shared: self.shared.with_auth(auth.into()),
         }
     }
 
@@ -137,6 +195,58 @@ impl<S> core::fmt::Debug for SessionMiddlewareService<S> {
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
+/// Where the request comes from, for the CubicWeb logins: the `Host` header (else the
+/// URI's authority), and the remote address from the configured source, else the peer.
+fn origin_of(config: &AuthConfig, request: &ServiceRequest) -> Origin {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_string()))
+        .unwrap_or_default();
+    let remote_addr = match config.remote_addr_source() {
+        Some(source) => source(&http_head(request)),
+        None => request.peer_addr().map(|addr| addr.ip().to_string()),
+    };
+    Origin {
+        host,
+        remote_addr: remote_addr.unwrap_or_default(),
+    }
+}
+
+/// A copy of the request's head on the `http` 1 types, for a remote address source
+/// (actix-web's are the `http` 0.2 ones): method, URI, version, headers, and the peer
+/// `SocketAddr` as an extension when known.
+fn http_head(request: &ServiceRequest) -> http::Request<()> {
+    let mut head = http::Request::new(());
+    if let Ok(method) = http::Method::from_bytes(request.method().as_str().as_bytes()) {
+        *head.method_mut() = method;
+    }
+    if let Ok(uri) = http::Uri::try_from(request.uri().to_string()) {
+        *head.uri_mut() = uri;
+    }
+    *head.version_mut() = match request.version() {
+        Version::HTTP_09 => http::Version::HTTP_09,
+        Version::HTTP_10 => http::Version::HTTP_10,
+        Version::HTTP_2 => http::Version::HTTP_2,
+        Version::HTTP_3 => http::Version::HTTP_3,
+        _ => http::Version::HTTP_11,
+    };
+    for (name, value) in request.headers() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            head.headers_mut().append(name, value);
+        }
+    }
+    if let Some(addr) = request.peer_addr() {
+        head.extensions_mut().insert(addr);
+    }
+    head
+}
+
 impl<S, B> Service<ServiceRequest> for SessionMiddlewareService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
@@ -155,19 +265,22 @@ where
                 .get_all(header::COOKIE)
                 .map(HeaderValue::as_bytes),
         );
-        let session = self.shared.start(cookies.as_deref());
-        request.extensions_mut().insert(session.clone());
+        let started = self
+            .shared
+            .start(cookies.as_deref(), |config| origin_of(config, &request));
+        request.extensions_mut().insert(started.session.clone());
+        if let Some(auth) = &started.auth {
+            request.extensions_mut().insert(auth.clone());
+        }
         let answer = self.service.call(request);
         Box::pin(async move {
             let mut response = answer.await?;
             let failed = response.status().is_server_error();
-            let error = match session.conclude(failed).await {
-                Outcome::Send { set_cookie, used } => {
-                    match apply_to(response.headers_mut(), set_cookie.as_deref(), used) {
-                        Ok(()) => return Ok(response.map_into_left_body()),
-                        Err(_) => SessionError::Finish(FinishError::Encode),
-                    }
-                }
+            let error = match started.conclude(failed).await {
+                Outcome::Send(headers) => match headers.apply(response.headers_mut()) {
+                    Ok(()) => return Ok(response.map_into_left_body()),
+                    Err(_) => SessionError::Finish(FinishError::Encode),
+                },
                 Outcome::Replace(error) => error,
             };
             let (request, _) = response.into_parts();
@@ -207,6 +320,21 @@ impl FromRequest for Session {
                 .get::<Session>()
                 .cloned()
                 .ok_or(SessionError::LayerMissing),
+        )
+    }
+}
+
+impl FromRequest for Auth {
+    type Error = SessionError;
+    type Future = Ready<Result<Auth, SessionError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            request
+                .extensions()
+                .get::<Auth>()
+                .cloned()
+                .ok_or(SessionError::AuthMissing),
         )
     }
 }

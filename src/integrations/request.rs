@@ -9,8 +9,13 @@
 //! `503 Service Unavailable` with a JSON error ([`SessionError::json_body`]). Responses
 //! with a 5xx status count as failed requests for `set_on_exception`.
 //!
-//! The frameworks differ only in how the handle reaches the handler (a request
-//! extension, taken by an extractor) and in their header and response types.
+//! With CubicWeb logins (`with_cubicweb_auth`, [`AuthConfig`]) the request also gets an
+//! [`Auth`] bound to its session ([`auth`]): the login cookies' `Set-Cookie` headers
+//! (reissues included) come before the session cookie's, and go with it.
+//!
+//! The frameworks differ only in how the handles reach the handler (request extensions,
+//! taken by extractors), in where the request's host and remote address are read, and in
+//! their header and response types.
 
 extern crate std;
 
@@ -29,9 +34,14 @@ use crate::server::{AsyncStore, Pending, ServerConfig, ServerSession};
 use crate::session::{Modifier, SessionData};
 use crate::time::{Clock, SystemClock};
 
+pub mod auth;
 mod error;
 
+pub use auth::{Auth, AuthConfig};
 pub use error::SessionError;
+
+use crate::integrations::http::{apply_to, ResponseHeaders};
+use auth::Origin;
 
 /// The system clock as Unix seconds (what `time.time()` returns in Python): a shortcut
 /// for [`SystemClock`]'s reading.
@@ -48,11 +58,13 @@ enum Mode {
     },
 }
 
-/// What a layer or middleware holds: the mode and the clock, the same for every request.
+/// What a layer or middleware holds: the mode, the clock and the CubicWeb logins, the
+/// same for every request.
 #[derive(Clone)]
 pub(crate) struct Shared {
     mode: Mode,
     clock: Arc<dyn Clock>,
+    auth: Option<Arc<AuthConfig>>,
 }
 
 impl Shared {
@@ -61,6 +73,7 @@ impl Shared {
         Arc::new(Shared {
             mode: Mode::Cookie(config),
             clock: Arc::new(SystemClock),
+            auth: None,
         })
     }
 
@@ -72,6 +85,7 @@ impl Shared {
                 store: Arc::new(store),
             },
             clock: Arc::new(SystemClock),
+            auth: None,
         })
     }
 
@@ -82,6 +96,18 @@ impl Shared {
         Arc::new(shared)
     }
 
+    /// The same with CubicWeb's logins.
+    pub(crate) fn with_auth(&self, auth: AuthConfig) -> Arc<Shared> {
+        let mut shared = self.clone();
+        shared.auth = Some(Arc::new(auth));
+        Arc::new(shared)
+    }
+
+    /// The CubicWeb logins, when installed.
+    pub(crate) fn auth(&self) -> Option<&AuthConfig> {
+        self.auth.as_deref()
+    }
+
     /// `"cookie"` or `"server"`, for `Debug`.
     pub(crate) fn mode_name(&self) -> &'static str {
         match self.mode {
@@ -90,10 +116,15 @@ impl Shared {
         }
     }
 
-    /// The start of a request, given its `Cookie` header(s) joined: reads the clock once
-    /// and verifies the cookie (no store I/O). The handle goes in the request's
-    /// extensions; the layer keeps a clone for [`Session::conclude`].
-    pub(crate) fn start(self: &Arc<Shared>, cookie_header: Option<&[u8]>) -> Session {
+    /// The start of a request, given its `Cookie` header(s) joined and, for the CubicWeb
+    /// logins (only asked when installed), where it comes from: reads the clock once and
+    /// verifies the cookie (no store I/O). The handles go in the request's extensions;
+    /// the layer keeps the [`Started`] for [`Started::conclude`].
+    pub(crate) fn start(
+        self: &Arc<Shared>,
+        cookie_header: Option<&[u8]>,
+        origin: impl FnOnce(&AuthConfig) -> Origin,
+    ) -> Started {
         let now = self.clock.now().as_secs_f64();
         let state = match &self.mode {
             Mode::Cookie(config) => {
@@ -103,7 +134,7 @@ impl Shared {
                 State::Pending(Pending::start(config, cookie_header, now))
             }
         };
-        Session {
+        let session = Session {
             inner: Arc::new(Mutex::new(Inner {
                 state,
                 saved_cookie: None,
@@ -111,6 +142,39 @@ impl Shared {
                 used: false,
             })),
             shared: self.clone(),
+        };
+        let auth = self.auth.as_ref().map(|config| {
+            let origin = origin(config);
+            Auth::start(config.clone(), &origin, cookie_header, now, session.clone())
+        });
+        Started { session, auth }
+    }
+}
+
+/// One request's handles: its [`Session`] and, with CubicWeb logins, its [`Auth`].
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) session: Session,
+    pub(crate) auth: Option<Auth>,
+}
+
+impl Started {
+    /// The end of the request, after the handler: the login cookies (logins, logouts,
+    /// then the reissue unless revoked), and the store writes (server mode) or the
+    /// cookie (cookie mode) of the session. `failed` is true for a 5xx answer
+    /// (`set_on_exception`).
+    pub(crate) async fn conclude(&self, failed: bool) -> Outcome {
+        let (login_cookies, auth_used) = match &self.auth {
+            Some(auth) => auth.finish().await,
+            None => (Vec::new(), false),
+        };
+        match self.session.conclude(failed).await {
+            Ok((session_cookie, used)) => Outcome::Send(Headers {
+                login_cookies,
+                session_cookie,
+                used: used || auth_used,
+            }),
+            Err(error) => Outcome::Replace(error),
         }
     }
 }
@@ -118,16 +182,37 @@ impl Shared {
 /// What the layer does with the handler's response, once the session is finished.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Send the response with the session's headers
-    /// ([`apply_session_headers`](crate::integrations::http::apply_session_headers)'s
-    /// arguments). A `set_cookie` that is no valid header value means
-    /// [`SessionError::Finish`] instead.
-    Send {
-        set_cookie: Option<String>,
-        used: bool,
-    },
-    /// The writes failed: send this error's response instead, without a cookie.
+    /// Send the response with these headers. A `Set-Cookie` value that is no valid
+    /// header value means [`SessionError::Finish`] instead.
+    Send(Headers),
+    /// The writes failed: send this error's response instead, without a cookie (the
+    /// login cookies dropped too).
     Replace(SessionError),
+}
+
+/// The response headers of a request that went well.
+#[derive(Debug)]
+pub(crate) struct Headers {
+    /// The login cookies' `Set-Cookie` values, first, as Pyramid sends them.
+    login_cookies: Vec<String>,
+    /// The session cookie.
+    session_cookie: Option<String>,
+    /// The session (or the login state) was read: `Vary: Cookie`, `Cache-Control`.
+    used: bool,
+}
+
+impl Headers {
+    /// Adds them to the response's headers: the login cookies, then the session's
+    /// ([`apply_to`]).
+    pub(crate) fn apply<H: ResponseHeaders + ?Sized>(
+        &self,
+        headers: &mut H,
+    ) -> Result<(), H::Invalid> {
+        for value in &self.login_cookies {
+            headers.append_set_cookie(value)?;
+        }
+        apply_to(headers, self.session_cookie.as_deref(), self.used)
+    }
 }
 
 enum State {
@@ -317,9 +402,10 @@ impl Session {
     }
 
     /// The end of the request, after the handler: runs the store writes (server mode)
-    /// or produces the cookie (cookie mode), and says what to send. `failed` is true for
-    /// a 5xx answer (`set_on_exception`).
-    pub(crate) async fn conclude(&self, failed: bool) -> Outcome {
+    /// or produces the cookie (cookie mode): the cookie to send and whether the session
+    /// was used, or the error to answer instead. `failed` is true for a 5xx answer
+    /// (`set_on_exception`).
+    async fn conclude(&self, failed: bool) -> Result<(Option<String>, bool), SessionError> {
         let mut inner = self.inner.lock().await;
         let used = inner.used;
         let saved = inner.saved_cookie.take();
@@ -335,19 +421,13 @@ impl Session {
             _ => Ok(None),
         };
         match cookie {
-            Ok(cookie) => Outcome::Send {
-                set_cookie: cookie.or(saved),
-                used,
-            },
+            Ok(cookie) => Ok((cookie.or(saved), used)),
             // The writes failed: the handler's answer must not reach the client as if it
             // had been stored. An error answer, or any answer of a handler that was told
             // its early `save` failed (a 409 for a concurrent logout, its own error
-            // page), stays as it is, without a cookie.
-            Err(_) if failed || inner.reported => Outcome::Send {
-                set_cookie: None,
-                used: true,
-            },
-            Err(e) => Outcome::Replace(e),
+            // page), stays as it is, without a session cookie.
+            Err(_) if failed || inner.reported => Ok((None, true)),
+            Err(e) => Err(e),
         }
     }
 }

@@ -31,6 +31,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # CubicWeb logins
+//!
+//! [`SessionLayer::with_cubicweb_auth`] adds CubicWeb's login cookies (`auth_tkt`,
+//! `pauth_tkt`, [`crate::authtkt::cubicweb`]) on top of the session, in either mode and
+//! with any store: the handler also finds the request's [`Auth`] in the extensions (in
+//! axum, an extractor). How it goes, and where the remote address comes from, is told in
+//! [`integrations::request::auth`](crate::integrations::request::auth); without axum's
+//! `ConnectInfo`, a source reads the peer address from wherever the server put it, e.g.
+//! `AuthConfig::new(auth).with_remote_addr(|head| head.extensions().get::<SocketAddr>().map(|a| a.ip().to_string()))`.
+//!
 //! # Bodies
 //!
 //! The layer leaves request and response bodies alone, with one exception: when the
@@ -54,17 +64,18 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::task::{Context, Poll};
 
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_TYPE, HOST};
 use http::{HeaderValue, Request, Response};
 
 use crate::error::FinishError;
-use crate::integrations::http::{apply_session_headers, cookie_header};
+use crate::integrations::http::cookie_header;
+use crate::integrations::request::auth::Origin;
 use crate::integrations::request::{Outcome, Shared};
 use crate::server::{AsyncStore, BoxFuture, ServerConfig};
 use crate::time::Clock;
 use crate::SessionConfig;
 
-pub use crate::integrations::request::{Session, SessionError};
+pub use crate::integrations::request::{Auth, AuthConfig, Session, SessionError};
 
 /// The tower layer that gives every request a [`Session`] (in its extensions).
 #[derive(Clone)]
@@ -76,6 +87,7 @@ impl core::fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SessionLayer")
             .field("mode", &self.shared.mode_name())
+            .field("cubicweb_auth", &self.shared.auth().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +106,17 @@ impl SessionLayer {
     pub fn server<S: AsyncStore + 'static>(config: ServerConfig, store: S) -> SessionLayer {
         SessionLayer {
             shared: Shared::server(config, store),
+        }
+    }
+
+    /// Adds CubicWeb's logins on top of the session: handlers get an [`Auth`] (the
+    /// authenticated user, login, logout), and responses the login cookies' headers
+    /// (see [CubicWeb logins](self#cubicweb-logins)). Works in both modes and with any
+    /// store: the login ticket lives in the session.
+    #[must_use]
+    pub fn with_cubicweb_auth(self, auth: impl Into<AuthConfig>) -> SessionLayer {
+        SessionLayer {
+            shared: self.shared.with_auth(auth.into()),
         }
     }
 
@@ -132,6 +155,41 @@ impl<S> core::fmt::Debug for SessionService<S> {
     }
 }
 
+/// Where the request comes from, for the CubicWeb logins: the host, and the remote
+/// address from the configured source, else the peer address.
+fn origin_of(config: &AuthConfig, head: &Request<()>) -> Origin {
+    let remote_addr = match config.remote_addr_source() {
+        Some(source) => source(head),
+        None => peer_addr(head),
+    };
+    // The `Host` header (WebOb's `HTTP_HOST`), else the URI's authority (HTTP/2).
+    let host = head
+        .headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| head.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    Origin {
+        host: host.into(),
+        remote_addr: remote_addr.unwrap_or_default(),
+    }
+}
+
+/// The peer address axum's `into_make_service_with_connect_info` puts in the request.
+#[cfg(feature = "axum")]
+fn peer_addr(head: &Request<()>) -> Option<String> {
+    use alloc::string::ToString;
+    head.extensions()
+        .get::<axum::extract::ConnectInfo<core::net::SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(addr)| addr.ip().to_string())
+}
+
+/// Without axum no peer address is known to the layer (see [`AuthConfig::with_remote_addr`]).
+#[cfg(not(feature = "axum"))]
+fn peer_addr(_: &Request<()>) -> Option<String> {
+    None
+}
+
 /// The error's response, its body made with `From<String>`.
 fn error_response<B: From<String>>(error: &SessionError) -> Response<B> {
     let mut response = Response::new(B::from(error.json_body()));
@@ -157,23 +215,30 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let session = self
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The head alone (no body type) for the login policies' origin: moved out and
+        // back, not copied.
+        let (parts, body) = request.into_parts();
+        let mut head = Request::from_parts(parts, ());
+        let started = self
             .shared
-            .start(cookie_header(request.headers()).as_deref());
-        request.extensions_mut().insert(session.clone());
-        let answer = self.inner.call(request);
+            .start(cookie_header(head.headers()).as_deref(), |config| {
+                origin_of(config, &head)
+            });
+        head.extensions_mut().insert(started.session.clone());
+        if let Some(auth) = &started.auth {
+            head.extensions_mut().insert(auth.clone());
+        }
+        let (parts, ()) = head.into_parts();
+        let answer = self.inner.call(Request::from_parts(parts, body));
         Box::pin(async move {
             let mut response = answer.await?;
             let failed = response.status().is_server_error();
-            Ok(match session.conclude(failed).await {
-                Outcome::Send { set_cookie, used } => {
-                    match apply_session_headers(response.headers_mut(), set_cookie.as_deref(), used)
-                    {
-                        Ok(()) => response,
-                        Err(_) => error_response(&SessionError::Finish(FinishError::Encode)),
-                    }
-                }
+            Ok(match started.conclude(failed).await {
+                Outcome::Send(headers) => match headers.apply(response.headers_mut()) {
+                    Ok(()) => response,
+                    Err(_) => error_response(&SessionError::Finish(FinishError::Encode)),
+                },
                 Outcome::Replace(error) => error_response(&error),
             })
         })

@@ -66,6 +66,8 @@ impl Demo {
             .arg(self.port.to_string())
             .args(&self.args)
             .current_dir(&self.dir)
+            // The default data directory, `$XDG_DATA_HOME/pyramid-session-demo`, in here.
+            .env("XDG_DATA_HOME", &self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -76,6 +78,11 @@ impl Demo {
             assert!(Instant::now() < deadline, "demo did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The demo's default data directory (its SQLite store and secret file).
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("pyramid-session-demo")
     }
 
     pub fn url(&self, path: &str) -> String {

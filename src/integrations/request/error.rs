@@ -7,6 +7,7 @@ use alloc::string::{String, ToString};
 
 use http::StatusCode;
 
+use crate::authtkt::cubicweb::LoginError;
 use crate::error::{FinishError, RandomError, ServerError};
 
 /// A session operation that failed. As a response (in every integration): `503` with a
@@ -23,6 +24,11 @@ pub enum SessionError {
     Random,
     /// The handler ran without the session layer (axum, tower) or middleware (actix).
     LayerMissing,
+    /// A login could not make its cookies ([`Auth::login`](super::Auth::login)).
+    Login(LoginError),
+    /// The handler asked for [`Auth`](super::Auth) without the layer's (or middleware's)
+    /// `with_cubicweb_auth`.
+    AuthMissing,
 }
 
 impl core::fmt::Display for SessionError {
@@ -34,6 +40,10 @@ impl core::fmt::Display for SessionError {
             SessionError::LayerMissing => {
                 f.write_str("the session layer (or actix middleware) is not installed")
             }
+            SessionError::Login(e) => write!(f, "login failed: {e}"),
+            SessionError::AuthMissing => f.write_str(
+                "with_cubicweb_auth is not installed on the session layer (or actix middleware)",
+            ),
         }
     }
 }
@@ -75,6 +85,8 @@ impl SessionError {
             }
             SessionError::Server(ServerError::Protocol(_)) => "session layer error",
             SessionError::LayerMissing => "session layer missing",
+            SessionError::Login(_) => "login cookie could not be produced",
+            SessionError::AuthMissing => "authentication layer missing",
         }
     }
 
