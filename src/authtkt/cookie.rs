@@ -49,8 +49,8 @@ pub(super) fn ticket_cookie<'h>(header: &'h [u8], name: &str) -> Option<Cow<'h, 
 }
 
 /// A cookie value as it appears in a `Cookie` header (quoted or not, WebOb's `\054`
-/// escapes included) as the text Pyramid reads: what `identify` reads for a
-/// cookie of that value. `None` where that refuses it.
+/// escapes included) as the text Pyramid reads: what the ticket-cookie reader
+/// (`ticket_cookie`) reads for a cookie of that value. `None` where that refuses it.
 pub fn cookie_value_text(value: &str) -> Option<String> {
     let mut header = Vec::with_capacity(value.len() + 2);
     header.extend_from_slice(b"t=");

@@ -10,12 +10,17 @@ use http::{HeaderMap, HeaderValue};
 /// The request's cookies as one `Cookie:` header value, or `None` without any. HTTP/2
 /// clients may split cookies over several `Cookie` fields; they are joined with `"; "`.
 pub fn cookie_header(headers: &HeaderMap) -> Option<Vec<u8>> {
-    let mut values = headers.get_all(COOKIE).iter();
-    let first = values.next()?;
-    let mut joined = first.as_bytes().to_vec();
+    join_cookie_fields(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes))
+}
+
+/// [`cookie_header`] over the raw field values, for frameworks with their own header map.
+pub(crate) fn join_cookie_fields<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Option<Vec<u8>> {
+    let mut joined = values.next()?.to_vec();
     for value in values {
         joined.extend_from_slice(b"; ");
-        joined.extend_from_slice(value.as_bytes());
+        joined.extend_from_slice(value);
     }
     Some(joined)
 }
@@ -36,26 +41,71 @@ pub fn apply_session_headers(
     set_cookie: Option<&str>,
     session_used: bool,
 ) -> Result<(), http::header::InvalidHeaderValue> {
+    apply_to(headers, set_cookie, session_used)
+}
+
+/// The response headers [`apply_session_headers`] touches, for any framework's header
+/// map (actix-web has its own, on the `http` 0.2 types): the rules are written once, in
+/// [`apply_to`].
+pub(crate) trait ResponseHeaders {
+    /// A `Set-Cookie` value that is no valid header value.
+    type Invalid;
+    /// Appends a `Set-Cookie` field.
+    fn append_set_cookie(&mut self, value: &str) -> Result<(), Self::Invalid>;
+    /// The `Vary` fields' values.
+    fn vary_values(&self) -> impl Iterator<Item = &[u8]>;
+    /// Appends `Vary: Cookie`.
+    fn append_vary_cookie(&mut self);
+    /// True when the response has a `Cache-Control` field.
+    fn has_cache_control(&self) -> bool;
+    /// Sets `Cache-Control: private`.
+    fn set_cache_control_private(&mut self);
+}
+
+/// [`apply_session_headers`] on any [`ResponseHeaders`].
+pub(crate) fn apply_to<H: ResponseHeaders + ?Sized>(
+    headers: &mut H,
+    set_cookie: Option<&str>,
+    session_used: bool,
+) -> Result<(), H::Invalid> {
     if let Some(cookie) = set_cookie {
-        headers.append(SET_COOKIE, HeaderValue::from_str(cookie)?);
+        headers.append_set_cookie(cookie)?;
     }
     if session_used || set_cookie.is_some() {
-        let varies = headers.get_all(VARY).iter().any(|v| {
-            v.to_str()
-                .map(|s| {
-                    s.split(',')
-                        .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case("cookie"))
-                })
-                .unwrap_or(false)
+        let varies = headers.vary_values().any(|value| {
+            value.split(|&b| b == b',').any(|token| {
+                let token = token.trim_ascii();
+                token == b"*" || token.eq_ignore_ascii_case(b"cookie")
+            })
         });
         if !varies {
-            headers.append(VARY, HeaderValue::from_static("Cookie"));
+            headers.append_vary_cookie();
         }
-        if !headers.contains_key(CACHE_CONTROL) {
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        if !headers.has_cache_control() {
+            headers.set_cache_control_private();
         }
     }
     Ok(())
+}
+
+impl ResponseHeaders for HeaderMap {
+    type Invalid = http::header::InvalidHeaderValue;
+    fn append_set_cookie(&mut self, value: &str) -> Result<(), Self::Invalid> {
+        self.append(SET_COOKIE, HeaderValue::from_str(value)?);
+        Ok(())
+    }
+    fn vary_values(&self) -> impl Iterator<Item = &[u8]> {
+        self.get_all(VARY).iter().map(HeaderValue::as_bytes)
+    }
+    fn append_vary_cookie(&mut self) {
+        self.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+    fn has_cache_control(&self) -> bool {
+        self.contains_key(CACHE_CONTROL)
+    }
+    fn set_cache_control_private(&mut self) {
+        self.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +137,15 @@ mod tests {
         apply_session_headers(&mut h, None, true).unwrap();
         assert_eq!(h.get(CACHE_CONTROL).unwrap(), "no-store");
         assert_eq!(h.get_all(VARY).iter().count(), 1);
+
+        let mut h = HeaderMap::new();
+        h.insert(VARY, HeaderValue::from_static("accept-encoding,  COOKIE "));
+        apply_session_headers(&mut h, None, true).unwrap();
+        assert_eq!(
+            h.get_all(VARY).iter().count(),
+            1,
+            "a listed cookie token counts"
+        );
 
         let mut h = HeaderMap::new();
         apply_session_headers(&mut h, None, false).unwrap();

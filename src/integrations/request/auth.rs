@@ -1,6 +1,10 @@
-//! CubicWeb's logins in the axum layer: [`AuthConfig`] (installed with
-//! [`SessionLayer::with_cubicweb_auth`](super::SessionLayer::with_cubicweb_auth)) and
-//! the [`Auth`] extractor.
+//! CubicWeb's logins on top of the session, for every integration: [`AuthConfig`]
+//! (installed with the tower / axum layer's
+//! [`SessionLayer::with_cubicweb_auth`](crate::integrations::tower::SessionLayer::with_cubicweb_auth)
+//! or the actix middleware's
+//! [`SessionMiddleware::with_cubicweb_auth`](crate::integrations::actix::SessionMiddleware::with_cubicweb_auth))
+//! and the request's [`Auth`] (an extractor in axum and actix-web, a request extension
+//! in a plain tower stack).
 //!
 //! Per request the layer builds an [`AuthRequest`] from the `Cookie` and `Host` headers,
 //! the remote address and the layer's clock reading (the session's), and hands the
@@ -9,69 +13,27 @@
 //! ([`CubicWebAuth::authenticated_userid`]), which may schedule a reissue of the login
 //! cookie; [`Auth::login`] and [`Auth::logout`] queue their `Set-Cookie` headers. After
 //! the handler the layer appends, in Pyramid's order, the login/logout headers, the
-//! reissue (unless a login or logout of the request revoked it), then the session cookie.
-//!
-//! ```no_run
-//! use axum::{routing::{get, post}, Router};
-//! use pyramid_session::authtkt::cubicweb::CubicWebSettings;
-//! use pyramid_session::authtkt::DomainStyle;
-//! use pyramid_session::integrations::axum::{Auth, AuthConfig, SessionError, SessionLayer};
-//! use pyramid_session::settings::PyramidSettings;
-//! use pyramid_session::SessionConfig;
-//!
-//! async fn whoami(auth: Auth) -> Result<String, SessionError> {
-//!     Ok(format!("{:?}", auth.userid().await?))
-//! }
-//!
-//! async fn login(auth: Auth) -> Result<&'static str, SessionError> {
-//!     // ... after checking the password of the user with eid 5:
-//!     let login = auth.login(5, Some(false)).await?;
-//!     if let Some(eid) = login.update_login_time {
-//!         // UPDATE cw_CWUser SET cw_last_login_time = now() ... WHERE cw_eid = eid
-//!         let _ = eid;
-//!     }
-//!     Ok("welcome")
-//! }
-//!
-//! # fn run(ini: &str) -> Result<(), Box<dyn core::error::Error>> {
-//! let settings = PyramidSettings::parse_ini(ini)?;
-//! let auth = CubicWebSettings::from_settings(&settings)?.build(DomainStyle::Pyramid1)?;
-//! let layer = SessionLayer::cookie(settings.builder()?.build()?).with_cubicweb_auth(
-//!     AuthConfig::new(auth).with_groups(|eid| async move {
-//!         // SELECT g.cw_name FROM in_group_relation r JOIN cw_CWGroup g ...
-//!         (eid == 5).then(|| vec!["managers".to_string(), "users".to_string()])
-//!     }),
-//! );
-//! let app: Router = Router::new()
-//!     .route("/whoami", get(whoami))
-//!     .route("/login", post(login))
-//!     .layer(layer);
-//! // Serve with the peer address, for `include_ip` policies:
-//! // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-//! # let _ = app; Ok(()) }
-//! ```
+//! reissue (unless a login or logout of the request revoked it), then the session cookie;
+//! a store failure that replaces the answer with a `503` drops them all.
 //!
 //! # The remote address
 //!
-//! Only a policy with `include_ip` reads it. By default it is the direct peer, from
-//! axum's [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) (serve the app with
-//! `into_make_service_with_connect_info::<SocketAddr>()`), as Pyramid's `REMOTE_ADDR`
-//! is behind a WSGI server: behind a reverse proxy that is the proxy's address, unless
-//! configured otherwise ([`AuthConfig::with_remote_addr`], e.g. to read a header the
-//! proxy sets and clients cannot). Without either, the address is empty and an
-//! `include_ip` ticket never verifies (Pyramid raises on a missing `REMOTE_ADDR`).
+//! Only a policy with `include_ip` reads it. A source configured with
+//! [`AuthConfig::with_remote_addr`] decides (e.g. a header a trusted reverse proxy sets and
+//! clients cannot). Without one it is the direct peer, as Pyramid's `REMOTE_ADDR` is
+//! behind a WSGI server (behind a reverse proxy: the proxy's address): in the tower and
+//! axum layer the request extension `axum::extract::ConnectInfo<SocketAddr>` (feature
+//! `axum`; serve the app with `into_make_service_with_connect_info::<SocketAddr>()`),
+//! in actix-web the connection's peer address. Without either, the address is empty and
+//! an `include_ip` ticket never verifies (Pyramid raises on a missing `REMOTE_ADDR`).
 
 use alloc::boxed::Box;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
-use core::net::SocketAddr;
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
-use axum::http::{header, Request};
+use http::Request;
 use tokio::sync::Mutex;
 
 use super::{Session, SessionError};
@@ -85,11 +47,11 @@ use crate::server::BoxFuture;
 /// for an eid it does not know.
 type GroupsFn = dyn Fn(i64) -> BoxFuture<'static, Option<Vec<String>>> + Send + Sync;
 
-/// Where the remote address comes from.
-type RemoteAddrFn = dyn Fn(&Request<Body>) -> Option<String> + Send + Sync;
+/// Where the remote address comes from, given the request's head.
+type RemoteAddrFn = dyn Fn(&Request<()>) -> Option<String> + Send + Sync;
 
-/// CubicWeb's login policies for [`SessionLayer`](super::SessionLayer): the
-/// [`CubicWebAuth`] stack, the groups lookup, and where the remote address comes from.
+/// CubicWeb's login policies for the session layer or middleware: the [`CubicWebAuth`]
+/// stack, the groups lookup, and where the remote address comes from.
 #[derive(Clone)]
 pub struct AuthConfig {
     auth: Arc<CubicWebAuth>,
@@ -115,7 +77,8 @@ impl From<CubicWebAuth> for AuthConfig {
 
 impl AuthConfig {
     /// The policies, without a groups lookup (every eid a valid ticket carries is taken
-    /// as a user) and with the peer address from `ConnectInfo`.
+    /// as a user) and with the peer address as the remote address (see
+    /// [the remote address](self#the-remote-address)).
     pub fn new(auth: CubicWebAuth) -> AuthConfig {
         AuthConfig {
             auth: Arc::new(auth),
@@ -139,12 +102,16 @@ impl AuthConfig {
         self
     }
 
-    /// Where the remote address (`REMOTE_ADDR`) comes from, instead of the peer address
-    /// of `ConnectInfo`: e.g. a header a trusted reverse proxy sets. `None`: no address.
+    /// Where the remote address (`REMOTE_ADDR`) comes from, instead of the peer address:
+    /// e.g. a header a trusted reverse proxy sets. `None`: no address. The function sees
+    /// the request's head as a body-less `http::Request<()>`: its method, URI, version,
+    /// headers and, in the tower and axum layer, its extensions (in actix-web, whose
+    /// requests have other types, a copy of the head whose extensions hold the peer
+    /// `SocketAddr` when known).
     #[must_use]
     pub fn with_remote_addr(
         mut self,
-        remote_addr: impl Fn(&Request<Body>) -> Option<String> + Send + Sync + 'static,
+        remote_addr: impl Fn(&Request<()>) -> Option<String> + Send + Sync + 'static,
     ) -> AuthConfig {
         self.remote_addr = Some(Arc::new(remote_addr));
         self
@@ -155,27 +122,19 @@ impl AuthConfig {
         &self.auth
     }
 
-    fn remote_addr_of(&self, request: &Request<Body>) -> String {
-        match &self.remote_addr {
-            Some(f) => f(request).unwrap_or_default(),
-            None => request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
-                .unwrap_or_default(),
-        }
+    /// The configured remote address source, if any.
+    pub(crate) fn remote_addr_source(&self) -> Option<&RemoteAddrFn> {
+        self.remote_addr.as_deref()
     }
 }
 
-/// The request's `Host` header (WebOb's `HTTP_HOST`), else the URI's authority (HTTP/2).
-fn host_of(request: &Request<Body>) -> String {
-    request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.as_str().to_string()))
-        .unwrap_or_default()
+/// Where a request comes from, as the login policies read it.
+#[derive(Debug, Default)]
+pub(crate) struct Origin {
+    /// The `Host` header (else the URI's authority).
+    pub(crate) host: String,
+    /// The remote address (empty when unknown).
+    pub(crate) remote_addr: String,
 }
 
 struct State {
@@ -185,9 +144,10 @@ struct State {
     used: bool,
 }
 
-/// The request's CubicWeb login state, for handlers (extract it as an argument; it needs
-/// [`SessionLayer::with_cubicweb_auth`](super::SessionLayer::with_cubicweb_auth)).
-/// Cheap to clone; all clones are the same request's.
+/// The request's CubicWeb login state, for handlers: an extractor in axum and
+/// actix-web, a request extension in a plain tower stack. It needs the layer's (or
+/// middleware's) `with_cubicweb_auth`; without it the extractors answer
+/// [`SessionError::AuthMissing`]. Cheap to clone; all clones are the same request's.
 #[derive(Clone)]
 pub struct Auth {
     config: Arc<AuthConfig>,
@@ -204,17 +164,12 @@ impl core::fmt::Debug for Auth {
 impl Auth {
     pub(super) fn start(
         config: Arc<AuthConfig>,
-        request: &Request<Body>,
+        origin: &Origin,
         cookie_header: Option<&[u8]>,
         now: f64,
         session: Session,
     ) -> Auth {
-        let req = AuthRequest::new(
-            cookie_header,
-            &host_of(request),
-            &config.remote_addr_of(request),
-            now,
-        );
+        let req = AuthRequest::new(cookie_header, &origin.host, &origin.remote_addr, now);
         Auth {
             config,
             session,
@@ -371,20 +326,5 @@ impl Auth {
             Some(lookup) if self.config.auth.groups_principals() => lookup(userid).await.map(Some),
             _ => Some(None),
         }
-    }
-}
-
-impl<S> FromRequestParts<S> for Auth
-where
-    S: Send + Sync,
-{
-    type Rejection = SessionError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Auth>()
-            .cloned()
-            .ok_or(SessionError::AuthMissing)
     }
 }

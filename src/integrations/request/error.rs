@@ -1,17 +1,18 @@
-//! [`SessionError`]: what a session operation reports, and how it becomes a response.
+//! [`SessionError`]: what a session operation reports. Each integration turns it into a
+//! response the same way: [`SessionError::status`] with [`SessionError::json_body`].
 
 extern crate std;
 
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
+use http::StatusCode;
 
 use crate::authtkt::cubicweb::LoginError;
 use crate::error::{FinishError, RandomError, ServerError};
 
-/// A session operation that failed. As a response: `503` with a JSON error for store
-/// trouble, `500` otherwise.
+/// A session operation that failed. As a response (in every integration): `503` with a
+/// JSON error for store trouble, `409` for a session removed concurrently, `500`
+/// otherwise; the body is `{"error": `[`public_message`](SessionError::public_message)`}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -21,12 +22,12 @@ pub enum SessionError {
     Finish(FinishError),
     /// The OS random source failed.
     Random,
-    /// The handler ran without [`SessionLayer`](super::SessionLayer).
+    /// The handler ran without the session layer (axum, tower) or middleware (actix).
     LayerMissing,
     /// A login could not make its cookies ([`Auth::login`](super::Auth::login)).
     Login(LoginError),
-    /// The handler asked for [`Auth`](super::Auth) without
-    /// [`SessionLayer::with_cubicweb_auth`](super::SessionLayer::with_cubicweb_auth).
+    /// The handler asked for [`Auth`](super::Auth) without the layer's (or middleware's)
+    /// `with_cubicweb_auth`.
     AuthMissing,
 }
 
@@ -36,11 +37,13 @@ impl core::fmt::Display for SessionError {
             SessionError::Server(e) => e.fmt(f),
             SessionError::Finish(e) => e.fmt(f),
             SessionError::Random => f.write_str("random source failed"),
-            SessionError::LayerMissing => f.write_str("SessionLayer is not installed"),
-            SessionError::Login(e) => write!(f, "login failed: {e}"),
-            SessionError::AuthMissing => {
-                f.write_str("SessionLayer::with_cubicweb_auth is not installed")
+            SessionError::LayerMissing => {
+                f.write_str("the session layer (or actix middleware) is not installed")
             }
+            SessionError::Login(e) => write!(f, "login failed: {e}"),
+            SessionError::AuthMissing => f.write_str(
+                "with_cubicweb_auth is not installed on the session layer (or actix middleware)",
+            ),
         }
     }
 }
@@ -64,9 +67,7 @@ impl SessionError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-}
 
-impl SessionError {
     /// What the client is told: the category only, never store internals (the
     /// [`Display`](core::fmt::Display) text, with the details, is for logs).
     pub fn public_message(&self) -> &'static str {
@@ -88,16 +89,10 @@ impl SessionError {
             SessionError::AuthMissing => "authentication layer missing",
         }
     }
-}
 
-impl IntoResponse for SessionError {
-    fn into_response(self) -> axum::response::Response {
-        let body = serde_json::json!({ "error": self.public_message() });
-        let mut response = (self.status(), body.to_string()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response
+    /// The response body every integration sends for this error (`Content-Type:
+    /// application/json`): `{"error": "<public message>"}`.
+    pub fn json_body(&self) -> String {
+        serde_json::json!({ "error": self.public_message() }).to_string()
     }
 }

@@ -1,0 +1,433 @@
+//! The request's session, shared by every integration (features `tower`, `axum`,
+//! `actix`): the [`Session`] handle that handlers use, [`SessionError`], and the
+//! per-request steps each framework's layer or middleware runs around its handler.
+//!
+//! Per request the layer reads the clock once, verifies the cookie (no store I/O), and
+//! hands the handler a [`Session`] that loads its record on first use. After the handler
+//! it runs the store writes; only when they succeeded is `Set-Cookie` added, with
+//! `Vary: Cookie` and `Cache-Control: private`. A store failure turns the response into
+//! `503 Service Unavailable` with a JSON error ([`SessionError::json_body`]). Responses
+//! with a 5xx status count as failed requests for `set_on_exception`.
+//!
+//! With CubicWeb logins (`with_cubicweb_auth`, [`AuthConfig`]) the request also gets an
+//! [`Auth`] bound to its session ([`auth`]): the login cookies' `Set-Cookie` headers
+//! (reissues included) come before the session cookie's, and go with it.
+//!
+//! The frameworks differ only in how the handles reach the handler (request extensions,
+//! taken by extractors), in where the request's host and remote address are read, and in
+//! their header and response types.
+
+extern crate std;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::config::SessionConfig;
+use crate::driver;
+use crate::random::OsRandom;
+use crate::server::{AsyncStore, Pending, ServerConfig, ServerSession};
+use crate::session::{Modifier, SessionData};
+use crate::time::{Clock, SystemClock};
+
+pub mod auth;
+mod error;
+
+pub use auth::{Auth, AuthConfig};
+pub use error::SessionError;
+
+use crate::integrations::http::{apply_to, ResponseHeaders};
+use auth::Origin;
+
+/// The system clock as Unix seconds (what `time.time()` returns in Python): a shortcut
+/// for [`SystemClock`]'s reading.
+pub fn system_clock() -> f64 {
+    SystemClock.now().as_secs_f64()
+}
+
+#[derive(Clone)]
+enum Mode {
+    Cookie(SessionConfig),
+    Server {
+        config: ServerConfig,
+        store: Arc<dyn AsyncStore>,
+    },
+}
+
+/// What a layer or middleware holds: the mode, the clock and the CubicWeb logins, the
+/// same for every request.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    mode: Mode,
+    clock: Arc<dyn Clock>,
+    auth: Option<Arc<AuthConfig>>,
+}
+
+impl Shared {
+    /// Cookie mode.
+    pub(crate) fn cookie(config: SessionConfig) -> Arc<Shared> {
+        Arc::new(Shared {
+            mode: Mode::Cookie(config),
+            clock: Arc::new(SystemClock),
+            auth: None,
+        })
+    }
+
+    /// Server mode over any async store.
+    pub(crate) fn server<S: AsyncStore + 'static>(config: ServerConfig, store: S) -> Arc<Shared> {
+        Arc::new(Shared {
+            mode: Mode::Server {
+                config,
+                store: Arc::new(store),
+            },
+            clock: Arc::new(SystemClock),
+            auth: None,
+        })
+    }
+
+    /// The same with another clock.
+    pub(crate) fn with_clock(&self, clock: impl Clock + 'static) -> Arc<Shared> {
+        let mut shared = self.clone();
+        shared.clock = Arc::new(clock);
+        Arc::new(shared)
+    }
+
+    /// The same with CubicWeb's logins.
+    pub(crate) fn with_auth(&self, auth: AuthConfig) -> Arc<Shared> {
+        let mut shared = self.clone();
+        shared.auth = Some(Arc::new(auth));
+        Arc::new(shared)
+    }
+
+    /// The CubicWeb logins, when installed.
+    pub(crate) fn auth(&self) -> Option<&AuthConfig> {
+        self.auth.as_deref()
+    }
+
+    /// `"cookie"` or `"server"`, for `Debug`.
+    pub(crate) fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Cookie(_) => "cookie",
+            Mode::Server { .. } => "server",
+        }
+    }
+
+    /// The start of a request, given its `Cookie` header(s) joined and, for the CubicWeb
+    /// logins (only asked when installed), where it comes from: reads the clock once and
+    /// verifies the cookie (no store I/O). The handles go in the request's extensions;
+    /// the layer keeps the [`Started`] for [`Started::conclude`].
+    pub(crate) fn start(
+        self: &Arc<Shared>,
+        cookie_header: Option<&[u8]>,
+        origin: impl FnOnce(&AuthConfig) -> Origin,
+    ) -> Started {
+        let now = self.clock.now().as_secs_f64();
+        let state = match &self.mode {
+            Mode::Cookie(config) => {
+                State::Cookie(crate::CookieSession::load(config, cookie_header, now))
+            }
+            Mode::Server { config, .. } => {
+                State::Pending(Pending::start(config, cookie_header, now))
+            }
+        };
+        let session = Session {
+            inner: Arc::new(Mutex::new(Inner {
+                state,
+                saved_cookie: None,
+                reported: false,
+                used: false,
+            })),
+            shared: self.clone(),
+        };
+        let auth = self.auth.as_ref().map(|config| {
+            let origin = origin(config);
+            Auth::start(config.clone(), &origin, cookie_header, now, session.clone())
+        });
+        Started { session, auth }
+    }
+}
+
+/// One request's handles: its [`Session`] and, with CubicWeb logins, its [`Auth`].
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) session: Session,
+    pub(crate) auth: Option<Auth>,
+}
+
+impl Started {
+    /// The end of the request, after the handler: the login cookies (logins, logouts,
+    /// then the reissue unless revoked), and the store writes (server mode) or the
+    /// cookie (cookie mode) of the session. `failed` is true for a 5xx answer
+    /// (`set_on_exception`).
+    pub(crate) async fn conclude(&self, failed: bool) -> Outcome {
+        let (login_cookies, auth_used) = match &self.auth {
+            Some(auth) => auth.finish().await,
+            None => (Vec::new(), false),
+        };
+        match self.session.conclude(failed).await {
+            Ok((session_cookie, used)) => Outcome::Send(Headers {
+                login_cookies,
+                session_cookie,
+                used: used || auth_used,
+            }),
+            Err(error) => Outcome::Replace(error),
+        }
+    }
+}
+
+/// What the layer does with the handler's response, once the session is finished.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Send the response with these headers. A `Set-Cookie` value that is no valid
+    /// header value means [`SessionError::Finish`] instead.
+    Send(Headers),
+    /// The writes failed: send this error's response instead, without a cookie (the
+    /// login cookies dropped too).
+    Replace(SessionError),
+}
+
+/// The response headers of a request that went well.
+#[derive(Debug)]
+pub(crate) struct Headers {
+    /// The login cookies' `Set-Cookie` values, first, as Pyramid sends them.
+    login_cookies: Vec<String>,
+    /// The session cookie.
+    session_cookie: Option<String>,
+    /// The session (or the login state) was read: `Vary: Cookie`, `Cache-Control`.
+    used: bool,
+}
+
+impl Headers {
+    /// Adds them to the response's headers: the login cookies, then the session's
+    /// ([`apply_to`]).
+    pub(crate) fn apply<H: ResponseHeaders + ?Sized>(
+        &self,
+        headers: &mut H,
+    ) -> Result<(), H::Invalid> {
+        for value in &self.login_cookies {
+            headers.append_set_cookie(value)?;
+        }
+        apply_to(headers, self.session_cookie.as_deref(), self.used)
+    }
+}
+
+enum State {
+    Cookie(crate::CookieSession),
+    Pending(Pending),
+    Open(ServerSession),
+}
+
+struct Inner {
+    state: State,
+    /// A cookie produced by an early [`Session::save`].
+    saved_cookie: Option<String>,
+    used: bool,
+    /// An early [`Session::save`] failed and the handler was told: its answer stands.
+    reported: bool,
+}
+
+/// The request's session, for handlers: an extractor in axum
+/// ([`integrations::axum`](crate::integrations::axum)) and actix-web
+/// ([`integrations::actix`](crate::integrations::actix)), a request extension in a plain
+/// tower stack ([`integrations::tower`](crate::integrations::tower)). Cheap to clone; all
+/// clones are the same session. Every method may load the record on first use, hence
+/// `async` and the [`SessionError`].
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Mutex<Inner>>,
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+/// Borrowed session of either mode, so the helpers are written once.
+enum Data<'a> {
+    Cookie(&'a mut crate::CookieSession),
+    Server(&'a mut ServerSession),
+}
+
+impl SessionData for Data<'_> {
+    fn get(&mut self, key: &str) -> Option<&Value> {
+        match self {
+            Data::Cookie(s) => s.get(key),
+            Data::Server(s) => s.get(key),
+        }
+    }
+    fn insert(&mut self, key: &str, value: Value) {
+        match self {
+            Data::Cookie(s) => s.insert(key, value).map(drop).unwrap_or(()),
+            Data::Server(s) => s.insert(key, value),
+        }
+    }
+    fn modify(&mut self, key: &str, f: Modifier) -> Option<Value> {
+        match self {
+            Data::Cookie(s) => s.modify(key, f),
+            Data::Server(s) => s.modify_boxed(key, f),
+        }
+    }
+}
+
+impl Session {
+    async fn with<T>(&self, f: impl FnOnce(&mut Data<'_>) -> T) -> Result<T, SessionError> {
+        let mut inner = self.inner.lock().await;
+        inner.used = true;
+        if let (State::Pending(pending), Mode::Server { config, store }) =
+            (&inner.state, &self.shared.mode)
+        {
+            let opened = driver::open_async(&**store, config, pending.clone())
+                .await
+                .map_err(SessionError::Server)?;
+            inner.state = State::Open(opened);
+        }
+        let mut data = match &mut inner.state {
+            State::Cookie(s) => Data::Cookie(s),
+            State::Open(s) => Data::Server(s),
+            State::Pending(_) => return Err(SessionError::LayerMissing),
+        };
+        Ok(f(&mut data))
+    }
+
+    /// A value (`None` when absent).
+    pub async fn get(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        self.with(|d| d.get(key).cloned()).await
+    }
+    /// Sets a value.
+    pub async fn insert(&self, key: &str, value: Value) -> Result<(), SessionError> {
+        self.with(|d| d.insert(key, value)).await
+    }
+    /// Removes a value, returning it.
+    pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        self.with(|d| {
+            let old = d.get(key).cloned();
+            d.modify(key, Box::new(|_| None));
+            old
+        })
+        .await
+    }
+    /// Read-modify-write that survives concurrent requests in server mode (see
+    /// [`ServerSession::modify`]). Returns the new value.
+    pub async fn modify<F>(&self, key: &str, f: F) -> Result<Option<Value>, SessionError>
+    where
+        F: Fn(Option<&Value>) -> Option<Value> + Send + Sync + 'static,
+    {
+        self.with(|d| d.modify(key, Box::new(f))).await
+    }
+    /// Adds a flash message to `queue` (`""` is the default queue).
+    pub async fn flash(&self, msg: Value, queue: &str) -> Result<(), SessionError> {
+        self.with(|d| d.flash(msg, queue, true)).await
+    }
+    /// Takes the flash messages of `queue`.
+    pub async fn pop_flash(&self, queue: &str) -> Result<Vec<Value>, SessionError> {
+        self.with(|d| d.pop_flash(queue)).await
+    }
+    /// The session's CSRF token, created when missing.
+    pub async fn csrf_token(&self) -> Result<String, SessionError> {
+        self.with(|d| d.get_csrf_token(&mut OsRandom))
+            .await?
+            .map_err(SessionError::from)
+    }
+    /// Replaces the session's CSRF token with a new one and returns it (Pyramid's
+    /// `new_csrf_token`): call it at login and logout, so a token seen before does not
+    /// outlive the change of user.
+    pub async fn new_csrf_token(&self) -> Result<String, SessionError> {
+        self.with(|d| d.new_csrf_token(&mut OsRandom))
+            .await?
+            .map_err(SessionError::from)
+    }
+    /// Checks a CSRF token sent by the client, in constant time.
+    pub async fn check_csrf_token(&self, supplied: &str) -> Result<bool, SessionError> {
+        self.with(|d| d.check_csrf_token(supplied)).await
+    }
+    /// Logs out: server mode removes the record (the next write gets a new id); cookie
+    /// mode clears the state, as Pyramid does.
+    pub async fn invalidate(&self) -> Result<(), SessionError> {
+        self.with_either(|c| c.invalidate(), |s| s.invalidate())
+            .await
+    }
+    /// Server mode: moves the data to a new id (call at login). Cookie mode has no id and
+    /// nothing to do.
+    pub async fn regenerate_id(&self) -> Result<(), SessionError> {
+        self.with_either(|_| (), |s| s.regenerate_id()).await
+    }
+    /// True when the session has no stored record or valid cookie yet.
+    pub async fn is_new(&self) -> Result<bool, SessionError> {
+        self.with_either(|c| c.is_new(), |s| s.is_new()).await
+    }
+    /// When the session was created (Unix seconds).
+    pub async fn created(&self) -> Result<f64, SessionError> {
+        self.with_either(|c| c.created(), |s| s.created()).await
+    }
+
+    async fn with_either<T>(
+        &self,
+        cookie: impl FnOnce(&mut crate::CookieSession) -> T,
+        server: impl FnOnce(&mut ServerSession) -> T,
+    ) -> Result<T, SessionError> {
+        let mut cookie = Some(cookie);
+        let mut server = Some(server);
+        self.with(|d| match d {
+            Data::Cookie(s) => cookie.take().map(|f| f(s)),
+            Data::Server(s) => server.take().map(|f| f(s)),
+        })
+        .await?
+        .ok_or(SessionError::LayerMissing)
+    }
+
+    /// Server mode: runs the store writes now (instead of after the handler), so the
+    /// handler can answer with committed values; later changes are written at the end as
+    /// usual. Cookie mode: nothing to do.
+    pub async fn save(&self) -> Result<(), SessionError> {
+        let mut inner = self.inner.lock().await;
+        if let (State::Open(session), Mode::Server { config, store }) =
+            (&mut inner.state, &self.shared.mode)
+        {
+            match driver::finish_async(&**store, config, session, false, &mut OsRandom).await {
+                Ok(Some(cookie)) => inner.saved_cookie = Some(cookie),
+                Ok(None) => {}
+                Err(e) => {
+                    inner.reported = true;
+                    return Err(SessionError::Server(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the request, after the handler: runs the store writes (server mode)
+    /// or produces the cookie (cookie mode): the cookie to send and whether the session
+    /// was used, or the error to answer instead. `failed` is true for a 5xx answer
+    /// (`set_on_exception`).
+    async fn conclude(&self, failed: bool) -> Result<(Option<String>, bool), SessionError> {
+        let mut inner = self.inner.lock().await;
+        let used = inner.used;
+        let saved = inner.saved_cookie.take();
+        let cookie = match (&mut inner.state, &self.shared.mode) {
+            (State::Cookie(session), Mode::Cookie(config)) => {
+                session.finish(config, failed).map_err(SessionError::Finish)
+            }
+            (State::Open(session), Mode::Server { config, store }) => {
+                driver::finish_async(&**store, config, session, failed, &mut OsRandom)
+                    .await
+                    .map_err(SessionError::Server)
+            }
+            _ => Ok(None),
+        };
+        match cookie {
+            Ok(cookie) => Ok((cookie.or(saved), used)),
+            // The writes failed: the handler's answer must not reach the client as if it
+            // had been stored. An error answer, or any answer of a handler that was told
+            // its early `save` failed (a 409 for a concurrent logout, its own error
+            // page), stays as it is, without a session cookie.
+            Err(_) if failed || inner.reported => Ok((None, true)),
+            Err(e) => Err(e),
+        }
+    }
+}
