@@ -49,7 +49,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pyramid_session::integrations::axum::{system_clock, Session, SessionError, SessionLayer};
+use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
 use pyramid_session::server::{IdCookieFormat, IdScheme, ServerConfig};
 use pyramid_session::settings::{Backend, PyramidSettings};
 use pyramid_session::store::{
@@ -293,7 +293,7 @@ fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 async fn index(session: Session, headers: HeaderMap) -> Result<Response, SessionError> {
     let flashes = session.pop_flash("").await?;
-    let user = session.get("user").await?;
+    let user = session.get::<String>("user").await?;
     // Logged in: the session's token. Anonymous: a token in its own cookie, so that a
     // page view stores nothing until there is something to keep.
     let (token, login_cookie) = if user.is_some() {
@@ -309,17 +309,14 @@ async fn index(session: Session, headers: HeaderMap) -> Result<Response, Session
             }
         }
     };
-    let count = session
-        .get("count")
-        .await?
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0);
+    let count = session.get::<u64>("count").await?.unwrap_or(0);
     let created = session.created().await?;
     let flash_html: String = flashes
         .iter()
         .map(|m| format!("<li>{}</li>", escape(m.as_str().unwrap_or(""))))
         .collect();
-    let body = match user.as_ref().and_then(Value::as_str) {
+    let accessed = session.accessed().await?;
+    let body = match user.as_deref() {
         Some(user) => format!(
             r#"<p>Logged in as <strong id="user">{user}</strong>.</p>
 <p>Visits counted: <strong id="count">{count}</strong></p>
@@ -330,7 +327,7 @@ async fn index(session: Session, headers: HeaderMap) -> Result<Response, Session
 <button id="logout" type="submit">Log out</button></form>"#,
             user = escape(user),
             created = date(created),
-            accessed = date(system_clock()),
+            accessed = date(accessed),
         ),
         None => format!(
             r#"<p id="anonymous">Not logged in.</p>

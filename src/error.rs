@@ -171,6 +171,31 @@ impl fmt::Display for FrameError {
     }
 }
 
+/// A typed session value that did not convert: stored data that is not a `T`
+/// (`get_as::<T>`), or a `T` that serde could not write as JSON (`insert_as`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueError {
+    /// The session key.
+    pub key: alloc::string::String,
+    /// True when reading (the stored value is not a `T`), false when writing.
+    pub reading: bool,
+    /// serde's message.
+    pub message: alloc::string::String,
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.reading { "read" } else { "write" };
+        write!(
+            f,
+            "session value {:?}: cannot {verb} it: {}",
+            self.key, self.message
+        )
+    }
+}
+
+impl core::error::Error for ValueError {}
+
 /// Why a session could not produce its `Set-Cookie` header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

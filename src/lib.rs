@@ -44,7 +44,9 @@ pub use config::{SameSite, SessionConfig};
 /// The urlsafe base64 of signed values and ids, at its original path (now
 /// [`encoding::base64url`]).
 pub use encoding::base64url;
-pub use error::{Base64Error, ConfigError, FinishError, FrameError, RandomError, VerifyError};
+pub use error::{
+    Base64Error, ConfigError, FinishError, FrameError, RandomError, ValueError, VerifyError,
+};
 #[cfg(feature = "std")]
 pub use random::OsRandom;
 pub use random::RandomSource;

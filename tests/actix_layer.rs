@@ -48,7 +48,11 @@ async fn set(s: Session) -> Answer {
 }
 
 async fn read(s: Session) -> Answer {
-    let a = s.get("a").await?.map(|v| v.to_string()).unwrap_or_default();
+    let a = s
+        .get::<Value>("a")
+        .await?
+        .map(|v| v.to_string())
+        .unwrap_or_default();
     Ok(HttpResponse::Ok().body(a))
 }
 
@@ -103,7 +107,7 @@ async fn pop(s: Session) -> Answer {
 }
 
 async fn cached(s: Session) -> Answer {
-    let _ = s.get("a").await?;
+    let _ = s.get::<Value>("a").await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Vary", "Accept-Encoding"))

@@ -12,7 +12,7 @@ use pyramid_session::server::{
 };
 use pyramid_session::store::MemoryStore;
 use pyramid_session::SessionConfig;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tower::ServiceExt;
 
@@ -67,7 +67,12 @@ fn app(layer: SessionLayer) -> Router {
         .route(
             "/get",
             get(|s: Session| async move {
-                Ok::<_, SessionError>(s.get("a").await?.map(|v| v.to_string()).unwrap_or_default())
+                Ok::<_, SessionError>(
+                    s.get::<Value>("a")
+                        .await?
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                )
             }),
         )
         .route(
@@ -158,7 +163,7 @@ async fn store_failures_are_503_without_cookie() {
 async fn handlers_without_the_layer_get_500() {
     let app: Router = Router::new().route(
         "/",
-        get(|s: Session| async move { s.get("a").await.map(|_| "") }),
+        get(|s: Session| async move { s.get::<Value>("a").await.map(|_| "") }),
     );
     let response = app
         .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
@@ -241,4 +246,76 @@ async fn a_handler_told_its_save_failed_keeps_its_own_answer() {
     assert_eq!((status, body.as_str()), (StatusCode::CONFLICT, "try again"));
     assert!(set.is_empty());
     assert!(store.inner.is_empty(), "nothing written after the failure");
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct User {
+    name: String,
+    groups: Vec<String>,
+}
+
+#[tokio::test]
+async fn typed_values_flash_peeking_and_the_session_id() {
+    let config = ServerConfig::new(
+        SessionConfig::secure("s").build().unwrap(),
+        IdCookieFormat::CubicWeb,
+    )
+    .unwrap();
+    let app: Router = Router::new()
+        .route(
+            "/login",
+            get(|s: Session| async move {
+                let user = User {
+                    name: "ada".into(),
+                    groups: vec!["users".into()],
+                };
+                s.insert("user", &user).await?;
+                s.insert("visits", 1u32).await?;
+                s.flash(json!("hello"), "").await?;
+                Ok::<_, SessionError>("ok")
+            }),
+        )
+        .route(
+            "/read",
+            get(|s: Session| async move {
+                let user: Option<User> = s.get("user").await?;
+                let visits = s.get::<u32>("visits").await?;
+                let peeked = s.peek_flash("").await?;
+                let again = s.peek_flash("").await?;
+                let id = s.id().await?.map(|id| id.as_str().len());
+                let accessed = s.accessed().await?;
+                Ok::<_, SessionError>(
+                    json!({"user": user.map(|u| u.name), "visits": visits,
+                           "peeked": peeked, "again": again, "id_len": id,
+                           "accessed": accessed})
+                    .to_string(),
+                )
+            }),
+        )
+        .route(
+            "/wrong",
+            get(|s: Session| async move { s.get::<u32>("user").await.map(|_| "no") }),
+        )
+        .layer(SessionLayer::server(config, MemoryStore::new()).with_clock(frozen));
+    let (status, cookies, _, _) = call(&app, "/login", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookies[0].split(';').next().unwrap().to_string();
+    let (status, _, _, body) = call(&app, "/read", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["user"], "ada");
+    assert_eq!(body["visits"], 1);
+    assert_eq!(body["peeked"], json!(["hello"]));
+    assert_eq!(
+        body["again"],
+        json!(["hello"]),
+        "peeking leaves the messages"
+    );
+    assert_eq!(body["id_len"], 43);
+    assert_eq!(body["accessed"], 1_700_000_000.25);
+    // A stored value of another type: a typed error, answered 500 without internals.
+    let (status, cookies, _, body) = call(&app, "/wrong", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(cookies.is_empty());
+    assert_eq!(body, r#"{"error":"session value of an unexpected type"}"#);
 }

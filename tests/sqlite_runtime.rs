@@ -62,7 +62,7 @@ fn locked_sqlite_does_not_stall_other_requests() {
         .route(
             "/set",
             get(|s: Session| async move {
-                let n = s.get("n").await?.and_then(|v| v.as_u64()).unwrap_or(0);
+                let n = s.get::<u64>("n").await?.unwrap_or(0);
                 s.insert("n", json!(n + 1)).await?;
                 Ok::<_, SessionError>("ok")
             }),

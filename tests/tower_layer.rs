@@ -53,7 +53,7 @@ async fn route<B>(request: Request<B>) -> (StatusCode, String) {
                 "ok".to_string()
             }
             "/get" => session
-                .get("a")
+                .get::<Value>("a")
                 .await?
                 .map(|v| v.to_string())
                 .unwrap_or_default(),

@@ -12,7 +12,7 @@
 //! async fn increment(session: Session) -> Result<Json<Value>, SessionError> {
 //!     session.modify("count", |n| Some(json!(n.and_then(Value::as_u64).unwrap_or(0) + 1))).await?;
 //!     session.save().await?; // optional: write now, so the answer is the stored value
-//!     Ok(Json(json!({ "count": session.get("count").await? })))
+//!     Ok(Json(json!({ "count": session.get::<u64>("count").await? })))
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn core::error::Error>> {

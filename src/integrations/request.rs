@@ -295,12 +295,39 @@ impl Session {
         Ok(f(&mut data))
     }
 
-    /// A value (`None` when absent).
-    pub async fn get(&self, key: &str) -> Result<Option<Value>, SessionError> {
+    /// A value as a `T`, any `serde` type (`None` when absent):
+    /// `session.get::<String>("user")`. A stored value that is not a `T` is
+    /// [`SessionError::Value`]. `get::<Value>` (or [`Session::get_value`]) reads any.
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, SessionError> {
+        self.with(|d| d.get_as::<T>(key))
+            .await?
+            .map_err(SessionError::Value)
+    }
+    /// Stores any `serde` value, as JSON (`session.insert("user", &user)`, or a
+    /// [`Value`]). One serde cannot write as JSON is [`SessionError::Value`].
+    pub async fn insert<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: T,
+    ) -> Result<(), SessionError> {
+        let value = serde_json::to_value(&value).map_err(|e| {
+            SessionError::Value(crate::error::ValueError {
+                key: key.into(),
+                reading: false,
+                message: alloc::string::ToString::to_string(&e),
+            })
+        })?;
+        self.insert_value(key, value).await
+    }
+    /// A value as JSON (`None` when absent).
+    pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
         self.with(|d| d.get(key).cloned()).await
     }
-    /// Sets a value.
-    pub async fn insert(&self, key: &str, value: Value) -> Result<(), SessionError> {
+    /// Sets a JSON value.
+    pub async fn insert_value(&self, key: &str, value: Value) -> Result<(), SessionError> {
         self.with(|d| d.insert(key, value)).await
     }
     /// Removes a value, returning it.
@@ -327,6 +354,21 @@ impl Session {
     /// Takes the flash messages of `queue`.
     pub async fn pop_flash(&self, queue: &str) -> Result<Vec<Value>, SessionError> {
         self.with(|d| d.pop_flash(queue)).await
+    }
+    /// The flash messages of `queue`, left in place (Pyramid's `peek_flash`).
+    pub async fn peek_flash(&self, queue: &str) -> Result<Vec<Value>, SessionError> {
+        self.with(|d| d.peek_flash(queue)).await
+    }
+    /// Server mode: the session's id, once it has one (a new session gets it when it is
+    /// first stored) — e.g. to list or end a user's other sessions. Cookie mode: `None`.
+    pub async fn id(&self) -> Result<Option<crate::server::SessionId>, SessionError> {
+        self.with_either(|_| None, |s| s.id().cloned()).await
+    }
+    /// When the session was last used before this request (Unix seconds): the cookie's
+    /// issue time in cookie mode (Pyramid's `renewed`), the record's renewal in server
+    /// mode.
+    pub async fn accessed(&self) -> Result<f64, SessionError> {
+        self.with_either(|c| c.renewed(), |s| s.renewed()).await
     }
     /// The session's CSRF token, created when missing.
     pub async fn csrf_token(&self) -> Result<String, SessionError> {

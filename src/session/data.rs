@@ -8,7 +8,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use super::{CookieSession, CSRF_KEY, FLASH_PREFIX};
-use crate::error::RandomError;
+use crate::error::{RandomError, ValueError};
 use crate::random::RandomSource;
 
 /// A read-modify-write function over one session value.
@@ -25,6 +25,51 @@ pub trait SessionData {
     /// Read-modify-write of one value — a mutator (`None` from `f` removes the key).
     /// Returns the new value.
     fn modify(&mut self, key: &str, f: Modifier) -> Option<Value>;
+
+    /// A value as a `T` (any `serde` type) — an accessor. `Ok(None)` when absent; a
+    /// [`ValueError`] when the stored value is not a `T`.
+    ///
+    /// ```
+    /// use pyramid_session::{CookieSession, SessionConfig, SessionData};
+    /// let config = SessionConfig::pyramid("s").build()?;
+    /// let mut session = CookieSession::load(&config, None, 1_700_000_000.0);
+    /// session.insert_as("visits", &3u32)?;
+    /// assert_eq!(session.get_as::<u32>("visits")?, Some(3));
+    /// assert!(session.get_as::<String>("visits").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn get_as<T: serde::de::DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, ValueError>
+    where
+        Self: Sized,
+    {
+        match self.get(key) {
+            None => Ok(None),
+            Some(value) => T::deserialize(value).map(Some).map_err(|e| ValueError {
+                key: key.to_string(),
+                reading: true,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Stores any `serde` value (as JSON) — a mutator. A [`ValueError`] when serde
+    /// cannot write it as JSON (a map with non-string keys, a failing `Serialize`).
+    fn insert_as<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ValueError>
+    where
+        Self: Sized,
+    {
+        let value = serde_json::to_value(value).map_err(|e| ValueError {
+            key: key.to_string(),
+            reading: false,
+            message: e.to_string(),
+        })?;
+        self.insert(key, value);
+        Ok(())
+    }
 
     /// `session.flash(msg, queue, allow_duplicate)` — a mutator, even when a duplicate is
     /// skipped. A non-list value already at the queue's key is replaced by a new queue.

@@ -8,7 +8,7 @@ use alloc::string::{String, ToString};
 use http::StatusCode;
 
 use crate::authtkt::cubicweb::LoginError;
-use crate::error::{FinishError, RandomError, ServerError};
+use crate::error::{FinishError, RandomError, ServerError, ValueError};
 
 /// A session operation that failed. As a response (in every integration): `503` with a
 /// JSON error for store trouble, `409` for a session removed concurrently, `500`
@@ -29,6 +29,9 @@ pub enum SessionError {
     /// The handler asked for [`Auth`](super::Auth) without the layer's (or middleware's)
     /// `with_cubicweb_auth`.
     AuthMissing,
+    /// A typed value did not convert ([`Session::get`](super::Session::get) of a stored
+    /// value that is not a `T`, or an `insert` serde cannot write).
+    Value(ValueError),
 }
 
 impl core::fmt::Display for SessionError {
@@ -44,11 +47,18 @@ impl core::fmt::Display for SessionError {
             SessionError::AuthMissing => f.write_str(
                 "with_cubicweb_auth is not installed on the session layer (or actix middleware)",
             ),
+            SessionError::Value(e) => e.fmt(f),
         }
     }
 }
 
 impl core::error::Error for SessionError {}
+
+impl From<ValueError> for SessionError {
+    fn from(e: ValueError) -> SessionError {
+        SessionError::Value(e)
+    }
+}
 
 impl From<RandomError> for SessionError {
     fn from(_: RandomError) -> SessionError {
@@ -87,6 +97,7 @@ impl SessionError {
             SessionError::LayerMissing => "session layer missing",
             SessionError::Login(_) => "login cookie could not be produced",
             SessionError::AuthMissing => "authentication layer missing",
+            SessionError::Value(_) => "session value of an unexpected type",
         }
     }
 
