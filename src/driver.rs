@@ -7,7 +7,30 @@
 use alloc::string::String;
 
 use crate::random::RandomSource;
-use crate::server::{AsyncStore, Pending, ServerConfig, ServerError, ServerSession, Store};
+use crate::server::{
+    AsyncStore, OpResult, Pending, ServerConfig, ServerError, ServerSession, Store, StoreOp,
+};
+use crate::trace::event;
+
+/// Reports an operation's failure or its backoff (feature `tracing`), and passes the
+/// answer on.
+fn traced(
+    op: &StoreOp<'_>,
+    answer: Result<OpResult, crate::server::StoreError>,
+) -> Result<OpResult, ServerError> {
+    match (&answer, op) {
+        (Err(e), _) => {
+            event!(warn, kind = ?e.kind, error = %e, "session store operation failed");
+            let _ = e;
+        }
+        (Ok(_), StoreOp::Wait { delay }) => {
+            event!(debug, delay_ms = delay.as_millis() as u64, "lost a compare-and-set; retrying");
+            let _ = delay;
+        }
+        _ => {}
+    }
+    Ok(answer?)
+}
 
 /// Loads the session's record, if its cookie carried an id: no I/O without one, one
 /// `Load` per candidate id cookie until a live record is found (at most
@@ -19,7 +42,7 @@ pub fn open<S: Store + ?Sized>(
 ) -> Result<ServerSession, ServerError> {
     loop {
         let loaded = match pending.load_op() {
-            Some(op) => store.execute(op)?.into_loaded()?,
+            Some(op) => traced(&op, store.execute(op))?.into_loaded()?,
             None => None,
         };
         match pending.try_open(config, loaded) {
@@ -40,7 +63,7 @@ pub fn finish<S: Store + ?Sized>(
 ) -> Result<Option<String>, ServerError> {
     let mut finisher = session.finish(config, failed, rng)?;
     while let Some(op) = finisher.next_op()? {
-        let result = store.execute(op)?;
+        let result = traced(&op, store.execute(op))?;
         finisher.complete(result, rng)?;
     }
     finisher.into_cookie()
@@ -54,7 +77,7 @@ pub async fn open_async<S: AsyncStore + ?Sized>(
 ) -> Result<ServerSession, ServerError> {
     loop {
         let loaded = match pending.load_op() {
-            Some(op) => store.execute(op).await?.into_loaded()?,
+            Some(op) => traced(&op, store.execute(op).await)?.into_loaded()?,
             None => None,
         };
         match pending.try_open(config, loaded) {
@@ -74,7 +97,7 @@ pub async fn finish_async<S: AsyncStore + ?Sized>(
 ) -> Result<Option<String>, ServerError> {
     let mut finisher = session.finish(config, failed, rng)?;
     while let Some(op) = finisher.next_op()? {
-        let result = store.execute(op).await?;
+        let result = traced(&op, store.execute(op).await)?;
         finisher.complete(result, rng)?;
     }
     finisher.into_cookie()

@@ -39,6 +39,8 @@ pub mod signer;
 #[cfg(feature = "memory-store")]
 pub mod store;
 pub mod time;
+#[allow(unused_macros, unused_imports)] // used by the features that emit events
+mod trace;
 
 pub use config::{SameSite, SessionConfig};
 /// The urlsafe base64 of signed values and ids, at its original path (now

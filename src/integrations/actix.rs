@@ -104,7 +104,7 @@ use crate::server::{AsyncStore, ServerConfig};
 use crate::time::Clock;
 use crate::SessionConfig;
 
-pub use crate::integrations::request::{Auth, AuthConfig, Session, SessionError};
+pub use crate::integrations::request::{Auth, AuthConfig, ErrorPage, Session, SessionError};
 
 /// The middleware (`App::wrap`) that gives every request a [`Session`]. Build it once,
 /// outside `HttpServer::new`'s factory, and clone it into each worker: the clones share
@@ -156,6 +156,18 @@ impl SessionMiddleware {
     pub fn with_clock(self, clock: impl Clock + 'static) -> SessionMiddleware {
         SessionMiddleware {
             shared: self.shared.with_clock(clock),
+        }
+    }
+
+    /// Renders the middleware's own error answers (a `503` when the store fails...)
+    /// instead of the JSON default, e.g. [`ErrorPage::html`] or the application's page.
+    #[must_use]
+    pub fn with_error_page(
+        self,
+        render: impl Fn(&SessionError) -> ErrorPage + Send + Sync + 'static,
+    ) -> SessionMiddleware {
+        SessionMiddleware {
+            shared: self.shared.with_error_page(render),
         }
     }
 }
@@ -273,6 +285,7 @@ where
             request.extensions_mut().insert(auth.clone());
         }
         let answer = self.service.call(request);
+        let shared = self.shared.clone();
         Box::pin(async move {
             let mut response = answer.await?;
             let failed = response.status().is_server_error();
@@ -284,7 +297,14 @@ where
                 Outcome::Replace(error) => error,
             };
             let (request, _) = response.into_parts();
-            Ok(ServiceResponse::new(request, error.error_response()).map_into_right_body())
+            let page = shared.error_page(&error);
+            let answer = HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(page.status.as_u16())
+                    .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+            )
+            .insert_header((header::CONTENT_TYPE, page.content_type))
+            .body(page.body);
+            Ok(ServiceResponse::new(request, answer).map_into_right_body())
         })
     }
 }

@@ -87,7 +87,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 
-pub use crate::integrations::request::{system_clock, Auth, AuthConfig, Session, SessionError};
+pub use crate::integrations::request::{
+    system_clock, Auth, AuthConfig, ErrorPage, Session, SessionError,
+};
 pub use crate::integrations::tower::{SessionLayer, SessionService};
 
 impl<S> FromRequestParts<S> for Session

@@ -65,6 +65,57 @@ pub(crate) struct Shared {
     mode: Mode,
     clock: Arc<dyn Clock>,
     auth: Option<Arc<AuthConfig>>,
+    error_page: Option<Arc<ErrorPageFn>>,
+}
+
+/// How an application renders the layer's own error answers (see
+/// `with_error_page` on each integration's layer).
+pub type ErrorPageFn = dyn Fn(&SessionError) -> ErrorPage + Send + Sync;
+
+/// An error answer of the session layer: what it sends instead of the handler's response
+/// when the session could not be loaded or stored (a `503` for store trouble, see
+/// [`SessionError::status`]). The default is [`ErrorPage::json`]; an HTML application
+/// renders its own with `with_error_page`. Put no [`Display`](core::fmt::Display) text
+/// of the error in a page (it may hold store details): use
+/// [`SessionError::public_message`], and log the rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorPage {
+    /// The status (usually the error's [`SessionError::status`]).
+    pub status: http::StatusCode,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The body.
+    pub body: String,
+}
+
+impl ErrorPage {
+    /// The default: the error's status and `{"error": "<public message>"}` as JSON.
+    pub fn json(error: &SessionError) -> ErrorPage {
+        ErrorPage {
+            status: error.status(),
+            content_type: "application/json".into(),
+            body: error.json_body(),
+        }
+    }
+
+    /// A small HTML page with the error's status and public message.
+    pub fn html(error: &SessionError) -> ErrorPage {
+        let status = error.status();
+        let title = alloc::format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error")
+        );
+        ErrorPage {
+            status,
+            content_type: "text/html; charset=utf-8".into(),
+            body: alloc::format!(
+                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+                 <body><h1>{title}</h1><p>{}.</p></body></html>",
+                error.public_message()
+            ),
+        }
+    }
 }
 
 impl Shared {
@@ -74,6 +125,7 @@ impl Shared {
             mode: Mode::Cookie(config),
             clock: Arc::new(SystemClock),
             auth: None,
+            error_page: None,
         })
     }
 
@@ -86,7 +138,29 @@ impl Shared {
             },
             clock: Arc::new(SystemClock),
             auth: None,
+            error_page: None,
         })
+    }
+
+    /// The same with another renderer of the layer's error answers.
+    pub(crate) fn with_error_page(
+        &self,
+        render: impl Fn(&SessionError) -> ErrorPage + Send + Sync + 'static,
+    ) -> Arc<Shared> {
+        let mut shared = self.clone();
+        shared.error_page = Some(Arc::new(render));
+        Arc::new(shared)
+    }
+
+    /// The answer for `error`: the application's page, or the JSON default. The error
+    /// is also reported to `tracing` (feature `tracing`), with its details.
+    pub(crate) fn error_page(&self, error: &SessionError) -> ErrorPage {
+        #[cfg(feature = "tracing")]
+        tracing::error!(status = error.status().as_u16(), error = %error, "session layer answered with an error");
+        match &self.error_page {
+            Some(render) => render(error),
+            None => ErrorPage::json(error),
+        }
     }
 
     /// The same with another clock.

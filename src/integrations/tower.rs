@@ -75,7 +75,7 @@ use crate::server::{AsyncStore, BoxFuture, ServerConfig};
 use crate::time::Clock;
 use crate::SessionConfig;
 
-pub use crate::integrations::request::{Auth, AuthConfig, Session, SessionError};
+pub use crate::integrations::request::{Auth, AuthConfig, ErrorPage, Session, SessionError};
 
 /// The tower layer that gives every request a [`Session`] (in its extensions).
 #[derive(Clone)]
@@ -126,6 +126,18 @@ impl SessionLayer {
     pub fn with_clock(self, clock: impl Clock + 'static) -> SessionLayer {
         SessionLayer {
             shared: self.shared.with_clock(clock),
+        }
+    }
+
+    /// Renders the layer's own error answers (a `503` when the store fails...) instead of
+    /// the JSON default, e.g. [`ErrorPage::html`] or the application's styled page.
+    #[must_use]
+    pub fn with_error_page(
+        self,
+        render: impl Fn(&SessionError) -> ErrorPage + Send + Sync + 'static,
+    ) -> SessionLayer {
+        SessionLayer {
+            shared: self.shared.with_error_page(render),
         }
     }
 }
@@ -190,13 +202,15 @@ fn peer_addr(_: &Request<()>) -> Option<String> {
     None
 }
 
-/// The error's response, its body made with `From<String>`.
-fn error_response<B: From<String>>(error: &SessionError) -> Response<B> {
-    let mut response = Response::new(B::from(error.json_body()));
-    *response.status_mut() = error.status();
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+/// The error's response (the application's page or the JSON default), its body made
+/// with `From<String>`.
+fn error_response<B: From<String>>(shared: &Shared, error: &SessionError) -> Response<B> {
+    let page = shared.error_page(error);
+    let content_type = HeaderValue::from_str(&page.content_type)
+        .unwrap_or(HeaderValue::from_static("text/plain"));
+    let mut response = Response::new(B::from(page.body));
+    *response.status_mut() = page.status;
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
     response
 }
 
@@ -231,15 +245,18 @@ where
         }
         let (parts, ()) = head.into_parts();
         let answer = self.inner.call(Request::from_parts(parts, body));
+        let shared = self.shared.clone();
         Box::pin(async move {
             let mut response = answer.await?;
             let failed = response.status().is_server_error();
             Ok(match started.conclude(failed).await {
                 Outcome::Send(headers) => match headers.apply(response.headers_mut()) {
                     Ok(()) => response,
-                    Err(_) => error_response(&SessionError::Finish(FinishError::Encode)),
+                    Err(_) => {
+                        error_response(&shared, &SessionError::Finish(FinishError::Encode))
+                    }
                 },
-                Outcome::Replace(error) => error_response(&error),
+                Outcome::Replace(error) => error_response(&shared, &error),
             })
         })
     }

@@ -28,6 +28,8 @@ pub struct Pending {
     /// Authentic, in-time id cookies, in header order, with their records' keys; the
     /// first is tried first.
     candidates: VecDeque<(IdCookie, StoreKey)>,
+    /// Cookies of the session's name that did not verify or were out of time.
+    rejected: usize,
     now: f64,
 }
 
@@ -65,7 +67,9 @@ impl Pending {
                 })
             })
         }));
+        let mut accepted = 0;
         for candidate in verified {
+            accepted += 1;
             if candidates.len() == MAX_ID_CANDIDATES {
                 break;
             }
@@ -74,7 +78,19 @@ impl Pending {
                 candidates.push_back((candidate, key));
             }
         }
-        Pending { candidates, now }
+        let rejected = values().count().saturating_sub(accepted);
+        Pending {
+            candidates,
+            rejected,
+            now,
+        }
+    }
+
+    /// How many cookies of the session's name were refused (a bad signature or format,
+    /// or a CubicWeb frame out of time), for logs: a client sending only refused ones
+    /// gets a fresh session.
+    pub fn rejected(&self) -> usize {
+        self.rejected
     }
 
     /// The request time.
