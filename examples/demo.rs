@@ -1,9 +1,12 @@
 //! The demo web app: server-side sessions in a browser and a JSON API for scripts.
 //!
 //! ```text
-//! cargo run --example demo -- [--port 8080] [--store memory|sqlite:PATH|redis://...|postgres://...]
-//!                             [--timeout SECONDS] [--secret-file PATH | --secret SECRET]
-//!                             [--ini PATH] [--data-dir PATH]
+//! cargo run --example demo -- [--port 8080]
+//!     [--store memory|sqlite:PATH|redis://...|postgres://...|pyramid_session_redis+redis://...
+//!              |cubicweb+sqlite:PATH|cubicweb+postgres://...]
+//!     [--timeout SECONDS] [--secret-file PATH | --secret SECRET]
+//!     [--ini PATH] [--base-url URL] [--cubicweb-db cubicweb+sqlite:PATH|cubicweb+postgres://...]
+//!     [--data-dir PATH]
 //! ```
 //!
 //! `--ini PATH` serves the sessions a Pyramid or CubicWeb `pyramid.ini` configures, so the
@@ -13,6 +16,34 @@
 //! with its key prefix), its secret and its cookie settings. `--store
 //! pyramid_session_redis+redis://HOST:PORT/DB` keeps sessions in pyramid_session_redis's
 //! own Redis layout (with the ini's settings, or the secret and timeout given here).
+//!
+//! # Beside a CubicWeb instance
+//!
+//! With a CubicWeb instance's `pyramid.ini` and its database the demo is a peer of the
+//! Python instance: same sessions, same logins, both ways.
+//!
+//! - **Database sessions** (`cubicweb.pyramid.session` in `cubicweb.includes`): `--store
+//!   cubicweb+sqlite:PATH` or `--store cubicweb+postgres://...` keeps the sessions in the
+//!   instance's `cw_CWSession` rows as CubicWeb writes them (`CubicWebStore`: eids
+//!   allocated in the database, `CWSessionFactory`'s id cookie with the ini's
+//!   `cubicweb.session.secret`), and `--base-url URL` (required there: the instance's
+//!   `base-url`, which the rows' `cw_cwuri` starts with).
+//! - **Pickled cookie sessions** (`cubicweb.pyramid.default_session`): no session
+//!   store; `--store cubicweb+...` then names the database of the users only.
+//! - **pyramid_session_redis** (`pyramid.includes = pyramid_session_redis`): `--store
+//!   pyramid_session_redis+redis://...` (or the ini's Redis URL), and the users'
+//!   database with `--cubicweb-db`.
+//!
+//! The users' database is `--cubicweb-db`, else `--store` when it is a `cubicweb+`
+//! database. When the ini includes `cubicweb.pyramid.auth` and a users' database is
+//! given, the demo serves CubicWeb's logins: the AuthTkt policies of the ini's
+//! `cubicweb.auth.*` keys (`auth_tkt`, and `pauth_tkt` for "remember me"; the ticket
+//! kept in the session, as CubicWeb 4.6.1+ does), passwords checked against
+//! `cw_CWUser`, groups read from the database. Without a database the ini's sessions
+//! are served with the demo's own `user=` logins only (a note on stderr). Deliberate
+//! deviations from the Python login: the session gets a new id at login (Python keeps
+//! it), `last_login_time` is written even with `cubicweb.auth.update_login_time = no`,
+//! and passwords longer than 4096 bytes are refused without hashing (passlib's limit).
 //!
 //! Default store: SQLite in `sessions.db` of the demo's data directory, with the secret
 //! kept in `secret.txt` there (made on first run), so sessions survive a restart; both
@@ -34,27 +65,44 @@
 //!
 //! Pages: `/` (login form with CSRF protection, or the session: user, visit counter,
 //! created/accessed times, flash messages), `POST /login`, `POST /increment`,
-//! `POST /logout`. JSON API (stable): `POST /api/login` (form `user=NAME`) →
-//! `{"user": NAME}`, `POST /api/increment` → `{"count": N}`, `GET /api/session` →
-//! `{"user": ..., "count": N}`, `POST /api/logout` → `{"ok": true}`. Store outages
-//! answer 503 with a JSON error.
+//! `POST /logout`. JSON API (stable):
+//!
+//! - `POST /api/login`, form `user=NAME` (the demo's own login, when the form has no
+//!   `login`) → `{"user": NAME}`; form `login`, `password` and optionally
+//!   `persistent=1` (CubicWeb's login: Pyramid's `asbool`, as CubicWeb reads
+//!   `__setauthcookie`) → `{"userid": EID}`, or 403 `{"error": ...}` for a wrong password,
+//!   an unknown login or an account that is not activated (400 when CubicWeb logins are
+//!   not configured);
+//! - `GET /api/auth` → `{"userid": EID or null, "groups": [...]}` (the CubicWeb user the
+//!   login cookies and the session's ticket name, and its groups, sorted);
+//! - `POST /api/increment` → `{"count": N}`, `GET /api/session` →
+//!   `{"user": ..., "count": N}`;
+//! - `POST /api/logout` → `{"ok": true}` (the CubicWeb logout, when configured: the
+//!   ticket leaves the session and both login cookies are deleted; then the session is
+//!   invalidated).
+//!
+//! Store outages answer 503 with a JSON error.
 
 use core::time::Duration;
 use std::collections::HashMap;
 use std::io::Write;
 
-use axum::extract::{DefaultBodyLimit, Form, Request};
+use axum::extract::{DefaultBodyLimit, Extension, Form, Request};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pyramid_session::integrations::axum::{Session, SessionError, SessionLayer};
+use pyramid_session::authtkt::cubicweb::CubicWebSettings;
+use pyramid_session::authtkt::DomainStyle;
+use pyramid_session::integrations::axum::{
+    system_clock, Auth, AuthConfig, Session, SessionError, SessionLayer,
+};
 use pyramid_session::server::{IdCookieFormat, IdScheme, ServerConfig};
-use pyramid_session::settings::{Backend, PyramidSettings};
+use pyramid_session::settings::{asbool, aslist, Backend, PyramidSettings};
 use pyramid_session::store::{
-    AsyncPostgresStore, AsyncPyramidSessionRedisStore, AsyncRedisStore, MemoryStore,
-    PyramidSessionRedisOptions, SqliteStore,
+    AsyncPostgresStore, AsyncPyramidSessionRedisStore, AsyncRedisStore, CubicWebOptions,
+    CubicWebStore, MemoryStore, PyramidSessionRedisOptions, SqliteStore,
 };
 use pyramid_session::{OsRandom, RandomSource, SessionConfig};
 use serde_json::{json, Value};
@@ -70,11 +118,15 @@ struct Options {
     /// Whether `--store` was given (an ini picks its own store otherwise).
     store_given: bool,
     data_dir: Option<std::path::PathBuf>,
+    /// The CubicWeb instance's `base-url` (`cw_cwuri` of the session rows).
+    base_url: Option<String>,
+    /// The CubicWeb database of the users, when the session store is elsewhere.
+    cubicweb_db: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...|pyramid_session_redis+redis://...] [--timeout SECONDS] [--secret-file PATH | --secret S] [--ini PATH] [--data-dir PATH]"
+        "usage: demo [--port N] [--store memory|sqlite:PATH|redis://...|postgres://...|pyramid_session_redis+redis://...|cubicweb+sqlite:PATH|cubicweb+postgres://...] [--timeout SECONDS] [--secret-file PATH | --secret S] [--ini PATH] [--base-url URL] [--cubicweb-db cubicweb+sqlite:PATH|cubicweb+postgres://...] [--data-dir PATH]"
     );
     std::process::exit(2)
 }
@@ -90,6 +142,8 @@ fn options() -> Options {
         ini: None,
         store_given: false,
         data_dir: None,
+        base_url: None,
+        cubicweb_db: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -112,6 +166,8 @@ fn options() -> Options {
             "--timeout" => opts.timeout = Some(value().parse().unwrap_or_else(|_| usage())),
             "--ini" => opts.ini = Some(value()),
             "--data-dir" => opts.data_dir = Some(value().into()),
+            "--base-url" => opts.base_url = Some(value()),
+            "--cubicweb-db" => opts.cubicweb_db = Some(value()),
             "--secret" => opts.secret = Some(value()),
             "--secret-file" => opts.secret_file = Some(value()),
             "-h" | "--help" => usage(),
@@ -447,11 +503,15 @@ async fn increment(session: Session, Form(form): FormData) -> Result<Response, S
     Ok(Redirect::to("/").into_response())
 }
 
-async fn logout(session: Session, Form(form): FormData) -> Result<Response, SessionError> {
+async fn logout(
+    session: Session,
+    auth: Result<Auth, SessionError>,
+    Form(form): FormData,
+) -> Result<Response, SessionError> {
     if !checked(&session, &form).await? {
         return Ok(forbidden());
     }
-    session.invalidate().await?;
+    log_out(&session, auth).await?;
     session.flash(json!("Logged out."), "").await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -460,7 +520,26 @@ fn bump(n: Option<&Value>) -> Option<Value> {
     Some(json!(n.and_then(Value::as_u64).unwrap_or(0) + 1))
 }
 
-async fn api_login(session: Session, Form(form): FormData) -> Result<Response, SessionError> {
+/// The CubicWeb database of the users, when the demo serves CubicWeb's logins.
+#[derive(Clone)]
+struct Users(Option<CubicWebStore>);
+
+/// passlib's `MAX_PASSWORD_SIZE`: longer passwords are refused without hashing.
+const MAX_PASSWORD_LEN: usize = 4096;
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn api_login(
+    session: Session,
+    auth: Result<Auth, SessionError>,
+    Extension(Users(users)): Extension<Users>,
+    Form(form): FormData,
+) -> Result<Response, SessionError> {
+    if let Some(login) = form.get("login") {
+        return cubicweb_login(&session, auth.ok(), users, login, &form).await;
+    }
     let Some(user) = user_name(&form) else {
         return Ok(user_name_too_long());
     };
@@ -515,22 +594,171 @@ async fn api_session(session: Session) -> Result<Json<Value>, SessionError> {
     Ok(Json(json!({ "user": user, "count": count })))
 }
 
-async fn api_logout(session: Session) -> Result<Json<Value>, SessionError> {
-    session.invalidate().await?;
+/// CubicWeb's password login: `login` and `password` checked against `cw_CWUser` (and
+/// `last_login_time` updated), a new session id, then the login cookies
+/// (`persistent=1`: `pauth_tkt`, else `auth_tkt`) and the ticket in the session.
+async fn cubicweb_login(
+    session: &Session,
+    auth: Option<Auth>,
+    users: Option<CubicWebStore>,
+    login: &str,
+    form: &HashMap<String, String>,
+) -> Result<Response, SessionError> {
+    let (Some(auth), Some(users)) = (auth, users) else {
+        return Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            "CubicWeb logins are not configured: --ini with cubicweb.pyramid.auth, and the instance's database",
+        ));
+    };
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let refused = || json_error(StatusCode::FORBIDDEN, "authentication failed");
+    if password.len() > MAX_PASSWORD_LEN {
+        return Ok(refused());
+    }
+    let user = match users
+        .authenticate_async(login, password, system_clock())
+        .await
+    {
+        Ok(Some(user)) => user,
+        Ok(None) => return Ok(refused()),
+        Err(e) => {
+            return Ok(json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the users' database failed: {e}"),
+            ))
+        }
+    };
+    let persistent = form.get("persistent").is_some_and(|v| asbool(v));
+    session.regenerate_id().await?;
+    session.new_csrf_token().await?;
+    auth.login(user.eid, Some(persistent)).await?;
+    Ok(Json(json!({ "userid": user.eid })).into_response())
+}
+
+/// The CubicWeb user of the request (`request.authenticated_userid`) and its groups.
+async fn api_auth(
+    auth: Result<Auth, SessionError>,
+    Extension(Users(users)): Extension<Users>,
+) -> Result<Response, SessionError> {
+    let anonymous = || Json(json!({ "userid": null, "groups": [] })).into_response();
+    let (Ok(auth), Some(users)) = (auth, users) else {
+        return Ok(anonymous());
+    };
+    let Some(user) = auth.authenticated().await? else {
+        return Ok(anonymous());
+    };
+    let groups = match user.groups {
+        Some(groups) => groups,
+        // `cubicweb.auth.groups_principals = no`: not looked up by the policies.
+        None => match users.groups_async(user.userid).await {
+            Ok(groups) => groups,
+            Err(e) => {
+                return Ok(json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("the users' database failed: {e}"),
+                ))
+            }
+        },
+    };
+    Ok(Json(json!({ "userid": user.userid, "groups": groups })).into_response())
+}
+
+/// Logs out: CubicWeb's logout when configured (the ticket leaves the session, both
+/// login cookies are deleted), then the session is invalidated.
+async fn log_out(session: &Session, auth: Result<Auth, SessionError>) -> Result<(), SessionError> {
+    if let Ok(auth) = auth {
+        auth.logout().await?;
+    }
+    session.invalidate().await
+}
+
+async fn api_logout(
+    session: Session,
+    auth: Result<Auth, SessionError>,
+) -> Result<Json<Value>, SessionError> {
+    log_out(&session, auth).await?;
     Ok(Json(json!({ "ok": true })))
 }
 
 /// The `--store` prefix of pyramid_session_redis's own Redis layout.
 const PSR_STORE: &str = "pyramid_session_redis+";
 
+/// The `--store` / `--cubicweb-db` prefix of a CubicWeb instance's database.
+const CW_STORE: &str = "cubicweb+";
+
+/// Placeholder base URL of a database opened for its users only (no session rows are
+/// written there, so `cw_cwuri` is never made).
+const USERS_ONLY_BASE_URL: &str = "http://localhost/";
+
 fn bad_config(e: impl std::fmt::Display) -> String {
     format!("bad configuration: {e}")
 }
 
+/// What the demo serves: the session layer, and the CubicWeb database of the users when
+/// it serves CubicWeb's logins.
+struct Served {
+    layer: SessionLayer,
+    users: Option<CubicWebStore>,
+}
+
+/// Opens a CubicWeb instance's database (`sqlite:PATH` or `postgres://...`, after the
+/// `cubicweb+` prefix), whose session rows, if any, get `cw_cwuri` from `base_url` and
+/// whose records are judged with the session `timeout` (seconds).
+async fn open_cubicweb(db: &str, base_url: &str, timeout: u64) -> Result<CubicWebStore, String> {
+    let options = CubicWebOptions::new(base_url).with_timeout(Duration::from_secs(timeout));
+    let opened = if let Some(path) = db.strip_prefix("sqlite:") {
+        // The instance's own file: never created here.
+        if !std::path::Path::new(path).is_file() {
+            return Err(format!("{path}: no CubicWeb database there"));
+        }
+        CubicWebStore::open_sqlite(path, options)
+    } else if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        CubicWebStore::connect_postgres(db, options).await
+    } else {
+        return Err(format!(
+            "unknown CubicWeb database {db:?}: {CW_STORE}sqlite:PATH or {CW_STORE}postgres://..."
+        ));
+    };
+    opened.map_err(|e| format!("cannot open the CubicWeb database: {e}"))
+}
+
+/// CubicWeb's database sessions on the instance's database `db`: `CWSessionFactory`'s id
+/// cookie, ids allocated by the database.
+async fn cubicweb_sessions(
+    opts: &Options,
+    session: SessionConfig,
+    db: &str,
+) -> Result<(SessionLayer, CubicWebStore), String> {
+    let base_url = opts.base_url.as_deref().ok_or_else(|| {
+        format!("--store {CW_STORE}...: give the instance's base-url with --base-url URL")
+    })?;
+    let timeout = session.timeout().unwrap_or(1200);
+    let store = open_cubicweb(db, base_url, timeout).await?;
+    let config = ServerConfig::new(session, IdCookieFormat::CubicWeb)
+        .map_err(bad_config)?
+        .with_id_scheme(IdScheme::Allocated);
+    Ok((SessionLayer::server(config, store.clone()), store))
+}
+
+/// Whether the settings include CubicWeb's login policies (`cubicweb.pyramid.auth`).
+fn includes_cubicweb_auth(settings: &PyramidSettings) -> bool {
+    ["pyramid.includes", "cubicweb.includes"]
+        .into_iter()
+        .filter_map(|key| settings.get(key))
+        .flat_map(aslist)
+        .any(|i| i.trim_end_matches(".includeme") == "cubicweb.pyramid.auth")
+}
+
 /// The sessions the demo serves: those `--ini` configures, or its own (CubicWeb's id
-/// cookie, on `--store`).
-async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
+/// cookie, on `--store`); with CubicWeb's logins when the ini includes them and the
+/// users' database is given.
+async fn served(opts: &Options) -> Result<Served, String> {
     let Some(path) = &opts.ini else {
+        if opts.cubicweb_db.is_some() {
+            return Err(
+                "--cubicweb-db serves CubicWeb's logins, which need the instance's --ini".into(),
+            );
+        }
         let timeout = opts.timeout.unwrap_or(1200);
         if let Some(url) = opts.store.strip_prefix(PSR_STORE) {
             let session = SessionConfig::pyramid_session_redis(&secret(opts))
@@ -538,15 +766,21 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
                 .build()
                 .map_err(bad_config)?;
             let options = PyramidSessionRedisOptions::new(timeout);
-            return redis_layer(session, url, "", options).await;
+            let layer = redis_layer(session, url, "", options).await?;
+            return Ok(Served { layer, users: None });
         }
         let session = SessionConfig::cubicweb(&secret(opts))
             .timeout(Some(Duration::from_secs(timeout)))
             .reissue_time(Some(Duration::from_secs((timeout / 10).min(120))))
             .build()
             .map_err(bad_config)?;
+        if let Some(db) = opts.store.strip_prefix(CW_STORE) {
+            let (layer, _) = cubicweb_sessions(opts, session, db).await?;
+            return Ok(Served { layer, users: None });
+        }
         let config = ServerConfig::new(session, IdCookieFormat::CubicWeb).map_err(bad_config)?;
-        return layer(&opts.store, config).await;
+        let layer = layer(&opts.store, config).await?;
+        return Ok(Served { layer, users: None });
     };
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read the ini {path}: {e}"))?;
@@ -560,14 +794,28 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
         builder = builder.timeout(Some(Duration::from_secs(timeout)));
     }
     let session = builder.build().map_err(bad_config)?;
-    match settings.backend() {
-        Some(Backend::Cookie | Backend::CubicWebCookie) => Ok(SessionLayer::cookie(session)),
+    let timeout = session.timeout().unwrap_or(1200);
+    let cubicweb_store = opts
+        .store
+        .strip_prefix(CW_STORE)
+        .filter(|_| opts.store_given);
+    // The database the sessions live in, when it is the instance's.
+    let (layer, session_db) = match settings.backend() {
+        Some(Backend::Cookie | Backend::CubicWebCookie) => {
+            // No session store: a `cubicweb+` store is the users' database.
+            let users = match cubicweb_store {
+                Some(db) => Some(open_cubicweb(db, USERS_ONLY_BASE_URL, timeout).await?),
+                None => None,
+            };
+            (SessionLayer::cookie(session), users)
+        }
         Some(Backend::Redis) => {
             let url = match opts.store.strip_prefix(PSR_STORE) {
                 Some(url) if opts.store_given => url,
                 None if opts.store_given => {
                     return Err(format!(
-                    "the ini configures pyramid_session_redis: use --store {PSR_STORE}redis://..."
+                    "the ini configures pyramid_session_redis: use --store {PSR_STORE}redis://... \
+                         (and --cubicweb-db for the users)"
                 ))
                 }
                 _ => settings.redis_url().unwrap_or("redis://localhost:6379/0"),
@@ -580,17 +828,65 @@ async fn session_layer(opts: &Options) -> Result<SessionLayer, String> {
                     .with_python_expires(options.python_expires())
                     .with_set_redis_ttl(options.set_redis_ttl());
             }
-            redis_layer(session, url, settings.redis_prefix(), options).await
+            let layer = redis_layer(session, url, settings.redis_prefix(), options).await?;
+            (layer, None)
         }
-        Some(Backend::CubicWeb) => {
-            let config =
-                ServerConfig::new(session, IdCookieFormat::CubicWeb).map_err(bad_config)?;
-            layer(&opts.store, config).await
+        Some(Backend::CubicWeb) => match cubicweb_store {
+            Some(db) => {
+                let (layer, store) = cubicweb_sessions(opts, session, db).await?;
+                (layer, Some(store))
+            }
+            None => {
+                let config =
+                    ServerConfig::new(session, IdCookieFormat::CubicWeb).map_err(bad_config)?;
+                (layer(&opts.store, config).await?, None)
+            }
+        },
+        _ => {
+            return Err(bad_config(
+                "the ini configures no session factory the demo serves",
+            ))
         }
-        _ => Err(bad_config(
-            "the ini configures no session factory the demo serves",
-        )),
+    };
+    let users = match &opts.cubicweb_db {
+        Some(db) => {
+            let db = db.strip_prefix(CW_STORE).unwrap_or(db);
+            match session_db {
+                // The session store's own database: one connection.
+                Some(store) if cubicweb_store == Some(db) => Some(store),
+                _ => Some(open_cubicweb(db, USERS_ONLY_BASE_URL, timeout).await?),
+            }
+        }
+        None => session_db,
+    };
+    if !includes_cubicweb_auth(&settings) {
+        return Ok(Served { layer, users: None });
     }
+    let Some(users) = users else {
+        eprintln!(
+            "demo: the ini includes cubicweb.pyramid.auth, but no CubicWeb database is given \
+             (--cubicweb-db or --store {CW_STORE}...): CubicWeb logins are off"
+        );
+        return Ok(Served { layer, users: None });
+    };
+    let style = if settings.pyramid_major() >= 2 {
+        DomainStyle::Pyramid2
+    } else {
+        DomainStyle::Pyramid1
+    };
+    let auth = CubicWebSettings::from_settings(&settings)
+        .and_then(|s| s.build(style))
+        .map_err(bad_config)?;
+    let lookup = users.clone();
+    let layer = layer.with_cubicweb_auth(AuthConfig::new(auth).with_groups(move |eid| {
+        let store = lookup.clone();
+        // CubicWeb's `get_principals`: the user's groups; an eid without any is nobody.
+        async move { store.groups_async(eid).await.ok().filter(|g| !g.is_empty()) }
+    }));
+    Ok(Served {
+        layer,
+        users: Some(users),
+    })
 }
 
 /// pyramid_session_redis's sessions: its id cookie, its ids (`prefix` + 64 characters,
@@ -618,7 +914,7 @@ async fn redis_layer(
 #[tokio::main]
 async fn main() {
     let opts = options();
-    let layer = session_layer(&opts).await.unwrap_or_else(|e| {
+    let served = served(&opts).await.unwrap_or_else(|e| {
         eprintln!("demo: {e}");
         std::process::exit(2)
     });
@@ -631,7 +927,9 @@ async fn main() {
         .route("/api/increment", post(api_increment))
         .route("/api/session", get(api_session))
         .route("/api/logout", post(api_logout))
-        .layer(layer)
+        .route("/api/auth", get(api_auth))
+        .layer(Extension(Users(served.users)))
+        .layer(served.layer)
         .layer(middleware::from_fn(same_origin_posts))
         .layer(DefaultBodyLimit::max(16 * 1024));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
@@ -644,5 +942,7 @@ async fn main() {
         "pyramid-session demo on http://127.0.0.1:{} (store: {})",
         opts.port, opts.store
     );
+    // With the peer address: CubicWeb's `include_ip` login tickets hash it.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).await.expect("server");
 }

@@ -24,7 +24,11 @@ fn traced(
             let _ = e;
         }
         (Ok(_), StoreOp::Wait { delay }) => {
-            event!(debug, delay_ms = delay.as_millis() as u64, "lost a compare-and-set; retrying");
+            event!(
+                debug,
+                delay_ms = delay.as_millis() as u64,
+                "lost a compare-and-set; retrying"
+            );
             let _ = delay;
         }
         _ => {}

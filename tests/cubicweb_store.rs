@@ -10,14 +10,14 @@
 // Test harness code: wall-clock time (Python's cookies carry it) and build locks.
 #![allow(clippy::disallowed_methods)]
 
+mod cw_instance;
 mod python;
 mod servers;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use cw_instance::{peer, ADMIN_PASSWORD, BASE_URL};
 use pyramid_session::driver;
 use pyramid_session::server::{
     IdCookieFormat, IdScheme, Pending, ServerConfig, ServerSession, SessionId, StoreExt,
@@ -27,75 +27,13 @@ use pyramid_session::{OsRandom, SessionConfig};
 use serde_json::{json, Value};
 use servers::TempDir;
 
-const PEER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/interop/cubicweb_peer.py"
-);
-const BASE_URL: &str = "https://testing.cubicweb/";
 const SECRET: &str = "test";
-/// The devtools admin's password.
-const ADMIN_PASSWORD: &str = "gingkow";
-/// Bump it when the instance the builder makes changes (the cached template is rebuilt).
-const TEMPLATE_VERSION: &str = "v1";
 
 fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-}
-
-fn target() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cubicweb-instance")
-}
-
-/// The instance's home: `bootstrap_cubes` is empty (no cubes).
-fn apphome() -> PathBuf {
-    let home = target().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let cubes = home.join("bootstrap_cubes");
-    if !cubes.exists() {
-        std::fs::write(&cubes, "").unwrap();
-    }
-    home
-}
-
-/// Runs the peer script; its stdout as JSON.
-fn peer(sources: &Path, args: &[&str]) -> Value {
-    let out = Command::new(python::python(python::CUBICWEB5))
-        .arg(PEER)
-        .arg(apphome())
-        .arg(args[0])
-        .arg(sources)
-        .args(&args[1..])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cubicweb_peer.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
-/// A lock across test binaries and threads (`mkdir` is atomic).
-fn locked<T>(name: &str, f: impl FnOnce() -> T) -> T {
-    std::fs::create_dir_all(target()).unwrap();
-    let lock = target().join(format!("{name}.lock"));
-    let start = Instant::now();
-    while std::fs::create_dir(&lock).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(900),
-            "{} held for 15 minutes: remove it if no build is running",
-            lock.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    let _ = std::fs::remove_dir(&lock);
-    result.unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// A CubicWeb instance database, its sources file and what its builder printed.
@@ -108,38 +46,10 @@ struct Instance {
     _dir: TempDir,
 }
 
-fn write_sources(dir: &Path, system: Value) -> PathBuf {
-    let path = dir.join("sources.json");
-    std::fs::write(&path, system.to_string()).unwrap();
-    path
-}
-
 /// A fresh copy of the SQLite instance (built once, kept under `target/`).
 fn sqlite_instance() -> Instance {
-    let template = target().join(format!("sqlite-{TEMPLATE_VERSION}"));
-    let db = template.join("db.sqlite");
-    let meta_file = template.join("meta.json");
-    locked("sqlite-template", || {
-        if meta_file.exists() {
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&template);
-        std::fs::create_dir_all(&template).unwrap();
-        let sources = write_sources(
-            &template,
-            json!({"db-driver": "sqlite", "db-name": db.to_str().unwrap()}),
-        );
-        let meta = peer(&sources, &["build"]);
-        std::fs::write(&meta_file, meta.to_string()).unwrap();
-    });
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(&meta_file).unwrap()).unwrap();
     let dir = TempDir::new("cubicweb");
-    let copy = dir.0.join("db.sqlite");
-    std::fs::copy(&db, &copy).unwrap();
-    let sources = write_sources(
-        &dir.0,
-        json!({"db-driver": "sqlite", "db-name": copy.to_str().unwrap()}),
-    );
+    let (sources, copy, meta) = cw_instance::sqlite_copy(&dir.0);
     Instance {
         sources,
         meta,
@@ -644,34 +554,12 @@ mod postgres {
     use super::*;
     use servers::PostgresServer;
 
-    fn admin(server: &PostgresServer, sql: &str) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, connection) =
-                tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-            tokio::spawn(connection);
-            client.batch_execute(sql).await.unwrap();
-        });
-    }
-
     /// One cluster for the whole scenario list; CubicWeb makes the template database,
     /// each scenario gets a copy.
     #[test]
     fn real_cubicweb_on_postgres() {
         let server = PostgresServer::start();
-        let dir = TempDir::new("cubicweb-pg");
-        admin(&server, "CREATE DATABASE cwtemplate");
-        let system = |name: &str| {
-            json!({"db-driver": "postgres", "db-host": "127.0.0.1", "db-port": server.port.to_string(),
-                   "db-user": "postgres", "db-password": null, "db-name": name})
-        };
-        let template_sources = write_sources(&dir.0, system("cwtemplate"));
-        let meta = peer(&template_sources, &["build"]);
+        let meta = cw_instance::build_postgres_template(&server, "cwtemplate");
         type Scenario = (&'static str, fn(&Instance));
         let scenarios: [Scenario; 5] = [
             ("python_then_rust", python_then_rust),
@@ -681,12 +569,8 @@ mod postgres {
             ("janitor", janitor),
         ];
         for (name, scenario) in scenarios {
-            admin(
-                &server,
-                &format!("CREATE DATABASE {name} TEMPLATE cwtemplate"),
-            );
             let sub = TempDir::new("cubicweb-pg-db");
-            let sources = write_sources(&sub.0, system(name));
+            let sources = cw_instance::pg_clone(&server, "cwtemplate", name, &sub.0);
             let inst = Instance {
                 sources,
                 meta: meta.clone(),

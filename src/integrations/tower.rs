@@ -206,8 +206,8 @@ fn peer_addr(_: &Request<()>) -> Option<String> {
 /// with `From<String>`.
 fn error_response<B: From<String>>(shared: &Shared, error: &SessionError) -> Response<B> {
     let page = shared.error_page(error);
-    let content_type = HeaderValue::from_str(&page.content_type)
-        .unwrap_or(HeaderValue::from_static("text/plain"));
+    let content_type =
+        HeaderValue::from_str(&page.content_type).unwrap_or(HeaderValue::from_static("text/plain"));
     let mut response = Response::new(B::from(page.body));
     *response.status_mut() = page.status;
     response.headers_mut().insert(CONTENT_TYPE, content_type);
@@ -252,9 +252,7 @@ where
             Ok(match started.conclude(failed).await {
                 Outcome::Send(headers) => match headers.apply(response.headers_mut()) {
                     Ok(()) => response,
-                    Err(_) => {
-                        error_response(&shared, &SessionError::Finish(FinishError::Encode))
-                    }
+                    Err(_) => error_response(&shared, &SessionError::Finish(FinishError::Encode)),
                 },
                 Outcome::Replace(error) => error_response(&shared, &error),
             })

@@ -14,9 +14,15 @@ the spec does, with CubicWeb's ``cubicweb.devtools`` configuration.
         an RQL query as the internal user; prints the rows (JSON, dates as ISO text).
     python cubicweb_peer.py APPHOME sql SOURCES.json SQL
         an SQL query on the system source; prints the rows (bytes as hex).
+    python cubicweb_peer.py APPHOME serve SOURCES.json PORT
+        serves the instance over HTTP on 127.0.0.1:PORT (waitress) until killed: the
+        Pyramid app CubicWeb builds from APPHOME/pyramid.ini (``config_from_cwconfig``:
+        its ``cubicweb.includes``, ``pyramid.includes``, session factory, login
+        policies and CSRF protection) plus the JSON views of ``serve`` below.
 
 APPHOME holds ``bootstrap_cubes`` (empty: no cubes). SOURCES.json is the
-``system`` source (``db-driver``, ``db-name``, ...). The session secret is ``test``.
+``system`` source (``db-driver``, ``db-name``, ...). The session secret is ``test``
+(``request``; ``serve`` takes its secrets from pyramid.ini).
 """
 
 import copy
@@ -161,6 +167,102 @@ def query(config, rql, sql=False):
     repo.shutdown()
 
 
+def serve(config, port):
+    """The instance as a web server: CubicWeb's own Pyramid app and login policies, with
+    the views the end-to-end tests drive (JSON answers; POSTs need the ``csrf_token``
+    cookie's value in the ``csrf_token`` field, as CubicWeb's CSRF protection wants).
+
+    GET  /auth     {"userid", "login", "groups", "last_login_time"}:
+                   ``request.authenticated_userid`` (CubicWeb's MultiAuthenticationPolicy,
+                   the ticket-in-session rule), that user's groups and last login (Unix
+                   time); sets the CSRF cookie (as cubicweb_web does on every request).
+    POST /login    ``__login``, ``__password``, ``__setauthcookie``: the body of
+                   cubicweb_web's ``login_password_login`` (``repo.authenticate_user``,
+                   then ``security.remember(..., persistent=asbool(__setauthcookie))``),
+                   303; 403 on bad credentials.
+    POST /logout   what cubicweb_web's logout does: ``security.forget`` and a new CSRF
+                   token, 303.
+    GET  /session  the session's values (tagged JSON); POST /fill, /incr as ``request``.
+    """
+    import cubicweb
+    import waitress
+    from cubicweb.pyramid import config_from_cwconfig
+    from pyramid import security
+    from pyramid.csrf import get_csrf_token, new_csrf_token
+    from pyramid.httpexceptions import HTTPSeeOther
+    from pyramid.response import Response
+    from pyramid.settings import asbool
+
+    pyramid_config = config_from_cwconfig(config)
+    repo = pyramid_config.registry["cubicweb.repository"]
+
+    def answer(value, status=200):
+        return Response(json.dumps(value, ensure_ascii=False), status=status,
+                        content_type="application/json", charset="utf-8")
+
+    def auth(request):
+        get_csrf_token(request)
+        userid = request.authenticated_userid
+        login, groups, last_login = None, [], None
+        if userid is not None:
+            with repo.internal_cnx() as cnx:
+                user = cnx.entity_from_eid(userid)
+                login = user.login
+                if user.last_login_time is not None:
+                    t = user.last_login_time
+                    if t.tzinfo is None:
+                        t = t.replace(tzinfo=datetime.timezone.utc)
+                    last_login = t.timestamp()
+                groups = sorted(gn for gn, in cnx.execute(
+                    "Any GN WHERE U in_group G, G name GN, U eid %(u)s", {"u": userid}))
+        return answer({"userid": userid, "login": login, "groups": groups,
+                       "last_login_time": last_login})
+
+    def login(request):
+        try:
+            with repo.internal_cnx() as cnx:
+                user = repo.authenticate_user(
+                    cnx, request.params["__login"], password=request.params["__password"])
+                user_eid = user.eid
+        except cubicweb.AuthenticationError:
+            return answer({"error": "authentication failed"}, 403)
+        headers = security.remember(
+            request, user_eid,
+            persistent=asbool(request.params.get("__setauthcookie", False)))
+        raise HTTPSeeOther("/", headers=headers)
+
+    def logout(request):
+        headers = security.forget(request)
+        new_csrf_token(request)
+        raise HTTPSeeOther("/", headers=headers)
+
+    def read(request):
+        return answer(tagged(dict(request.session)))
+
+    def fill(request):
+        from yams import ValidationError
+
+        s = request.session
+        s["pending_insert"] = [(1234, "in_group", 5678), (1234, "in_group", 5679)]
+        s["msg"] = "Modifications enregistrées — ✓"
+        s["form_errors"] = ValidationError(1234, {"login": "required field"})
+        s["count"] = s.get("count", 0) + 1
+        return read(request)
+
+    def incr(request):
+        request.session["count"] = request.session.get("count", 0) + 1
+        return read(request)
+
+    views = (("auth", auth, "GET"), ("login", login, "POST"), ("logout", logout, "POST"),
+             ("session", read, "GET"), ("fill", fill, "POST"), ("incr", incr, "POST"))
+    for name, view, method in views:
+        pyramid_config.add_route(name, "/" + name)
+        pyramid_config.add_view(view, route_name=name, request_method=method)
+    app = pyramid_config.make_wsgi_app()
+    print("serving on", port, flush=True)
+    waitress.serve(app, host="127.0.0.1", port=int(port), threads=4, _quiet=True)
+
+
 def main():
     apphome, command, sources = sys.argv[1:4]
     with open(sources) as f:
@@ -173,6 +275,8 @@ def main():
         query(config, sys.argv[4])
     elif command == "sql":
         query(config, sys.argv[4], sql=True)
+    elif command == "serve":
+        serve(config, sys.argv[4])
     else:
         raise SystemExit("unknown command " + command)
 
