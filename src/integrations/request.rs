@@ -202,10 +202,23 @@ impl Shared {
         let now = self.clock.now().as_secs_f64();
         let state = match &self.mode {
             Mode::Cookie(config) => {
-                State::Cookie(crate::CookieSession::load(config, cookie_header, now))
+                let session = crate::CookieSession::load(config, cookie_header, now);
+                if let crate::LoadOutcome::Invalid(reason) = session.outcome() {
+                    crate::trace::event!(debug, reason = ?reason, "session cookie refused");
+                    let _ = reason;
+                }
+                State::Cookie(session)
             }
             Mode::Server { config, .. } => {
-                State::Pending(Pending::start(config, cookie_header, now))
+                let pending = Pending::start(config, cookie_header, now);
+                if pending.rejected() > 0 {
+                    crate::trace::event!(
+                        debug,
+                        refused = pending.rejected(),
+                        "session id cookie refused (bad signature or format, or out of time)"
+                    );
+                }
+                State::Pending(pending)
             }
         };
         let session = Session {
