@@ -1,7 +1,7 @@
 //! Drivers: run the pure server-mode plan ([`crate::server`]) against a store.
 //!
 //! The decisions live once, in [`Pending`], [`ServerSession`] and [`Finisher`](crate::server::Finisher); the
-//! blocking and async drivers only carry each [`StoreOp`](crate::server::StoreOp) to the store
+//! blocking and async drivers only carry each [`StoreOp`] to the store
 //! and its answer back: two small loops each.
 
 use alloc::string::String;
