@@ -2,6 +2,10 @@
 feature on: the normal and build dependencies a user of the crate compiles).
 
 Run from the project root: `cargo metadata --format-version 1 --all-features | python3 .ci/check_rust_version.py`
+
+It starts from the `pyramid-session` package of the resolve (the root, or a path
+dependency of a test crate such as `tests/rusqlite_app`, whose lockfile picks the top of
+the rusqlite range that this crate's own lockfile cannot hold beside sqlx).
 """
 import json
 import sys
@@ -15,7 +19,9 @@ def version(text):
 meta = json.load(sys.stdin)
 packages = {p["id"]: p for p in meta["packages"]}
 nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
-root = meta["resolve"]["root"]
+root = next(
+    (i for i in nodes if packages[i]["name"] == "pyramid-session"), meta["resolve"]["root"]
+)
 ours = packages[root]["rust_version"]
 seen, todo = set(), [root]
 while todo:

@@ -2,7 +2,10 @@
 //! [`sqlite::SqliteStore`] (feature `sqlite`), the Redis stores (feature `redis`: the
 //! crate's own layout, [`redis::RedisStore`], and pyramid_session_redis's, shared with a
 //! Python app, [`pyramid_session_redis::PyramidSessionRedisStore`]) and the PostgreSQL
-//! stores (feature `postgres`); with either SQL feature, [`cubicweb::CubicWebStore`],
+//! stores (feature `postgres`), the stores over the application's own sqlx pool
+//! ([`sqlx_sqlite::SqlxSqliteStore`], feature `sqlx-sqlite`, and
+//! [`sqlx_postgres::SqlxPostgresStore`], feature `sqlx-postgres`); with `sqlite` or
+//! `postgres`, [`cubicweb::CubicWebStore`],
 //! CubicWeb's own `cw_CWSession` rows and `cw_CWUser` logins, shared with a Python
 //! CubicWeb instance.
 //!
@@ -19,8 +22,19 @@ pub mod postgres;
 pub mod pyramid_session_redis;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "sqlx-sqlite",
+    feature = "sqlx-postgres"
+))]
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "sqlx-postgres")]
+pub mod sqlx_postgres;
+#[cfg(feature = "sqlx-sqlite")]
+pub mod sqlx_sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use cubicweb::{CubicWebOptions, CubicWebStore, CwUser};
@@ -35,3 +49,7 @@ pub use pyramid_session_redis::{
 pub use redis::{AsyncRedisStore, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+#[cfg(feature = "sqlx-postgres")]
+pub use sqlx_postgres::SqlxPostgresStore;
+#[cfg(feature = "sqlx-sqlite")]
+pub use sqlx_sqlite::SqlxSqliteStore;

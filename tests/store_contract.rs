@@ -431,7 +431,13 @@ mod sqlite {
     }
 }
 
-#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "postgres",
+    feature = "sqlite",
+    feature = "sqlx-sqlite",
+    feature = "sqlx-postgres"
+))]
 use common::BlockOn;
 
 /// Wraps an async store connected on `rt` for the blocking suite.
@@ -446,7 +452,13 @@ fn blocking<S>(
     }
 }
 
-#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "postgres",
+    feature = "sqlite",
+    feature = "sqlx-sqlite",
+    feature = "sqlx-postgres"
+))]
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -464,7 +476,13 @@ fn wall_clock() -> f64 {
         .as_secs_f64()
 }
 
-#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "postgres",
+    feature = "sqlite",
+    feature = "sqlx-sqlite",
+    feature = "sqlx-postgres"
+))]
 mod servers;
 
 /// Shifts the contract's fixed clock to the real one.
@@ -819,6 +837,40 @@ mod postgres_store {
         assert_eq!(concurrent_increments(Arc::new(store)), 2000);
     }
 
+    /// A pool of 4: every connection is made at once (4 backends on the database), the
+    /// contract holds, and 8 threads of increments lose nothing.
+    #[test]
+    fn postgres_store_pool() {
+        let server = PostgresServer::start();
+        let url = database(&server, "contract_pool");
+        let rt = runtime();
+        let store = blocking(
+            &rt,
+            AsyncPostgresStore::connect_pool(&url, DEFAULT_TIMEOUT, 4),
+        );
+        assert_eq!(store.store.connections(), 4);
+        let backends = rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                     AND backend_type = 'client backend'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            row.get::<_, i64>(0)
+        });
+        assert_eq!(backends, 4, "one backend per pooled connection");
+        contract(&store);
+        let store = PostgresStore::open_pool(&url, DEFAULT_TIMEOUT, 4).unwrap();
+        assert_eq!(concurrent_increments(Arc::new(store)), 2000);
+    }
+
     #[test]
     fn async_postgres_store_concurrent_increments() {
         let server = PostgresServer::start();
@@ -1013,5 +1065,284 @@ mod cubicweb_store {
                 CubicWebStore::open_postgres(&database(&server, "cw_inc"), options()).unwrap();
             assert_eq!(concurrent_increments_with(Arc::new(store), config()), 2000);
         }
+    }
+}
+
+/// The stores over the application's own sqlx pool: the same suites, the same table as
+/// the rusqlite store (each reads what the other wrote), and the pool stays the app's.
+#[cfg(feature = "sqlx-sqlite")]
+mod sqlx_sqlite_store {
+    use super::*;
+    use pyramid_session::store::sqlx_sqlite::SWEEP_EVERY;
+    use pyramid_session::store::SqlxSqliteStore;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use sqlx::SqlitePool;
+
+    /// The application's pool on a database file in a temporary directory.
+    fn pool(rt: &tokio::runtime::Runtime, dir: &servers::TempDir) -> SqlitePool {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.0.join("app.db"))
+            .create_if_missing(true);
+        rt.block_on(
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options),
+        )
+        .unwrap()
+    }
+
+    fn store(rt: &tokio::runtime::Runtime, dir: &servers::TempDir) -> BlockOn<SqlxSqliteStore> {
+        let pool = pool(rt, dir);
+        blocking(rt, SqlxSqliteStore::new(pool))
+    }
+
+    #[test]
+    fn sqlx_sqlite_store_contract() {
+        let dir = servers::TempDir::new("sqlx-sqlite-contract");
+        let rt = runtime();
+        contract(&store(&rt, &dir));
+    }
+
+    #[test]
+    fn sqlx_sqlite_store_concurrent_increments() {
+        let dir = servers::TempDir::new("sqlx-sqlite-increments");
+        let rt = runtime();
+        assert_eq!(concurrent_increments(Arc::new(store(&rt, &dir))), 2000);
+    }
+
+    #[test]
+    fn sqlx_sqlite_store_sweeps() {
+        let dir = servers::TempDir::new("sqlx-sqlite-sweep");
+        let rt = runtime();
+        let store = store(&rt, &dir);
+        assert!(store
+            .create(&key(1), b"a", NOW + 1.0, NOW)
+            .unwrap()
+            .is_created());
+        assert!(store
+            .create(&key(2), b"b", NOW + 5.0, NOW)
+            .unwrap()
+            .is_created());
+        assert_eq!(rt.block_on(store.store.sweep(NOW + 2.0)).unwrap(), 1);
+        assert_eq!(rt.block_on(store.store.sweep(f64::NAN)).unwrap(), 0);
+        assert!(store.load(&key(2), NOW + 2.0).unwrap().is_some());
+        // Creating records sweeps expired ones by itself now and then.
+        let rows = |pool: &SqlitePool| -> i64 {
+            rt.block_on(sqlx::query_scalar("SELECT count(*) FROM pyramid_sessions").fetch_one(pool))
+                .unwrap()
+        };
+        let fresh = servers::TempDir::new("sqlx-sqlite-autosweep");
+        let store = super::sqlx_sqlite_store::store(&rt, &fresh);
+        for n in 0..SWEEP_EVERY {
+            let k = SessionId::parse(&format!("s{n}")).unwrap().store_key();
+            assert!(store.create(&k, b"x", NOW + 1.0, NOW).unwrap().is_created());
+        }
+        assert_eq!(
+            rows(store.store.pool()) as u64,
+            SWEEP_EVERY,
+            "nothing expired yet"
+        );
+        for n in 0..SWEEP_EVERY {
+            let k = SessionId::parse(&format!("t{n}")).unwrap().store_key();
+            assert!(store
+                .create(&k, b"x", NOW + 100.0, NOW + 50.0)
+                .unwrap()
+                .is_created());
+        }
+        assert_eq!(
+            rows(store.store.pool()) as u64,
+            SWEEP_EVERY,
+            "the first, expired batch was swept"
+        );
+    }
+
+    /// The application keeps its pool: its own tables live beside the sessions, a
+    /// record written by the rusqlite store is read here and the other way round, and a
+    /// row another program wrote with an integer expiry loads.
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlx_sqlite_store_shares_the_database() {
+        use pyramid_session::store::SqliteStore;
+        let dir = servers::TempDir::new("sqlx-sqlite-shared");
+        let rt = runtime();
+        let ours = store(&rt, &dir);
+        let pool = ours.store.pool().clone();
+        rt.block_on(async {
+            sqlx::raw_sql("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ada')")
+                .execute(&pool)
+                .await
+                .unwrap();
+        });
+        let theirs = SqliteStore::open(dir.0.join("app.db")).unwrap();
+        assert!(ours
+            .create(&key(1), b"from sqlx", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created());
+        assert!(theirs
+            .create(&key(2), b"from rusqlite", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created());
+        assert_eq!(
+            theirs.load(&key(1), NOW).unwrap().unwrap().data,
+            b"from sqlx"
+        );
+        let r = ours.load(&key(2), NOW).unwrap().unwrap();
+        assert_eq!((r.data.as_slice(), r.version), (&b"from rusqlite"[..], 1));
+        assert_eq!(
+            theirs.save(&key(1), b"two", 1, NOW + 100.0, NOW).unwrap(),
+            SaveOutcome::Saved { version: 2 }
+        );
+        assert_eq!(
+            ours.save(&key(1), b"stale", 1, NOW + 100.0, NOW).unwrap(),
+            SaveOutcome::Conflict
+        );
+        let k = key(3);
+        rt.block_on(
+            sqlx::query(
+                "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES (?1, x'00', 5, ?2)",
+            )
+            .bind(k.as_str())
+            .bind(NOW as i64 + 100)
+            .execute(&pool),
+        )
+        .unwrap();
+        let r = ours.load(&k, NOW).unwrap().unwrap();
+        assert_eq!((r.data.as_slice(), r.version), (&[0u8][..], 5));
+        assert_eq!(r.expires_at.as_secs_f64(), (NOW as i64 + 100) as f64);
+        let name: String = rt
+            .block_on(sqlx::query_scalar("SELECT name FROM users").fetch_one(&pool))
+            .unwrap();
+        assert_eq!(name, "ada");
+    }
+
+    /// `from_pool` runs no DDL: on a database without the table every call fails, and
+    /// after the application's own migration (`SCHEMA`) it works.
+    #[test]
+    fn sqlx_sqlite_store_from_pool() {
+        use pyramid_session::store::sqlx_sqlite::SCHEMA;
+        let dir = servers::TempDir::new("sqlx-sqlite-from-pool");
+        let rt = runtime();
+        let pool = pool(&rt, &dir);
+        let store = BlockOn {
+            store: SqlxSqliteStore::from_pool(pool.clone()),
+            rt: rt.handle().clone(),
+        };
+        assert!(store.load(&key(1), NOW).is_err(), "no table yet");
+        rt.block_on(sqlx::raw_sql(SCHEMA).execute(&pool)).unwrap();
+        contract(&store);
+    }
+}
+
+#[cfg(feature = "sqlx-postgres")]
+mod sqlx_postgres_store {
+    use super::servers::PostgresServer;
+    use super::*;
+    use pyramid_session::store::SqlxPostgresStore;
+    use sqlx::postgres::PgPoolOptions;
+    use sqlx::{Connection, PgPool};
+
+    /// A fresh database on the private cluster, and the application's pool on it.
+    fn pool(rt: &tokio::runtime::Runtime, server: &PostgresServer, name: &str) -> PgPool {
+        rt.block_on(async {
+            let mut admin = sqlx::PgConnection::connect(&server.url()).await.unwrap();
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            PgPoolOptions::new()
+                .max_connections(8)
+                .connect(&server.url_for(name))
+                .await
+                .unwrap()
+        })
+    }
+
+    #[test]
+    fn sqlx_postgres_store_contract() {
+        let server = PostgresServer::start();
+        let rt = runtime();
+        let pool = pool(&rt, &server, "sqlx_contract");
+        let store = blocking(&rt, SqlxPostgresStore::new(pool.clone()));
+        contract(&store);
+        assert!(store
+            .create(&key(7), b"old", NOW + 1.0, NOW)
+            .unwrap()
+            .is_created());
+        assert_eq!(rt.block_on(store.store.sweep(NOW + 2.0)).unwrap(), 1);
+        assert_eq!(rt.block_on(store.store.sweep(f64::NAN)).unwrap(), 0);
+        // A second store on the same pool (another part of the app) finds the table.
+        let again = blocking(&rt, SqlxPostgresStore::new(pool));
+        assert_eq!(again.load(&key(7), NOW).unwrap(), None);
+    }
+
+    #[test]
+    fn sqlx_postgres_store_concurrent_increments() {
+        let server = PostgresServer::start();
+        let rt = runtime();
+        let pool = pool(&rt, &server, "sqlx_increments");
+        let store = blocking(&rt, SqlxPostgresStore::new(pool));
+        assert_eq!(concurrent_increments(Arc::new(store)), 2000);
+    }
+
+    /// The sqlx store and the tokio-postgres store serve one table: each reads and
+    /// compare-and-sets what the other wrote.
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn sqlx_postgres_store_shares_the_table() {
+        use pyramid_session::store::postgres::DEFAULT_TIMEOUT;
+        use pyramid_session::store::AsyncPostgresStore;
+        let server = PostgresServer::start();
+        let rt = runtime();
+        let pool = pool(&rt, &server, "sqlx_shared");
+        let ours = blocking(&rt, SqlxPostgresStore::new(pool));
+        let theirs = blocking(
+            &rt,
+            AsyncPostgresStore::connect(&server.url_for("sqlx_shared"), DEFAULT_TIMEOUT),
+        );
+        assert!(ours
+            .create(&key(1), b"from sqlx", NOW + 100.0, NOW)
+            .unwrap()
+            .is_created());
+        let r = theirs.load(&key(1), NOW).unwrap().unwrap();
+        assert_eq!((r.data.as_slice(), r.version), (&b"from sqlx"[..], 1));
+        assert_eq!(
+            theirs.save(&key(1), b"two", 1, NOW + 100.0, NOW).unwrap(),
+            SaveOutcome::Saved { version: 2 }
+        );
+        assert_eq!(
+            ours.save(&key(1), b"stale", 1, NOW + 100.0, NOW).unwrap(),
+            SaveOutcome::Conflict
+        );
+        assert_eq!(ours.load(&key(1), NOW).unwrap().unwrap().data, b"two");
+    }
+
+    /// `from_pool` runs no DDL; a stopped server is a typed `Unavailable`/`Timeout`
+    /// within the store's timeout, never a hang.
+    #[test]
+    fn sqlx_postgres_store_from_pool_and_failures() {
+        use pyramid_session::server::StoreErrorKind;
+        let server = PostgresServer::start();
+        let rt = runtime();
+        let pool = pool(&rt, &server, "sqlx_from_pool");
+        let store = BlockOn {
+            store: SqlxPostgresStore::from_pool(pool.clone())
+                .with_timeout(std::time::Duration::from_millis(500)),
+            rt: rt.handle().clone(),
+        };
+        assert!(store.load(&key(1), NOW).is_err(), "no table yet");
+        rt.block_on(sqlx::raw_sql(pyramid_session::store::sqlx_postgres::SCHEMA).execute(&pool))
+            .unwrap();
+        contract(&store);
+        server.stop();
+        let started = std::time::Instant::now();
+        let err = store.load(&key(1), NOW).unwrap_err();
+        assert!(
+            matches!(
+                err.kind,
+                StoreErrorKind::Unavailable | StoreErrorKind::Timeout
+            ),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -1,5 +1,10 @@
 //! PostgreSQL store (feature `postgres`, `tokio-postgres`): [`AsyncPostgresStore`] (needs
-//! a Tokio runtime) and [`PostgresStore`], its blocking wrapper.
+//! a Tokio runtime) and [`PostgresStore`], its blocking wrapper, each on a small pool of
+//! its own connections ([`AsyncPostgresStore::connect_pool`],
+//! [`PostgresStore::open_pool`]; one connection with `connect` / `open`). An application
+//! that already has an sqlx `PgPool` shares it instead with
+//! [`SqlxPostgresStore`](crate::store::sqlx_postgres::SqlxPostgresStore) (feature
+//! `sqlx-postgres`): the same table and the same statements.
 //!
 //! Schema, created on first use (no other migrations; run it yourself if the
 //! application's role may not create tables):
@@ -24,6 +29,16 @@
 //! `None`, `save` gives [`SaveOutcome::Missing`], `touch` gives `false`, and `create`
 //! replaces it. Columns of another type than the schema's are a schema error: every
 //! call fails.
+//!
+//! # Connections
+//!
+//! Each connection is a pipelined `tokio-postgres` client: calls on one connection do
+//! not wait for each other's round trips, but the server runs them one after another in
+//! one backend. A pool of `n` spreads the calls round-robin over `n` connections (`n`
+//! backends working at once), made when the store opens (so a wrong URL fails at
+//! once) and each remade on its next use after it breaks. Nothing is shared with other
+//! stores; the sweeper has a connection of its own. Size it as a few per core of the
+//! database server: a session call is one or two short statements.
 
 extern crate std;
 
@@ -31,6 +46,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
 
@@ -41,80 +57,9 @@ use crate::server::{
 };
 use crate::time::Clock;
 
-const SCHEMA: &str = "
-BEGIN;
-SELECT pg_advisory_xact_lock(727136541);
-CREATE TABLE IF NOT EXISTS pyramid_sessions (
-    key        TEXT PRIMARY KEY,
-    data       BYTEA NOT NULL,
-    version    BIGINT NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL
-);
-CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires_at);
-COMMIT;
-";
-
-/// The condition for a live, well-formed row at time `$now` (columns prefixed by `$t`).
-/// NULL when a column is NULL; `IS TRUE` / `IS NOT TRUE` make that false / true.
-/// (`'Infinity'` excludes NaN too: PostgreSQL orders NaN above every number.)
-macro_rules! live {
-    ($t:literal, $now:literal) => {
-        concat!(
-            "(",
-            $t,
-            "data IS NOT NULL AND ",
-            $t,
-            "version >= 1 AND ",
-            $t,
-            "expires_at > ",
-            $now,
-            " AND ",
-            $t,
-            "expires_at < 'Infinity')"
-        )
-    };
-}
-
-const LOAD: &str = concat!(
-    "SELECT data, version, expires_at FROM pyramid_sessions WHERE key = $1 AND ",
-    live!("", "$2"),
-    " IS TRUE"
-);
-// An expired or malformed row under the same key counts as absent.
-const CREATE: &str = concat!(
-    "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES ($1, $2, 1, $3)
-     ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = 1, expires_at = excluded.expires_at
-     WHERE ",
-    live!("pyramid_sessions.", "$4"),
-    " IS NOT TRUE"
-);
-const SAVE: &str = concat!(
-    "UPDATE pyramid_sessions SET data = $2, version = version + 1, expires_at = $3
-     WHERE key = $1 AND version = $4 AND ",
-    live!("", "$5"),
-    " IS TRUE"
-);
-const LIVE: &str = concat!(
-    "SELECT 1 FROM pyramid_sessions WHERE key = $1 AND ",
-    live!("", "$2"),
-    " IS TRUE"
-);
-const TOUCH: &str = concat!(
-    "UPDATE pyramid_sessions SET expires_at = $2 WHERE key = $1 AND ",
-    live!("", "$3"),
-    " IS TRUE"
-);
-const REMOVE: &str = "DELETE FROM pyramid_sessions WHERE key = $1";
-const REMOVE_IF: &str = concat!(
-    "DELETE FROM pyramid_sessions WHERE key = $1 AND version = $2 AND ",
-    live!("", "$3"),
-    " IS TRUE"
-);
-// Through the expires_at index, a bounded batch per statement (each statement is
-// bounded by the timeout, so an unbounded DELETE of a large backlog could never finish).
-const SWEEP: &str = "DELETE FROM pyramid_sessions WHERE key IN
-     (SELECT key FROM pyramid_sessions WHERE expires_at <= $1 LIMIT $2)";
-const SWEEP_BATCH: i64 = 2048;
+use super::sql::postgres::{
+    CREATE, LIVE, LOAD, REMOVE, REMOVE_IF, SAVE, SCHEMA, SWEEP, SWEEP_BATCH, TOUCH,
+};
 
 /// Default timeout for connecting and for each statement.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -192,15 +137,26 @@ impl core::fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db` or key=value form), creates the
-    /// table if missing. `timeout` bounds connecting and every statement.
+    /// table if missing. `timeout` bounds connecting and every statement. One
+    /// connection: [`PostgresStore::open_pool`] with 1.
     pub fn open(url: &str, timeout: Duration) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_pool(url, timeout, 1)
+    }
+
+    /// [`PostgresStore::open`] with a pool of `connections` connections (at least 1),
+    /// used round-robin (see the module docs).
+    pub fn open_pool(
+        url: &str,
+        timeout: Duration,
+        connections: usize,
+    ) -> Result<PostgresStore, StoreError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("pyramid-session-postgres")
             .enable_all()
             .build()
             .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
-        let inner = rt.block_on(AsyncPostgresStore::connect(url, timeout))?;
+        let inner = rt.block_on(AsyncPostgresStore::connect_pool(url, timeout, connections))?;
         Ok(PostgresStore { rt, inner })
     }
 
@@ -229,42 +185,77 @@ impl Store for PostgresStore {
     }
 }
 
-/// An async PostgreSQL store on one pipelined `tokio-postgres` connection, reconnected
-/// when it breaks. Every call is bounded by the configured timeout.
+/// An async PostgreSQL store on a pool of pipelined `tokio-postgres` connections (one
+/// with [`connect`](AsyncPostgresStore::connect), `n` with
+/// [`connect_pool`](AsyncPostgresStore::connect_pool)), each reconnected when it breaks.
+/// Every call is bounded by the configured timeout.
 pub struct AsyncPostgresStore {
     config: tokio_postgres::Config,
     timeout: Duration,
-    client: Mutex<Option<Arc<tokio_postgres::Client>>>,
+    /// The connections, `None` until made or while broken.
+    clients: Box<[Slot]>,
+    /// The next slot to use (round-robin).
+    next: AtomicUsize,
+}
+
+type Slot = Mutex<Option<Arc<tokio_postgres::Client>>>;
+
+fn slots(n: usize) -> Box<[Slot]> {
+    (0..n.max(1)).map(|_| Mutex::new(None)).collect()
 }
 
 impl core::fmt::Debug for AsyncPostgresStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AsyncPostgresStore")
             .field("timeout", &self.timeout)
+            .field("connections", &self.clients.len())
             .finish_non_exhaustive()
     }
 }
 
 impl AsyncPostgresStore {
     /// Connects to `url` and creates the table if missing. Must run inside a Tokio
-    /// runtime (the connection task is spawned on it).
+    /// runtime (the connection task is spawned on it). One connection:
+    /// [`AsyncPostgresStore::connect_pool`] with 1.
     pub async fn connect(url: &str, timeout: Duration) -> Result<AsyncPostgresStore, StoreError> {
+        AsyncPostgresStore::connect_pool(url, timeout, 1).await
+    }
+
+    /// [`AsyncPostgresStore::connect`] with a pool of `connections` connections (at
+    /// least 1), all made now and used round-robin (see the module docs).
+    pub async fn connect_pool(
+        url: &str,
+        timeout: Duration,
+        connections: usize,
+    ) -> Result<AsyncPostgresStore, StoreError> {
         let store = AsyncPostgresStore {
             config: parse_config(url, timeout)?,
             timeout,
-            client: Mutex::new(None),
+            clients: slots(connections),
+            next: AtomicUsize::new(0),
         };
-        let client = store.client().await?;
-        store.bounded(client.batch_execute(SCHEMA)).await?;
+        let first = store.client_in(&store.clients[0]).await?;
+        store.bounded(first.batch_execute(SCHEMA)).await?;
+        for slot in &store.clients[1..] {
+            store.client_in(slot).await?;
+        }
         Ok(store)
     }
 
+    /// How many connections the store keeps.
+    pub fn connections(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The next connection, round-robin.
     async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
-        let current = self
-            .client
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        self.client_in(&self.clients[n]).await
+    }
+
+    /// The connection in `slot`, made (again) when it is missing or broken.
+    async fn client_in(&self, slot: &Slot) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        let current = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if let Some(client) = current.filter(|c| !c.is_closed()) {
             return Ok(client);
         }
@@ -283,7 +274,7 @@ impl AsyncPostgresStore {
             let _ = connection.await;
         });
         let client = Arc::new(client);
-        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
         Ok(client)
     }
 
@@ -339,7 +330,8 @@ impl AsyncPostgresStore {
         AsyncPostgresStore {
             config: self.config.clone(),
             timeout: self.timeout,
-            client: Mutex::new(None),
+            clients: slots(1),
+            next: AtomicUsize::new(0),
         }
     }
 }

@@ -1,6 +1,12 @@
 //! SQLite store (feature `sqlite`, `rusqlite` with the bundled library): sessions in the
 //! database, no session server to run.
 //!
+//! An application that already uses sqlx's SQLite shares its `SqlitePool` with
+//! [`SqlxSqliteStore`](crate::store::sqlx_sqlite::SqlxSqliteStore) (feature
+//! `sqlx-sqlite`) instead; that module says why. Both can be on in one build: rusqlite is
+//! required as a range (`>=0.32.1, <0.44`), so Cargo picks the rusqlite whose
+//! `libsqlite3-sys` sqlx's agrees with (Cargo allows one crate linking `sqlite3`).
+//!
 //! Schema, created on first use (no other migrations):
 //!
 //! ```sql
@@ -73,73 +79,9 @@ use crate::server::{
     OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind, StoreOp,
 };
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS pyramid_sessions (
-    key        TEXT PRIMARY KEY,
-    data       BLOB NOT NULL,
-    version    INTEGER NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS pyramid_sessions_expires ON pyramid_sessions (expires_at);
-";
-
-/// The condition for a live, well-formed row at time `$now` (columns prefixed by `$t`).
-/// Every part is false, never NULL, when a type check fails, so the whole is 0 or 1.
-macro_rules! live {
-    ($t:literal, $now:literal) => {
-        concat!(
-            "(typeof(",
-            $t,
-            "data) = 'blob' AND typeof(",
-            $t,
-            "version) = 'integer' AND ",
-            $t,
-            "version >= 1 AND typeof(",
-            $t,
-            "expires_at) IN ('real', 'integer') AND ",
-            $t,
-            "expires_at > ",
-            $now,
-            " AND ",
-            $t,
-            "expires_at < 9e999)"
-        )
-    };
-}
-
-const LOAD: &str = concat!(
-    "SELECT data, version, expires_at FROM pyramid_sessions WHERE key = ?1 AND ",
-    live!("", "?2")
-);
-// An expired or malformed row under the same key counts as absent.
-const CREATE: &str = concat!(
-    "INSERT INTO pyramid_sessions (key, data, version, expires_at) VALUES (?1, ?2, 1, ?3)
-     ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = 1, expires_at = excluded.expires_at
-     WHERE ",
-    live!("pyramid_sessions.", "?4"),
-    " IS NOT TRUE"
-);
-const SAVE: &str = concat!(
-    "UPDATE pyramid_sessions SET data = ?2, version = version + 1, expires_at = ?3
-     WHERE key = ?1 AND version = ?4 AND ",
-    live!("", "?5")
-);
-const LIVE: &str = concat!(
-    "SELECT 1 FROM pyramid_sessions WHERE key = ?1 AND ",
-    live!("", "?2")
-);
-const TOUCH: &str = concat!(
-    "UPDATE pyramid_sessions SET expires_at = ?2 WHERE key = ?1 AND ",
-    live!("", "?3")
-);
-const REMOVE: &str = "DELETE FROM pyramid_sessions WHERE key = ?1";
-const REMOVE_IF: &str = concat!(
-    "DELETE FROM pyramid_sessions WHERE key = ?1 AND version = ?2 AND ",
-    live!("", "?3")
-);
-// Through the expires_at index, a bounded batch at a time.
-const SWEEP: &str = "DELETE FROM pyramid_sessions WHERE key IN
-     (SELECT key FROM pyramid_sessions WHERE expires_at <= ?1 LIMIT ?2)";
+use super::sql::sqlite::{
+    CREATE, LIVE, LOAD, REMOVE, REMOVE_IF, SAVE, SCHEMA, SWEEP, SWEEP_BATCH, TOUCH,
+};
 
 /// The default bound on waiting for the database (another writer's lock) in one call.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -150,10 +92,7 @@ pub const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 /// Every this many creates, [`SqliteStore`] deletes expired rows by itself (at most
 /// `2 × SWEEP_EVERY` per time).
-pub const SWEEP_EVERY: u64 = 1024;
-
-/// Rows deleted per statement by the sweeps; the connection is free in between.
-const SWEEP_BATCH: i64 = 2 * SWEEP_EVERY as i64;
+pub const SWEEP_EVERY: u64 = super::sql::sqlite::SWEEP_EVERY;
 
 /// A session store in an SQLite database file (or in memory).
 ///
