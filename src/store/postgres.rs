@@ -190,71 +190,56 @@ impl Store for PostgresStore {
 /// [`connect_pool`](AsyncPostgresStore::connect_pool)), each reconnected when it breaks.
 /// Every call is bounded by the configured timeout.
 pub struct AsyncPostgresStore {
-    config: tokio_postgres::Config,
-    timeout: Duration,
-    /// The connections, `None` until made or while broken.
-    clients: Box<[Slot]>,
-    /// The next slot to use (round-robin).
-    next: AtomicUsize,
+    pool: Connections,
 }
 
 type Slot = Mutex<Option<Arc<tokio_postgres::Client>>>;
 
-fn slots(n: usize) -> Box<[Slot]> {
-    (0..n.max(1)).map(|_| Mutex::new(None)).collect()
+/// Pipelined `tokio-postgres` connections used round-robin, each made (again) when it is
+/// missing or broken, every call bounded by the timeout: what every PostgreSQL store of
+/// the crate runs on (this one and `CubicWebStore`).
+pub(crate) struct Connections {
+    config: tokio_postgres::Config,
+    timeout: Duration,
+    /// The connections, `None` until made or while broken.
+    slots: Box<[Slot]>,
+    /// The next slot to use (round-robin).
+    next: AtomicUsize,
 }
 
-impl core::fmt::Debug for AsyncPostgresStore {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AsyncPostgresStore")
-            .field("timeout", &self.timeout)
-            .field("connections", &self.clients.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl AsyncPostgresStore {
-    /// Connects to `url` and creates the table if missing. Must run inside a Tokio
-    /// runtime (the connection task is spawned on it). One connection:
-    /// [`AsyncPostgresStore::connect_pool`] with 1.
-    pub async fn connect(url: &str, timeout: Duration) -> Result<AsyncPostgresStore, StoreError> {
-        AsyncPostgresStore::connect_pool(url, timeout, 1).await
-    }
-
-    /// [`AsyncPostgresStore::connect`] with a pool of `connections` connections (at
-    /// least 1), all made now and used round-robin (see the module docs).
-    pub async fn connect_pool(
-        url: &str,
-        timeout: Duration,
-        connections: usize,
-    ) -> Result<AsyncPostgresStore, StoreError> {
-        let store = AsyncPostgresStore {
-            config: parse_config(url, timeout)?,
+impl Connections {
+    /// `n` connections (at least 1) to `config`, made on first use.
+    pub(crate) fn new(config: tokio_postgres::Config, timeout: Duration, n: usize) -> Connections {
+        Connections {
+            config,
             timeout,
-            clients: slots(connections),
+            slots: (0..n.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
-        };
-        let first = store.client_in(&store.clients[0]).await?;
-        store.bounded(first.batch_execute(SCHEMA)).await?;
-        for slot in &store.clients[1..] {
-            store.client_in(slot).await?;
         }
-        Ok(store)
     }
 
-    /// How many connections the store keeps.
-    pub fn connections(&self) -> usize {
-        self.clients.len()
+    /// How many connections.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The same database, with `n` connections of their own.
+    pub(crate) fn sibling(&self, n: usize) -> Connections {
+        Connections::new(self.config.clone(), self.timeout, n)
     }
 
     /// The next connection, round-robin.
-    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        self.client_in(&self.clients[n]).await
+    pub(crate) async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        self.client_in(n).await
     }
 
-    /// The connection in `slot`, made (again) when it is missing or broken.
-    async fn client_in(&self, slot: &Slot) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+    /// Connection `n`, made (again) when it is missing or broken.
+    pub(crate) async fn client_in(
+        &self,
+        n: usize,
+    ) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        let slot = &self.slots[n % self.slots.len()];
         let current = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if let Some(client) = current.filter(|c| !c.is_closed()) {
             return Ok(client);
@@ -278,7 +263,8 @@ impl AsyncPostgresStore {
         Ok(client)
     }
 
-    async fn bounded<T>(
+    /// `fut`, bounded by the timeout.
+    pub(crate) async fn bounded<T>(
         &self,
         fut: impl core::future::Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, StoreError> {
@@ -289,6 +275,59 @@ impl AsyncPostgresStore {
                 "postgres call timed out",
             )),
         }
+    }
+}
+
+impl core::fmt::Debug for AsyncPostgresStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AsyncPostgresStore")
+            .field("timeout", &self.pool.timeout)
+            .field("connections", &self.pool.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncPostgresStore {
+    /// Connects to `url` and creates the table if missing. Must run inside a Tokio
+    /// runtime (the connection task is spawned on it). One connection:
+    /// [`AsyncPostgresStore::connect_pool`] with 1.
+    pub async fn connect(url: &str, timeout: Duration) -> Result<AsyncPostgresStore, StoreError> {
+        AsyncPostgresStore::connect_pool(url, timeout, 1).await
+    }
+
+    /// [`AsyncPostgresStore::connect`] with a pool of `connections` connections (at
+    /// least 1), all made now and used round-robin (see the module docs).
+    pub async fn connect_pool(
+        url: &str,
+        timeout: Duration,
+        connections: usize,
+    ) -> Result<AsyncPostgresStore, StoreError> {
+        let store = AsyncPostgresStore {
+            pool: Connections::new(parse_config(url, timeout)?, timeout, connections),
+        };
+        let first = store.pool.client_in(0).await?;
+        store.bounded(first.batch_execute(SCHEMA)).await?;
+        for n in 1..store.pool.len() {
+            store.pool.client_in(n).await?;
+        }
+        Ok(store)
+    }
+
+    /// How many connections the store keeps.
+    pub fn connections(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// The next connection, round-robin.
+    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        self.pool.client().await
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl core::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        self.pool.bounded(fut).await
     }
 
     /// Deletes every row expired at `now`, in batches; returns how many.
@@ -328,10 +367,7 @@ impl AsyncPostgresStore {
     /// A store on the same database with a connection of its own (made on first use).
     fn sibling(&self) -> AsyncPostgresStore {
         AsyncPostgresStore {
-            config: self.config.clone(),
-            timeout: self.timeout,
-            clients: slots(1),
-            next: AtomicUsize::new(0),
+            pool: self.pool.sibling(1),
         }
     }
 }

@@ -10,7 +10,6 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
-use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
@@ -19,8 +18,8 @@ use super::{
     ZERO_HASH_VERSION,
 };
 use crate::server::store::{CreateOutcome, TouchOutcome};
-use crate::server::{OpResult, RemoveOutcome, SaveOutcome, StoreError, StoreErrorKind, StoreOp};
-use crate::store::postgres::{error, parse_config};
+use crate::server::{OpResult, RemoveOutcome, SaveOutcome, StoreError, StoreOp};
+use crate::store::postgres::{error, parse_config, Connections};
 
 /// The row's version, computed by the server: the first 15 hex digits of the SHA-256 of
 /// the data followed by the modification date's microseconds since the epoch (8 bytes,
@@ -88,9 +87,7 @@ const SWEEP: &str = "WITH victims AS (SELECT cw_eid FROM cw_CWSession \
 const TOUCH_ATTEMPTS: u8 = 3;
 
 pub(super) struct Backend {
-    config: tokio_postgres::Config,
-    timeout: Duration,
-    client: Mutex<Option<Arc<tokio_postgres::Client>>>,
+    pool: Connections,
     pub(super) etype: i32,
     pub(super) source: i32,
 }
@@ -126,9 +123,7 @@ impl Backend {
     ) -> Result<Backend, StoreError> {
         let timeout = options.call_timeout();
         let mut backend = Backend {
-            config: parse_config(url, timeout)?,
-            timeout,
-            client: Mutex::new(None),
+            pool: Connections::new(parse_config(url, timeout)?, timeout, 1),
             etype: 0,
             source: 0,
         };
@@ -155,44 +150,14 @@ impl Backend {
     }
 
     async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
-        let current = self
-            .client
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(client) = current.filter(|c| !c.is_closed()) {
-            return Ok(client);
-        }
-        let connect = self.config.connect(tokio_postgres::NoTls);
-        let (client, connection) = match tokio::time::timeout(self.timeout, connect).await {
-            Ok(result) => result.map_err(error)?,
-            Err(_) => {
-                return Err(StoreError::new(
-                    StoreErrorKind::Timeout,
-                    "connecting to postgres timed out",
-                ))
-            }
-        };
-        tokio::spawn(async move {
-            // Ends when the connection closes; errors surface on the client's calls.
-            let _ = connection.await;
-        });
-        let client = Arc::new(client);
-        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
-        Ok(client)
+        self.pool.client().await
     }
 
     async fn bounded<T>(
         &self,
         fut: impl core::future::Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(result) => result.map_err(error),
-            Err(_) => Err(StoreError::new(
-                StoreErrorKind::Timeout,
-                "postgres call timed out",
-            )),
-        }
+        self.pool.bounded(fut).await
     }
 
     async fn read(
