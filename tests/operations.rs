@@ -90,6 +90,7 @@ async fn call(app: &Router, uri: &str, cookie: Option<&str>) -> (StatusCode, Str
 
 fn app(layer: SessionLayer) -> Router {
     Router::new()
+        .route("/bare", get(|| async { "bare" }))
         .route(
             "/set",
             get(|s: Session| async move {
@@ -178,8 +179,9 @@ async fn events_and_error_pages() {
 
 #[tokio::test]
 async fn lost_compare_and_sets_are_reported() {
-    // Two requests on one session, the first saving in between the second's load and
-    // save: the second's save loses and retries (a `Wait` op).
+    // Two requests on one session through two layers (two instances: one process's
+    // requests commit together instead of racing), the first saving in between the
+    // second's load and save: the second's save loses and retries (a `Wait` op).
     let recorder = Recorder::default();
     let _guard = tracing::subscriber::set_default(recorder.clone());
     let store = Arc::new(MemoryStore::new());
@@ -188,29 +190,32 @@ async fn lost_compare_and_sets_are_reported() {
         IdCookieFormat::CubicWeb,
     )
     .unwrap();
-    let app: Router = Router::new()
-        .route(
-            "/login",
-            get(|s: Session| async move {
-                s.insert("n", json!(0)).await?;
-                Ok::<_, SessionError>("ok")
-            }),
-        )
-        .route(
-            "/race",
-            get(|s: Session| async move {
-                // Loads, then lets a concurrent writer in before this request saves.
-                s.get::<u64>("n").await?;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                s.modify("n", |n| {
-                    Some(json!(n.and_then(|v| v.as_u64()).unwrap_or(0) + 1))
-                })
-                .await?;
-                Ok::<_, SessionError>("ok")
-            }),
-        )
-        .layer(SessionLayer::server(config, store.clone()));
-    let response = app
+    let app = || -> Router {
+        Router::new()
+            .route(
+                "/login",
+                get(|s: Session| async move {
+                    s.insert("n", json!(0)).await?;
+                    Ok::<_, SessionError>("ok")
+                }),
+            )
+            .route(
+                "/race",
+                get(|s: Session| async move {
+                    // Loads, then lets a concurrent writer in before this request saves.
+                    s.get::<u64>("n").await?;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    s.modify("n", |n| {
+                        Some(json!(n.and_then(|v| v.as_u64()).unwrap_or(0) + 1))
+                    })
+                    .await?;
+                    Ok::<_, SessionError>("ok")
+                }),
+            )
+            .layer(SessionLayer::server(config.clone(), store.clone()))
+    };
+    let (app_a, app_b) = (app(), app());
+    let response = app_a
         .clone()
         .oneshot(
             Request::builder()
@@ -239,8 +244,46 @@ async fn lost_compare_and_sets_are_reported() {
         .unwrap()
         .status()
     };
-    let (a, b) = tokio::join!(race(app.clone(), cookie.clone()), race(app.clone(), cookie));
+    let (a, b) = tokio::join!(race(app_a, cookie.clone()), race(app_b, cookie));
     assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
     let text = recorder.0.lock().unwrap().join("\n");
     assert!(text.contains("lost a compare-and-set; retrying"), "{text}");
+}
+
+#[tokio::test]
+async fn the_cookie_is_verified_on_first_use_only() {
+    // A handler that never touches the session costs no signature check: a forged
+    // cookie on such a route is not even looked at (no refusal reported), in either mode.
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let forged = "session=Zm9yZ2VkLWNvb2tpZS12YWx1ZQ";
+    let server_config = ServerConfig::new(
+        SessionConfig::secure("s").build().unwrap(),
+        IdCookieFormat::CubicWeb,
+    )
+    .unwrap();
+    let apps = [
+        app(SessionLayer::cookie(
+            SessionConfig::pyramid("s").build().unwrap(),
+        )),
+        app(SessionLayer::server(server_config, MemoryStore::new())),
+    ];
+    for app in &apps {
+        let (status, _, body) = call(app, "/bare", Some(forged)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "bare"));
+    }
+    let refusals = || {
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.contains("refused"))
+            .count()
+    };
+    assert_eq!(refusals(), 0, "{:?}", recorder.0.lock().unwrap());
+    for app in &apps {
+        call(app, "/set", Some(forged)).await;
+    }
+    assert_eq!(refusals(), 2, "verified once the session is used");
 }

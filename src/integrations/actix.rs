@@ -279,7 +279,7 @@ where
         );
         let started = self
             .shared
-            .start(cookies.as_deref(), |config| origin_of(config, &request));
+            .start(cookies, |config| origin_of(config, &request));
         request.extensions_mut().insert(started.session.clone());
         if let Some(auth) = &started.auth {
             request.extensions_mut().insert(auth.clone());

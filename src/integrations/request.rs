@@ -2,9 +2,12 @@
 //! `actix`): the [`Session`] handle that handlers use, [`SessionError`], and the
 //! per-request steps each framework's layer or middleware runs around its handler.
 //!
-//! Per request the layer reads the clock once, verifies the cookie (no store I/O), and
-//! hands the handler a [`Session`] that loads its record on first use. After the handler
-//! it runs the store writes; only when they succeeded is `Set-Cookie` added, with
+//! Per request the layer reads the clock once and hands the handler a [`Session`] that
+//! verifies the cookie and loads its record on first use: a handler that never touches
+//! the session costs neither. After the handler it runs the store writes — a plain save
+//! of an existing record through the record's queue, where the saves of this process's
+//! concurrent requests to one session commit together (group commit, see
+//! `group.rs`) — and only when they succeeded is `Set-Cookie` added, with
 //! `Vary: Cookie` and `Cache-Control: private`. A store failure turns the response into
 //! `503 Service Unavailable` with a JSON error ([`SessionError::json_body`]). Responses
 //! with a 5xx status count as failed requests for `set_on_exception`.
@@ -36,6 +39,7 @@ use crate::time::{Clock, SystemClock};
 
 pub mod auth;
 mod error;
+mod group;
 
 pub use auth::{Auth, AuthConfig};
 pub use error::SessionError;
@@ -53,8 +57,10 @@ pub fn system_clock() -> f64 {
 enum Mode {
     Cookie(SessionConfig),
     Server {
-        config: ServerConfig,
+        config: Arc<ServerConfig>,
         store: Arc<dyn AsyncStore>,
+        /// The records this process's requests hold, for group commit.
+        groups: Arc<group::Groups>,
     },
 }
 
@@ -133,8 +139,9 @@ impl Shared {
     pub(crate) fn server<S: AsyncStore + 'static>(config: ServerConfig, store: S) -> Arc<Shared> {
         Arc::new(Shared {
             mode: Mode::Server {
-                config,
+                config: Arc::new(config),
                 store: Arc::new(store),
+                groups: Arc::default(),
             },
             clock: Arc::new(SystemClock),
             auth: None,
@@ -192,17 +199,52 @@ impl Shared {
 
     /// The start of a request, given its `Cookie` header(s) joined and, for the CubicWeb
     /// logins (only asked when installed), where it comes from: reads the clock once and
-    /// verifies the cookie (no store I/O). The handles go in the request's extensions;
-    /// the layer keeps the [`Started`] for [`Started::conclude`].
+    /// keeps the cookies for the session to verify on first use — a handler that never
+    /// touches the session costs no signature check and no store I/O. The handles go in
+    /// the request's extensions; the layer keeps the [`Started`] for
+    /// [`Started::conclude`].
     pub(crate) fn start(
         self: &Arc<Shared>,
-        cookie_header: Option<&[u8]>,
+        cookie_header: Option<Vec<u8>>,
         origin: impl FnOnce(&AuthConfig) -> Origin,
     ) -> Started {
         let now = self.clock.now().as_secs_f64();
-        let state = match &self.mode {
+        let auth = self
+            .auth
+            .as_ref()
+            .map(|config| (config.clone(), origin(config)));
+        let auth_cookies = auth.as_ref().and(cookie_header.clone());
+        let session = Session {
+            inner: Arc::new(Mutex::new(Inner {
+                state: State::Unverified {
+                    cookies: cookie_header,
+                    now,
+                },
+                hold: None,
+                saved_cookie: None,
+                reported: false,
+                used: false,
+            })),
+            shared: self.clone(),
+        };
+        let auth = auth.map(|(config, origin)| {
+            Auth::start(
+                config,
+                &origin,
+                auth_cookies.as_deref(),
+                now,
+                session.clone(),
+            )
+        });
+        Started { session, auth }
+    }
+
+    /// The session the request's cookies carry, verified at the request's time (no
+    /// store I/O).
+    fn verify(&self, cookies: Option<&[u8]>, now: f64) -> State {
+        match &self.mode {
             Mode::Cookie(config) => {
-                let session = crate::CookieSession::load(config, cookie_header, now);
+                let session = crate::CookieSession::load(config, cookies, now);
                 if let crate::LoadOutcome::Invalid(reason) = session.outcome() {
                     crate::trace::event!(debug, reason = ?reason, "session cookie refused");
                     let _ = reason;
@@ -210,7 +252,7 @@ impl Shared {
                 State::Cookie(session)
             }
             Mode::Server { config, .. } => {
-                let pending = Pending::start(config, cookie_header, now);
+                let pending = Pending::start(config, cookies, now);
                 if pending.rejected() > 0 {
                     crate::trace::event!(
                         debug,
@@ -220,21 +262,7 @@ impl Shared {
                 }
                 State::Pending(pending)
             }
-        };
-        let session = Session {
-            inner: Arc::new(Mutex::new(Inner {
-                state,
-                saved_cookie: None,
-                reported: false,
-                used: false,
-            })),
-            shared: self.clone(),
-        };
-        let auth = self.auth.as_ref().map(|config| {
-            let origin = origin(config);
-            Auth::start(config.clone(), &origin, cookie_header, now, session.clone())
-        });
-        Started { session, auth }
+        }
     }
 }
 
@@ -303,6 +331,11 @@ impl Headers {
 }
 
 enum State {
+    /// Not looked at yet: the request's cookies and time.
+    Unverified {
+        cookies: Option<Vec<u8>>,
+        now: f64,
+    },
     Cookie(crate::CookieSession),
     Pending(Pending),
     Open(ServerSession),
@@ -310,6 +343,8 @@ enum State {
 
 struct Inner {
     state: State,
+    /// Server mode: this request's hold on its record's group (group commit).
+    hold: Option<group::Hold>,
     /// A cookie produced by an early [`Session::save`].
     saved_cookie: Option<String>,
     used: bool,
@@ -364,11 +399,24 @@ impl SessionData for Data<'_> {
 
 impl Session {
     async fn with<T>(&self, f: impl FnOnce(&mut Data<'_>) -> T) -> Result<T, SessionError> {
-        let mut inner = self.inner.lock().await;
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
         inner.used = true;
-        if let (State::Pending(pending), Mode::Server { config, store }) =
-            (&inner.state, &self.shared.mode)
+        if let State::Unverified { cookies, now } = &inner.state {
+            inner.state = self.shared.verify(cookies.as_deref(), *now);
+        }
+        if let (
+            State::Pending(pending),
+            Mode::Server {
+                config,
+                store,
+                groups,
+            },
+        ) = (&inner.state, &self.shared.mode)
         {
+            // Held from before the load, so a save committed meanwhile by another
+            // request of this process is remembered for this one's save.
+            inner.hold = pending.load_key().map(|key| groups.hold(key));
             let opened = driver::open_async(&**store, config, pending.clone())
                 .await
                 .map_err(SessionError::Server)?;
@@ -377,7 +425,7 @@ impl Session {
         let mut data = match &mut inner.state {
             State::Cookie(s) => Data::Cookie(s),
             State::Open(s) => Data::Server(s),
-            State::Pending(_) => return Err(SessionError::LayerMissing),
+            State::Pending(_) | State::Unverified { .. } => return Err(SessionError::LayerMissing),
         };
         Ok(f(&mut data))
     }
@@ -515,10 +563,8 @@ impl Session {
     /// usual. Cookie mode: nothing to do.
     pub async fn save(&self) -> Result<(), SessionError> {
         let mut inner = self.inner.lock().await;
-        if let (State::Open(session), Mode::Server { config, store }) =
-            (&mut inner.state, &self.shared.mode)
-        {
-            match driver::finish_async(&**store, config, session, false, &mut OsRandom).await {
+        if let State::Open(_) = inner.state {
+            match self.finish_server(&mut inner, false).await {
                 Ok(Some(cookie)) => inner.saved_cookie = Some(cookie),
                 Ok(None) => {}
                 Err(e) => {
@@ -528,6 +574,41 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Server mode: runs the store writes of the open session — a plain save through
+    /// its record's group ([`group`]), anything else (a new session, a login's move, a
+    /// logout, a touch) on its own.
+    async fn finish_server(
+        &self,
+        inner: &mut Inner,
+        failed: bool,
+    ) -> Result<Option<String>, crate::server::ServerError> {
+        let (
+            State::Open(session),
+            Mode::Server {
+                config,
+                store,
+                groups,
+            },
+        ) = (&mut inner.state, &self.shared.mode)
+        else {
+            return Ok(None);
+        };
+        if session.is_plain_save(config, failed) {
+            if let Some(id) = session.id() {
+                let key = config.id_scheme().key(id);
+                if inner.hold.as_ref().map(group::Hold::key) != Some(key) {
+                    inner.hold = Some(groups.hold(key));
+                }
+            }
+            if let Some(hold) = &inner.hold {
+                if let Some(outcome) = group::save(hold, store, config, session, failed).await {
+                    return outcome;
+                }
+            }
+        }
+        driver::finish_async(&**store, config, session, failed, &mut OsRandom).await
     }
 
     /// The end of the request, after the handler: runs the store writes (server mode)
@@ -542,11 +623,10 @@ impl Session {
             (State::Cookie(session), Mode::Cookie(config)) => {
                 session.finish(config, failed).map_err(SessionError::Finish)
             }
-            (State::Open(session), Mode::Server { config, store }) => {
-                driver::finish_async(&**store, config, session, failed, &mut OsRandom)
-                    .await
-                    .map_err(SessionError::Server)
-            }
+            (State::Open(_), Mode::Server { .. }) => self
+                .finish_server(&mut inner, failed)
+                .await
+                .map_err(SessionError::Server),
             _ => Ok(None),
         };
         match cookie {

@@ -234,11 +234,9 @@ where
         // back, not copied.
         let (parts, body) = request.into_parts();
         let mut head = Request::from_parts(parts, ());
-        let started = self
-            .shared
-            .start(cookie_header(head.headers()).as_deref(), |config| {
-                origin_of(config, &head)
-            });
+        let started = self.shared.start(cookie_header(head.headers()), |config| {
+            origin_of(config, &head)
+        });
         head.extensions_mut().insert(started.session.clone());
         if let Some(auth) = &started.auth {
             head.extensions_mut().insert(auth.clone());

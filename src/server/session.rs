@@ -83,6 +83,10 @@ pub struct ServerSession {
     /// A store operation of this request failed: nothing more is written.
     pub(super) poisoned: bool,
     pub(super) now: f64,
+    /// Group commit: where each absorbed request's changes end in `ops`, and the state
+    /// each of those requests sees (the state right after its own changes).
+    pub(super) marks: Vec<usize>,
+    pub(super) views: Vec<State>,
 }
 
 impl ServerSession {
@@ -103,6 +107,8 @@ impl ServerSession {
             moved_from: None,
             poisoned: false,
             now,
+            marks: Vec::new(),
+            views: Vec::new(),
         }
     }
 
@@ -344,14 +350,95 @@ impl ServerSession {
         Ok(Finisher::new(self, config, steps, cookie))
     }
 
+    /// True when this request's end is one compare-and-set save of an existing record
+    /// and nothing else (no login move, no logout): the writes that requests of one
+    /// process may commit together ([`ServerSession::absorb`]).
+    pub(crate) fn is_plain_save(&self, config: &ServerConfig, failed: bool) -> bool {
+        self.id.is_some()
+            && self.dirty
+            && self.moved_from.is_none()
+            && self.remove_ids.is_empty()
+            && !self.poisoned
+            && (!failed || config.session().set_on_exception())
+    }
+
+    /// Takes over `other`'s changes, applied after this session's own: one save then
+    /// commits both (group commit). `other` keeps no change to replay, and its own save
+    /// is answered with this one's outcome ([`ServerSession::adopt`]).
+    /// Each request of the batch is then told the state right after its own changes
+    /// ([`ServerSession::take_views`]): the first one's, then each absorbed one's, in
+    /// this order, as if they had been saved one after another.
+    pub(crate) fn absorb(&mut self, other: &mut ServerSession) {
+        if self.marks.is_empty() {
+            self.marks.push(self.ops.len());
+            self.views.push(self.state.clone());
+        }
+        for op in other.ops.drain(..) {
+            apply(&mut self.state, &op);
+            self.ops.push(op);
+        }
+        self.marks.push(self.ops.len());
+        self.views.push(self.state.clone());
+        self.dirty = true;
+    }
+
+    /// After a batch's save: the state each of its requests sees (see
+    /// [`ServerSession::absorb`]; empty when nothing was absorbed).
+    pub(crate) fn take_views(&mut self) -> Vec<State> {
+        self.marks.clear();
+        core::mem::take(&mut self.views)
+    }
+
+    /// Moves this request's changes onto a newer state of the same record (the last one
+    /// this process committed), as a reload after a lost compare-and-set would.
+    pub(crate) fn rebase(&mut self, version: u64, created: f64, state: &State) {
+        let mut fresh = state.clone();
+        for op in &self.ops {
+            apply(&mut fresh, op);
+        }
+        self.state = fresh;
+        self.created = created;
+        self.version = version;
+    }
+
+    /// Takes the state another request's save committed, with this session's changes in
+    /// it: what a reload would read now.
+    pub(crate) fn adopt(&mut self, version: u64, created: f64, state: State) {
+        self.state = state;
+        self.created = created;
+        self.version = version;
+    }
+
+    /// Stands in for a session handed elsewhere for a moment.
+    pub(crate) fn placeholder(config: &ServerConfig) -> ServerSession {
+        ServerSession::fresh(config, 0.0)
+    }
+
+    /// Marks the session as failed: nothing more is written for this request.
+    pub(crate) fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
     /// The record's state after a lost compare-and-set: `fresh` with this request's
     /// changes replayed on it. `None` when the record is gone or undecodable.
-    pub(super) fn replay_on(&self, fresh: Option<Record>) -> Option<(f64, State, u64)> {
+    /// A batch's views (see [`ServerSession::absorb`]) are taken anew on the way.
+    pub(super) fn replay_on(&mut self, fresh: Option<Record>) -> Option<(f64, State, u64)> {
         let stored = fresh?;
         let (created, mut state) = decode_record(&stored.data)?;
-        for op in &self.ops {
-            apply(&mut state, op);
+        let mut marks = self.marks.iter().peekable();
+        let mut views = Vec::with_capacity(self.marks.len());
+        for (done, op) in core::iter::once(None)
+            .chain(self.ops.iter().map(Some))
+            .enumerate()
+        {
+            if let Some(op) = op {
+                apply(&mut state, op);
+            }
+            while marks.next_if(|&&mark| mark == done).is_some() {
+                views.push(state.clone());
+            }
         }
+        self.views = views;
         Some((created, state, stored.version))
     }
 }

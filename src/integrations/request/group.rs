@@ -1,0 +1,245 @@
+//! Group commit: the writes of one process's requests to the same server-mode session.
+//!
+//! Requests that change one session at the same time would otherwise race each other
+//! through the store's compare-and-set: each lost race is a reload, a backoff and a
+//! retry, and a hot session (one user's burst of clicks, a script) turns into a storm of
+//! them. Instead, every request that only saves an existing record
+//! ([`ServerSession::is_plain_save`]) queues its session on the record's [`Group`]. One
+//! committer task per group takes the whole queue at a time: the first session absorbs
+//! the others' changes (in queue order, after its own) and runs the usual plan — one
+//! compare-and-set save, and, when another process wrote meanwhile, the usual reload
+//! and replay of every queued change. Each request is answered only once the save that
+//! holds its change is stored, with its own cookie and the committed state; a failure
+//! fails every request of the batch, so no answer ever claims a write that did not
+//! happen, and nothing is applied twice (a request's changes travel with it, once).
+//!
+//! The group also remembers the last state it committed while requests hold the
+//! record: a request that loaded before that commit saves against the remembered
+//! version instead of losing a round trip to a conflict.
+//!
+//! The committer is a spawned Tokio task, so a client that goes away (its request's
+//! future dropped) cannot strand the requests queued behind it. Without a Tokio runtime
+//! requests save one by one, as before.
+
+extern crate std;
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use crate::codec::json::State;
+use crate::driver;
+use crate::random::OsRandom;
+use crate::server::{
+    AsyncStore, OpResult, SaveOutcome, ServerConfig, ServerError, ServerSession, StoreKey, StoreOp,
+};
+
+/// What a request gets back from the committer: its session (with the committed state)
+/// and the outcome of its save — the cookie to send, or the error.
+type Reply = (ServerSession, Result<Option<String>, ServerError>);
+
+/// The groups of one layer, by record key: one for each record that requests of this
+/// process hold (loaded, or queued to save).
+#[derive(Default)]
+pub(crate) struct Groups {
+    map: Mutex<HashMap<StoreKey, Arc<Group>>>,
+}
+
+/// One record's queue of saves.
+pub(crate) struct Group {
+    key: StoreKey,
+    inner: Mutex<GroupState>,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// Requests (and the committer) holding the group: it leaves the map at zero.
+    holders: usize,
+    queue: Vec<Entry>,
+    committing: bool,
+    /// The last state this process committed: `(version, created, state)`.
+    last: Option<Arc<(u64, f64, State)>>,
+}
+
+struct Entry {
+    session: ServerSession,
+    failed: bool,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// A request's (or the committer's) hold on a record's group; dropping it lets go.
+pub(crate) struct Hold {
+    groups: Arc<Groups>,
+    group: Arc<Group>,
+}
+
+impl Hold {
+    /// The record this hold is for.
+    pub(crate) fn key(&self) -> StoreKey {
+        self.group.key
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut map = lock(&self.groups.map);
+        let mut state = lock(&self.group.inner);
+        state.holders -= 1;
+        if state.holders == 0 {
+            map.remove(&self.group.key);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing here panics while holding a lock; a poisoned one is still consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Groups {
+    /// Holds `key`'s group (made when missing) until the [`Hold`] is dropped.
+    pub(crate) fn hold(self: &Arc<Groups>, key: StoreKey) -> Hold {
+        let mut map = lock(&self.map);
+        let group = map
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Group {
+                    key,
+                    inner: Mutex::new(GroupState::default()),
+                })
+            })
+            .clone();
+        lock(&group.inner).holders += 1;
+        Hold {
+            groups: self.clone(),
+            group,
+        }
+    }
+}
+
+/// Saves `session` through its group, `hold` being the request's hold on it: queued
+/// behind the saves in flight and committed with the ones queued beside it. Answers
+/// only once the save holding this request's change is stored (or failed). `None` when
+/// there is no Tokio runtime to run the committer on: the caller saves alone.
+pub(crate) async fn save(
+    hold: &Hold,
+    store: &Arc<dyn AsyncStore>,
+    config: &Arc<ServerConfig>,
+    session: &mut ServerSession,
+    failed: bool,
+) -> Option<Result<Option<String>, ServerError>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let (reply, answer) = oneshot::channel();
+    let placeholder = ServerSession::placeholder(config);
+    let entry = Entry {
+        session: core::mem::replace(session, placeholder),
+        failed,
+        reply,
+    };
+    let start = {
+        let mut state = lock(&hold.group.inner);
+        state.queue.push(entry);
+        !core::mem::replace(&mut state.committing, true)
+    };
+    if start {
+        let committer = hold.groups.hold(hold.key());
+        runtime.spawn(commit(committer, store.clone(), config.clone()));
+    }
+    Some(match answer.await {
+        Ok((returned, outcome)) => {
+            *session = returned;
+            outcome
+        }
+        // Only when the runtime shuts down under the committer: whether the save
+        // happened is unknown, so this request must not claim it.
+        Err(_) => Err(ServerError::Poisoned),
+    })
+}
+
+/// The committer: takes the group's queue, a batch at a time, until it is empty.
+async fn commit(hold: Hold, store: Arc<dyn AsyncStore>, config: Arc<ServerConfig>) {
+    loop {
+        let (batch, last) = {
+            let mut state = lock(&hold.group.inner);
+            if state.queue.is_empty() {
+                state.committing = false;
+                return;
+            }
+            (core::mem::take(&mut state.queue), state.last.clone())
+        };
+        let committed = commit_batch(&*store, &config, batch, last).await;
+        lock(&hold.group.inner).last = committed;
+    }
+}
+
+/// Commits one batch in one save (and the reloads another process's writes cost), and
+/// answers each of its requests. Returns the committed state, if it was.
+async fn commit_batch(
+    store: &dyn AsyncStore,
+    config: &ServerConfig,
+    batch: Vec<Entry>,
+    last: Option<Arc<(u64, f64, State)>>,
+) -> Option<Arc<(u64, f64, State)>> {
+    let mut entries = batch.into_iter();
+    let mut first = entries.next()?;
+    let base = &mut first.session;
+    if let Some((version, created, state)) = last.as_deref() {
+        if *version != base.version() {
+            base.rebase(*version, *created, state);
+        }
+    }
+    let mut rest: Vec<Entry> = entries.collect();
+    for entry in &mut rest {
+        base.absorb(&mut entry.session);
+    }
+    let outcome = driver::finish_async(store, config, base, first.failed, &mut OsRandom).await;
+    let mut views = base.take_views().into_iter();
+    let committed = outcome
+        .is_ok()
+        .then(|| Arc::new((base.version(), base.created(), base.peek_state().clone())));
+    if let (Some(done), Some(view)) = (&committed, views.next()) {
+        base.adopt(done.0, done.1, view);
+    }
+    let _ = first.reply.send((first.session, outcome.clone()));
+    for mut entry in rest {
+        let answer = match (&outcome, &committed, views.next()) {
+            (Ok(_), Some(done), Some(view)) => finish_committed(config, &mut entry, done, view),
+            (Err(error), _, _) => {
+                entry.session.poison();
+                Err(error.clone())
+            }
+            _ => Err(ServerError::Protocol("group commit lost a request's view")),
+        };
+        let _ = entry.reply.send((entry.session, answer));
+    }
+    committed
+}
+
+/// A request whose change another's save committed: its own plan (the cookie, by its
+/// own reissue rule), with that save standing for its own, then the committed state.
+fn finish_committed(
+    config: &ServerConfig,
+    entry: &mut Entry,
+    (version, created, _): &(u64, f64, State),
+    view: State,
+) -> Result<Option<String>, ServerError> {
+    let session = &mut entry.session;
+    let mut finisher = session.finish(config, entry.failed, &mut OsRandom)?;
+    while let Some(op) = finisher.next_op()? {
+        let answer = match op {
+            StoreOp::Save { .. } => OpResult::Saved(SaveOutcome::Saved { version: *version }),
+            // A plain save plans nothing else.
+            _ => return Err(ServerError::Protocol("group commit planned another write")),
+        };
+        finisher.complete(answer, &mut OsRandom)?;
+    }
+    let cookie = finisher.into_cookie()?;
+    session.adopt(*version, *created, view);
+    Ok(cookie)
+}
