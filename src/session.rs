@@ -38,7 +38,10 @@ pub const CSRF_KEY: &str = "_csrft_";
 /// A Python peer sharing the sessions sees an ordinary key and keeps it when it writes
 /// the session back; it applies its own configured timeout and `max_age` (Pyramid has
 /// no per-session expiry), so a remembered session it reads after its default timeout
-/// is expired there, and a cookie it re-sends has its configured `Max-Age`.
+/// is expired there, and a cookie it re-sends has its configured `Max-Age`. With
+/// pyramid_session_redis the record's `x` and TTL follow the session's own expiry while
+/// `t` stays the configured timeout, which Python uses for its own next write; CubicWeb
+/// judges its id cookie by its own timeout.
 pub const EXPIRY_KEY: &str = "_expiry_";
 
 impl Expiry {
