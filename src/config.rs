@@ -8,7 +8,7 @@ use core::fmt;
 pub use crate::codec::Serializer;
 use crate::cookie::{is_cookie_name, is_plain_attribute, CookieAttributes};
 use crate::error::ConfigError;
-use crate::policy::Policy;
+use crate::policy::{Expiry, Policy};
 use crate::signer::{HashAlg, Keyring};
 use crate::time::UnixTime;
 use core::time::Duration;
@@ -76,6 +76,15 @@ impl CookieSettings {
             httponly: self.httponly,
             samesite: self.samesite.map(SameSite::as_str),
             partitioned: self.partitioned,
+        }
+    }
+    /// The attributes with another `Max-Age` (and `expires`): `None` makes a
+    /// browser-session cookie. A session with its own [`Expiry`] is rendered with
+    /// [`SessionConfig::cookie_max_age`].
+    pub fn attributes_with_max_age(&self, max_age: Option<i64>) -> CookieAttributes<'_> {
+        CookieAttributes {
+            max_age,
+            ..self.attributes()
         }
     }
     /// Renders the header that deletes this cookie, with the same Path and Domain.
@@ -197,10 +206,43 @@ impl SessionConfig {
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
+    /// The longest idle timeout a session may set for itself, in seconds
+    /// ([`Builder::max_expiry`]).
+    pub fn max_expiry(&self) -> Option<u64> {
+        self.policy.max_expiry
+    }
     /// Judges a session renewed at `renewed` and created at `created` at time `now`
-    /// ([`crate::policy::Policy::judge`]).
+    /// ([`crate::policy::Policy::judge`]), with the configuration's idle timeout.
     pub fn judge(&self, now: f64, renewed: f64, created: f64) -> crate::policy::Verdict {
-        self.policy().judge(now, renewed, created)
+        self.judge_for(now, renewed, created, None)
+    }
+    /// [`SessionConfig::judge`] for a session with its own `expiry` (`None`: the
+    /// configuration's; [`Policy::with_expiry`]).
+    pub fn judge_for(
+        &self,
+        now: f64,
+        renewed: f64,
+        created: f64,
+        expiry: Option<Expiry>,
+    ) -> crate::policy::Verdict {
+        self.policy()
+            .with_expiry(expiry)
+            .judge(now, renewed, created)
+    }
+    /// The `Max-Age` of the cookie of a session with its own `expiry`: the configured
+    /// `max_age` without one, none (a browser-session cookie) for
+    /// [`Expiry::OnSessionEnd`], and the session's effective idle timeout
+    /// ([`Policy::with_expiry`], so within `max_expiry`) for [`Expiry::OnInactivity`].
+    pub fn cookie_max_age(&self, expiry: Option<Expiry>) -> Option<i64> {
+        match expiry {
+            None => self.cookie.max_age,
+            Some(Expiry::OnSessionEnd) => None,
+            Some(Expiry::OnInactivity(_)) => self
+                .policy
+                .with_expiry(expiry)
+                .timeout
+                .map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+        }
     }
 }
 
@@ -228,6 +270,7 @@ pub struct Builder {
     max_future_skew: Option<Duration>,
     max_lifetime: Option<Duration>,
     not_before: Option<UnixTime>,
+    max_expiry: Option<Duration>,
     serializer: Serializer,
 }
 
@@ -252,6 +295,7 @@ impl fmt::Debug for Builder {
             max_future_skew,
             max_lifetime,
             not_before,
+            max_expiry,
             serializer,
         } = self;
         f.debug_struct("Builder")
@@ -272,6 +316,7 @@ impl fmt::Debug for Builder {
             .field("max_future_skew", max_future_skew)
             .field("max_lifetime", max_lifetime)
             .field("not_before", not_before)
+            .field("max_expiry", max_expiry)
             .field("serializer", serializer)
             .finish()
     }
@@ -309,6 +354,7 @@ impl Builder {
             max_future_skew: Some(Duration::from_secs(60)),
             max_lifetime: None,
             not_before: None,
+            max_expiry: None,
             serializer: Serializer::Json,
         }
     }
@@ -400,6 +446,14 @@ impl Builder {
         self.max_lifetime = lifetime;
         self
     }
+    /// The longest idle timeout (and cookie `Max-Age`) a session may set for itself with
+    /// [`Expiry::OnInactivity`] (default none: any, within `max_lifetime`). Longer
+    /// requests are clamped when used, so lowering it applies to sessions that already
+    /// asked for more.
+    pub fn max_expiry(mut self, max: Option<Duration>) -> Builder {
+        self.max_expiry = max;
+        self
+    }
     /// Refuse every session created before this Unix time (default none).
     pub fn not_before(mut self, not_before: Option<UnixTime>) -> Builder {
         self.not_before = not_before;
@@ -465,6 +519,7 @@ impl Builder {
                 max_future_skew: secs(self.max_future_skew),
                 max_lifetime: secs(self.max_lifetime),
                 not_before: self.not_before.map(UnixTime::as_secs_f64),
+                max_expiry: secs(self.max_expiry),
             },
             set_on_exception: self.set_on_exception,
             serializer: self.serializer,
@@ -495,6 +550,42 @@ mod tests {
         let a = s.cookie().attributes();
         assert!(a.secure && a.httponly);
         assert_eq!(a.samesite, Some("Lax"));
+    }
+
+    #[test]
+    fn own_expiry_sets_the_cookie_max_age() {
+        let month = Some(Expiry::OnInactivity(Duration::from_secs(30 * 86_400)));
+        let plain = SessionConfig::pyramid("s").build().unwrap();
+        assert_eq!(plain.cookie_max_age(None), None);
+        assert_eq!(plain.cookie_max_age(month), Some(30 * 86_400));
+        assert_eq!(plain.cookie_max_age(Some(Expiry::OnSessionEnd)), None);
+        let capped = SessionConfig::pyramid("s")
+            .max_age(Some(Duration::from_secs(600)))
+            .max_expiry(Some(Duration::from_secs(7 * 86_400)))
+            .build()
+            .unwrap();
+        assert_eq!(capped.max_expiry(), Some(7 * 86_400));
+        assert_eq!(capped.cookie_max_age(None), Some(600));
+        assert_eq!(capped.cookie_max_age(month), Some(7 * 86_400));
+        assert_eq!(capped.cookie_max_age(Some(Expiry::OnSessionEnd)), None);
+        assert_eq!(
+            capped.cookie().attributes_with_max_age(Some(5)).max_age,
+            Some(5)
+        );
+        // The verdict follows the session's own timeout, within the cap.
+        let t = 1_000_000.0;
+        assert_eq!(
+            capped.judge(t + 1201.0, t, t),
+            crate::policy::Verdict::Expired
+        );
+        assert_eq!(
+            capped.judge_for(t + 1201.0, t, t, month),
+            crate::policy::Verdict::Valid
+        );
+        assert_eq!(
+            capped.judge_for(t + 7.0 * 86_400.0 + 1.0, t, t, month),
+            crate::policy::Verdict::Expired
+        );
     }
 
     #[test]

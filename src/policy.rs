@@ -88,6 +88,27 @@ pub fn deadline(
     }
 }
 
+/// A session's own expiry, set by the application for this one session ("remember
+/// me"); the configuration's settings are only the default. Persisted with the session
+/// (in its state, under [`EXPIRY_KEY`](crate::session::EXPIRY_KEY)), so it holds on every
+/// later request until it is changed or the state is cleared.
+///
+/// The effective values come from [`Policy::with_expiry`] (the idle timeout, clamped to
+/// the configuration's `max_expiry`) and `SessionConfig::cookie_max_age` (the cookie's
+/// `Max-Age`): the one place each rule lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expiry {
+    /// A persistent cookie ("remember me"): the session ends after this long without
+    /// use, and the cookie's `Max-Age` is the same duration, refreshed at every reissue.
+    /// Whole seconds; clamped at use to at most the configuration's `max_expiry` and to
+    /// more than its reissue time.
+    OnInactivity(core::time::Duration),
+    /// A browser-session cookie (no `Max-Age`, gone when the browser closes), whatever
+    /// the configured `max_age`; the configured idle timeout applies.
+    OnSessionEnd,
+}
+
 /// What the time rules say about a cookie or record, judged in one fixed order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
@@ -133,6 +154,10 @@ pub struct Policy {
     pub max_lifetime: Option<u64>,
     /// Sessions created before this instant are refused.
     pub not_before: Option<f64>,
+    /// The longest idle timeout a session may set for itself ([`Expiry::OnInactivity`]);
+    /// `None` allows any (the absolute lifetime, `max_lifetime`, still bounds every
+    /// session).
+    pub max_expiry: Option<u64>,
 }
 
 impl Policy {
@@ -157,6 +182,44 @@ impl Policy {
             Verdict::Expired
         } else {
             Verdict::Valid
+        }
+    }
+
+    /// The rules for one session with its own `expiry` (`None`: the configuration's):
+    /// [`Expiry::OnInactivity`] replaces the idle timeout, clamped to at most
+    /// `max_expiry` and to more than `reissue_time` (a session that expires before it
+    /// can be renewed would log an active user out). Every other rule stays. Judge,
+    /// reissue and deadlines of a session with its own expiry all go through this.
+    pub fn with_expiry(&self, expiry: Option<Expiry>) -> Policy {
+        match expiry {
+            Some(Expiry::OnInactivity(own)) => {
+                let mut timeout = own.as_secs();
+                if let Some(cap) = self.max_expiry {
+                    timeout = timeout.min(cap);
+                }
+                if let Some(reissue) = self.reissue_time {
+                    timeout = timeout.max(reissue.saturating_add(1));
+                }
+                Policy {
+                    timeout: Some(timeout.max(1)),
+                    ..*self
+                }
+            }
+            None | Some(Expiry::OnSessionEnd) => *self,
+        }
+    }
+
+    /// The widest rules any session of this configuration can have: the idle timeout of
+    /// the longest [`Expiry`] a session may set (the longer of `timeout` and
+    /// `max_expiry`; none without a `max_expiry`). For checks made before the session's
+    /// own expiry is known (an id cookie's times, before its record is loaded).
+    pub fn widest(&self) -> Policy {
+        Policy {
+            timeout: match (self.timeout, self.max_expiry) {
+                (Some(timeout), Some(cap)) => Some(timeout.max(cap)),
+                _ => None,
+            },
+            ..*self
         }
     }
 
@@ -252,6 +315,7 @@ mod tests {
             max_future_skew: Some(5),
             max_lifetime: Some(100),
             not_before: Some(50.0),
+            max_expiry: None,
         };
         assert_eq!(policy.judge(60.0, 55.0, 55.0), Verdict::Valid);
         assert_eq!(policy.judge(60.0, 66.0, 55.0), Verdict::FromFuture);
@@ -296,6 +360,79 @@ mod tests {
         };
         assert_eq!(lifetime_only.renewed_from(3600.0, 0.0), 0.0);
         assert!(!lifetime_only.extension_due(10.0, 3600.0, 0.0));
+    }
+
+    #[test]
+    fn own_expiry_replaces_the_idle_timeout_within_the_caps() {
+        use core::time::Duration;
+        let policy = Policy {
+            timeout: Some(1200),
+            reissue_time: Some(120),
+            max_expiry: Some(86_400),
+            ..Policy::default()
+        };
+        let month = Some(Expiry::OnInactivity(Duration::from_secs(30 * 86_400)));
+        let week = Some(Expiry::OnInactivity(Duration::from_secs(7 * 86_400)));
+        let hour = Some(Expiry::OnInactivity(Duration::from_secs(3600)));
+        assert_eq!(policy.with_expiry(None), policy);
+        assert_eq!(policy.with_expiry(Some(Expiry::OnSessionEnd)), policy);
+        assert_eq!(policy.with_expiry(hour).timeout, Some(3600));
+        // The configured maximum caps it; the reissue time floors it.
+        assert_eq!(policy.with_expiry(month).timeout, Some(86_400));
+        assert_eq!(policy.with_expiry(week).timeout, Some(86_400));
+        let tiny = Some(Expiry::OnInactivity(Duration::from_secs(5)));
+        assert_eq!(policy.with_expiry(tiny).timeout, Some(121));
+        let zero = Some(Expiry::OnInactivity(Duration::ZERO));
+        assert_eq!(Policy::default().with_expiry(zero).timeout, Some(1));
+        // The verdict and the deadline follow it.
+        let renewed = 1_000_000.0;
+        assert_eq!(
+            policy.judge(renewed + 1201.0, renewed, renewed),
+            Verdict::Expired
+        );
+        assert_eq!(
+            policy
+                .with_expiry(hour)
+                .judge(renewed + 1201.0, renewed, renewed),
+            Verdict::Valid
+        );
+        assert_eq!(
+            policy
+                .with_expiry(hour)
+                .judge(renewed + 3601.0, renewed, renewed),
+            Verdict::Expired
+        );
+        assert_eq!(
+            policy.with_expiry(hour).deadline(renewed, renewed),
+            Some(renewed + 3600.0)
+        );
+        // The absolute lifetime still binds a remembered session.
+        let capped = Policy {
+            max_lifetime: Some(2000),
+            ..policy
+        };
+        assert_eq!(
+            capped.with_expiry(hour).deadline(renewed, renewed),
+            Some(renewed + 2000.0)
+        );
+        assert_eq!(
+            capped
+                .with_expiry(hour)
+                .judge(renewed + 2001.0, renewed + 2000.0, renewed),
+            Verdict::LifetimeExceeded
+        );
+        // The widest rules: the longer of the default and the cap, none without a cap.
+        assert_eq!(policy.widest().timeout, Some(86_400));
+        let uncapped = Policy {
+            max_expiry: None,
+            ..policy
+        };
+        assert_eq!(uncapped.widest().timeout, None);
+        let long_default = Policy {
+            timeout: Some(100_000),
+            ..policy
+        };
+        assert_eq!(long_default.widest().timeout, Some(100_000));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::codec::Accessed;
 use crate::config::SessionConfig;
 use crate::cookie::{check_cookie_len, cookie_values, render_set_cookie_with};
 use crate::error::{FinishError, FrameError, VerifyError};
-use crate::policy::{self, Verdict};
+use crate::policy::{self, Expiry, Verdict};
 pub use crate::random::RandomSource;
 
 mod data;
@@ -28,6 +28,43 @@ pub const FLASH_PREFIX: &str = "_f_";
 
 /// Key of the CSRF token.
 pub const CSRF_KEY: &str = "_csrft_";
+
+/// Key of a session's own expiry ([`Expiry`], set with `set_expiry`), in the state: the
+/// only place a cookie's Pyramid frame `[accessed, created, state]` can carry it, and in
+/// server mode the record's state likewise. The value is the idle timeout in whole
+/// seconds for [`Expiry::OnInactivity`] (`{"_expiry_": 2592000}`) or the string
+/// `"browser"` for [`Expiry::OnSessionEnd`]; anything else reads as no expiry of its own.
+///
+/// A Python peer sharing the sessions sees an ordinary key and keeps it when it writes
+/// the session back; it applies its own configured timeout and `max_age` (Pyramid has
+/// no per-session expiry), so a remembered session it reads after its default timeout
+/// is expired there, and a cookie it re-sends has its configured `Max-Age`. With
+/// pyramid_session_redis the record's `x` and TTL follow the session's own expiry while
+/// `t` stays the configured timeout, which Python uses for its own next write; CubicWeb
+/// judges its id cookie by its own timeout.
+pub const EXPIRY_KEY: &str = "_expiry_";
+
+impl Expiry {
+    /// The session's own expiry as stored in `state` under [`EXPIRY_KEY`]; `None` when
+    /// absent or not a value this crate writes.
+    pub fn from_state(state: &State) -> Option<Expiry> {
+        match state.get(EXPIRY_KEY)? {
+            Value::String(s) if s == "browser" => Some(Expiry::OnSessionEnd),
+            v => v
+                .as_u64()
+                .filter(|&secs| secs > 0)
+                .map(|secs| Expiry::OnInactivity(core::time::Duration::from_secs(secs))),
+        }
+    }
+
+    /// The value stored under [`EXPIRY_KEY`] (whole seconds, or `"browser"`).
+    pub fn to_state_value(self) -> Value {
+        match self {
+            Expiry::OnInactivity(d) => Value::from(d.as_secs().max(1)),
+            Expiry::OnSessionEnd => Value::from("browser"),
+        }
+    }
+}
 
 /// Why the request's cookie was not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +155,9 @@ impl CookieSession {
             });
             match decoded {
                 Ok((Ok(frame), key_index)) => {
-                    if config.judge(now, frame.renewed, frame.created) == Verdict::Valid {
+                    let expiry = Expiry::from_state(&frame.state);
+                    if config.judge_for(now, frame.renewed, frame.created, expiry) == Verdict::Valid
+                    {
                         session.outcome = session.adopt(config, frame, key_index);
                         return session;
                     }
@@ -152,7 +191,8 @@ impl CookieSession {
         frame: crate::codec::json::Frame,
         key_index: usize,
     ) -> LoadOutcome {
-        let verdict = config.judge(self.now, frame.renewed, frame.created);
+        let expiry = Expiry::from_state(&frame.state);
+        let verdict = config.judge_for(self.now, frame.renewed, frame.created, expiry);
         match verdict {
             Verdict::FromFuture => return LoadOutcome::Invalid(InvalidCookie::FromFuture),
             Verdict::Revoked => return LoadOutcome::Invalid(InvalidCookie::Revoked),
@@ -208,6 +248,51 @@ impl CookieSession {
     /// no equivalent).
     pub fn peek_state(&self) -> &State {
         &self.state
+    }
+
+    /// The session's own expiry, if it has one (`None`: the configuration's timeout and
+    /// `max_age`). Not an access.
+    pub fn expiry(&self) -> Option<Expiry> {
+        Expiry::from_state(&self.state)
+    }
+
+    /// Gives this session its own expiry ("remember me"), or back the configuration's
+    /// with `None`: from this response on, the cookie's `Max-Age`
+    /// ([`SessionConfig::cookie_max_age`]) and the idle timeout it is judged by
+    /// ([`SessionConfig::judge_for`]) follow it, on every later request too. Stored in
+    /// the state under [`EXPIRY_KEY`], so [`CookieSession::clear`] and
+    /// [`CookieSession::invalidate`] (logout) drop it. A mutator when it changes
+    /// anything: the cookie is re-sent.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use pyramid_session::{policy::Expiry, CookieSession, SessionConfig};
+    ///
+    /// let config = SessionConfig::pyramid("seekrit").build()?; // timeout 1200 s
+    /// let mut session = CookieSession::load(&config, None, 1700000000.0);
+    /// session.insert("user", "ada".into());
+    /// session.set_expiry(Some(Expiry::OnInactivity(Duration::from_secs(30 * 86400))));
+    /// let set_cookie = session.finish(&config, false)?.unwrap();
+    /// assert!(set_cookie.contains("; Max-Age=2592000;"));
+    ///
+    /// // A week later, long past the default idle timeout, the user is still in.
+    /// let cookie = set_cookie.split(';').next().unwrap();
+    /// let mut later = CookieSession::load(&config, Some(cookie.as_bytes()), 1700604800.0);
+    /// assert_eq!(later.get("user"), Some(&"ada".into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_expiry(&mut self, expiry: Option<Expiry>) {
+        if self.expiry() == expiry {
+            return;
+        }
+        match expiry {
+            Some(e) => {
+                self.insert(EXPIRY_KEY, e.to_state_value());
+            }
+            None => {
+                self.remove(EXPIRY_KEY);
+            }
+        }
     }
 
     /// Pyramid's `manage_accessed`: record the access and reissue when due.
@@ -337,11 +422,12 @@ impl CookieSession {
         }
         let payload = self.checked_frame(config)?;
         let cookie = config.cookie();
+        let max_age = config.cookie_max_age(self.expiry());
         Ok(Some(render_set_cookie_with(
             cookie.name(),
             signed_len(config, &payload),
             |out| config.keyring().sign_into(&payload, out),
-            &cookie.attributes(),
+            &cookie.attributes_with_max_age(max_age),
             self.now,
         )))
     }
@@ -367,4 +453,48 @@ impl CookieSession {
 /// The length of the signed value of `payload`: base64 of the tag and the payload.
 fn signed_len(config: &SessionConfig, payload: &[u8]) -> usize {
     crate::base64url::encoded_len(config.keyring().alg().digest_len() + payload.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    #[test]
+    fn the_stored_expiry_reads_only_what_is_written() {
+        let mut state = State::new();
+        assert_eq!(Expiry::from_state(&state), None);
+        for expiry in [
+            Expiry::OnInactivity(Duration::from_secs(2_592_000)),
+            Expiry::OnSessionEnd,
+        ] {
+            state.insert(EXPIRY_KEY.into(), expiry.to_state_value());
+            assert_eq!(Expiry::from_state(&state), Some(expiry));
+        }
+        // A peer's junk is no expiry of its own, never an error.
+        for junk in [
+            serde_json::json!(0),
+            serde_json::json!(-5),
+            serde_json::json!(1.5),
+            serde_json::json!("month"),
+            serde_json::json!({"timeout": 5}),
+            serde_json::json!(null),
+        ] {
+            state.insert(EXPIRY_KEY.into(), junk.clone());
+            assert_eq!(Expiry::from_state(&state), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn setting_the_expiry_is_a_change_only_when_it_changes() {
+        let config = SessionConfig::pyramid("s").build().unwrap();
+        let mut session = CookieSession::load(&config, None, 1_700_000_000.0);
+        session.set_expiry(None);
+        assert!(!session.is_dirty());
+        let week = Some(Expiry::OnInactivity(Duration::from_secs(604_800)));
+        session.set_expiry(week);
+        assert!(session.is_dirty());
+        assert_eq!(session.expiry(), week);
+        assert_eq!(session.peek_state().get(EXPIRY_KEY), Some(&604_800.into()));
+    }
 }

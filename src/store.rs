@@ -12,6 +12,11 @@
 //! Every store implements the one-method contract of [`crate::server::Store`] (and
 //! [`crate::server::AsyncStore`]); `tests/store_contract.rs` runs one suite against all.
 //! Each store's `execute` is one `match` over the [`crate::server::StoreOp`] vocabulary.
+//!
+//! With feature `sweeper` (on with every SQL store and integration), each store that
+//! keeps expired records until deleted implements [`sweeper::Sweep`] (its one
+//! batch-delete), and [`spawn_sweeper`] runs the periodic sweep of any of them — an
+//! `Arc` of the store too, so the layer can hold another.
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod cubicweb;
@@ -35,6 +40,8 @@ pub mod sqlite;
 pub mod sqlx_postgres;
 #[cfg(feature = "sqlx-sqlite")]
 pub mod sqlx_sqlite;
+#[cfg(feature = "sweeper")]
+pub mod sweeper;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use cubicweb::{CubicWebOptions, CubicWebStore, CwUser};
@@ -53,3 +60,5 @@ pub use sqlite::SqliteStore;
 pub use sqlx_postgres::SqlxPostgresStore;
 #[cfg(feature = "sqlx-sqlite")]
 pub use sqlx_sqlite::SqlxSqliteStore;
+#[cfg(feature = "sweeper")]
+pub use sweeper::{spawn_sweeper, sweep, Sweep, Sweeper};

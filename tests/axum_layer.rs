@@ -319,3 +319,59 @@ async fn typed_values_flash_peeking_and_the_session_id() {
     assert!(cookies.is_empty());
     assert_eq!(body, r#"{"error":"session value of an unexpected type"}"#);
 }
+
+/// "Remember me" through the layer: the handler's `set_expiry` gives the cookie its own
+/// `Max-Age`, and the session outlives the default idle timeout but not its own. The
+/// layer holds one `Arc` of the store, the test another (`Arc<S>` is a store).
+#[tokio::test]
+async fn remember_me_outlives_the_default_timeout() {
+    use pyramid_session::policy::Expiry;
+    use pyramid_session::time::{ManualClock, UnixTime};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let clock = Arc::new(ManualClock::new(UnixTime::from(1_700_000_000.0)));
+    let store = Arc::new(MemoryStore::new());
+    let config = ServerConfig::new(
+        SessionConfig::secure("s3cret").build().unwrap(),
+        IdCookieFormat::CubicWeb,
+    )
+    .unwrap();
+    let app = Router::new()
+        .route(
+            "/login",
+            get(|s: Session, uri: axum::http::Uri| async move {
+                s.regenerate_id().await?;
+                s.insert("user", "ada").await?;
+                if uri.query() == Some("remember") {
+                    let month = Duration::from_secs(30 * 86_400);
+                    s.set_expiry(Some(Expiry::OnInactivity(month))).await?;
+                }
+                Ok::<_, SessionError>(format!("{:?}", s.expiry().await?))
+            }),
+        )
+        .route(
+            "/who",
+            get(|s: Session| async move {
+                Ok::<_, SessionError>(s.get::<String>("user").await?.unwrap_or_default())
+            }),
+        )
+        .layer(SessionLayer::server(config, store.clone()).with_clock(clock.clone()));
+
+    let (_, set, _, body) = call(&app, "/login?remember", None).await;
+    assert_eq!(body, "Some(OnInactivity(2592000s))");
+    assert!(set[0].contains("; Max-Age=2592000;"), "{set:?}");
+    let remembered = set[0].split(';').next().unwrap().to_string();
+    let (_, set, _, _) = call(&app, "/login", None).await;
+    assert!(!set[0].contains("Max-Age"), "{set:?}");
+    let default = set[0].split(';').next().unwrap().to_string();
+    assert_eq!(store.len(), 2);
+
+    // Two hours later: past the default 1200 s, within the month.
+    clock.advance(Duration::from_secs(7200));
+    assert_eq!(call(&app, "/who", Some(&remembered)).await.3, "ada");
+    assert_eq!(call(&app, "/who", Some(&default)).await.3, "");
+    // Past the month since the last use: gone too.
+    clock.advance(Duration::from_secs(30 * 86_400 + 1));
+    assert_eq!(call(&app, "/who", Some(&remembered)).await.3, "");
+}

@@ -281,3 +281,33 @@ fn legacy_pyramid_redis_sessions_cookies_are_read_for_a_migration() {
     .unwrap();
     assert!(s.is_new());
 }
+
+/// A remembered session ("remember me", `set_expiry`) shared with the real Pyramid 1.10:
+/// Python reads it as an ordinary session with one more key, `_expiry_`, keeps that key
+/// when it writes the session back, and Rust still finds its own expiry there. (Python
+/// judges the cookie by its own configured timeout; the wall clock cannot show that
+/// here without waiting it out: `tests/expiry.rs` covers the Rust side.)
+#[test]
+fn a_remembered_session_survives_a_python_write() {
+    use pyramid_session::policy::Expiry;
+    use std::time::Duration;
+
+    let config = config();
+    let month = Some(Expiry::OnInactivity(Duration::from_secs(30 * 86_400)));
+    let mut session = CookieSession::load(&config, None, now());
+    session.insert("count", json!(1));
+    session.insert("pending_insert", json!([{"$tuple": [761, "in_group", 3]}]));
+    session.set_expiry(month);
+    let set_cookie = session.finish(&config, false).unwrap().unwrap();
+    assert!(set_cookie.contains("; Max-Age=2592000;"), "{set_cookie}");
+    let from_rust = value_of(&set_cookie);
+    assert_eq!(
+        py(&["read", SECRET, &from_rust]),
+        "{'count': 1, 'pending_insert': [(761, 'in_group', 3)], '_expiry_': 2592000}"
+    );
+    let bumped = py(&["bump", SECRET, &from_rust]);
+    let mut session = load(&bumped);
+    assert_eq!(session.outcome(), LoadOutcome::Valid);
+    assert_eq!(session.get("count"), Some(&json!(2)));
+    assert_eq!(session.expiry(), month);
+}

@@ -289,6 +289,58 @@ mod postgres {
 mod memory {
     use super::*;
 
+    /// The store-generic sweeper on the memory store, through an `Arc` the test keeps
+    /// (as an app keeps one while its layer holds another): it deletes expired records
+    /// and only those, on the system clock, and stops when its handle is dropped.
+    #[test]
+    fn the_generic_sweeper_runs_on_an_arc_and_stops_on_drop() {
+        use pyramid_session::store::spawn_sweeper;
+        use std::sync::Arc;
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = Arc::new(MemoryStore::new());
+        // Expired long ago by the system clock, and live for a century.
+        for n in 0..5 {
+            assert!(store
+                .create(&key("g", n), b"x", NOW, NOW)
+                .unwrap()
+                .is_created());
+        }
+        let live = key("g-live", 0);
+        let century = NOW + 100.0 * 365.0 * 86_400.0;
+        assert!(store
+            .create(&live, b"x", century, NOW)
+            .unwrap()
+            .is_created());
+        let sweeper = rt
+            .block_on(async { spawn_sweeper(store.clone(), Duration::from_millis(20)) })
+            .unwrap();
+        assert!(eventually(Duration::from_secs(5), || store.len() == 1));
+        assert!(store.load(&live, NOW).unwrap().is_some());
+        assert!(!sweeper.is_finished());
+        // Dropped: no more sweeps.
+        drop(sweeper);
+        assert!(store
+            .create(&key("g", 9), b"x", NOW, NOW)
+            .unwrap()
+            .is_created());
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(store.len(), 2, "a dropped sweeper must not run");
+        // Detached: it runs on until aborted.
+        let task = rt
+            .block_on(async { spawn_sweeper(store.clone(), Duration::from_millis(20)) })
+            .unwrap()
+            .detach();
+        assert!(eventually(Duration::from_secs(5), || store.len() == 1));
+        task.abort();
+        // Outside a runtime there is nothing to run it on.
+        assert!(spawn_sweeper(store.clone(), Duration::from_millis(20)).is_err());
+    }
+
     #[test]
     fn memory_capacity_refuses_new_sessions_when_full() {
         let store = MemoryStore::with_capacity(3);

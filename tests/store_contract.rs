@@ -319,6 +319,35 @@ fn memory_store_contract() {
     contract(&MemoryStore::new());
 }
 
+/// `Arc<S>`, `Box<S>`, `&S` and `Arc<dyn Store>` are stores: an app keeps an `Arc` of
+/// its store (for a sweeper, an admin page) while the layer holds another.
+#[test]
+fn stores_behind_pointers_keep_the_contract() {
+    contract(&Arc::new(MemoryStore::new()));
+    contract(&Box::new(MemoryStore::new()));
+    contract(&&MemoryStore::new());
+    let shared: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::new());
+    contract(&shared);
+    // Two handles, one store: a session written through one is read through the other.
+    let store = Arc::new(MemoryStore::new());
+    let (writer, reader) = (store.clone(), store.clone());
+    let config = server_config(8);
+    let mut s = driver::open(&writer, &config, Pending::start(&config, None, NOW)).unwrap();
+    s.insert("user", json!("ada"));
+    let cookie = driver::finish(&writer, &config, &mut s, false, &mut OsRandom)
+        .unwrap()
+        .unwrap();
+    let pending = Pending::start(&config, Some(cookie_pair(&cookie).as_bytes()), NOW + 1.0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut s = rt
+        .block_on(driver::open_async(&reader, &config, pending))
+        .unwrap();
+    assert_eq!(s.get("user"), Some(&json!("ada")));
+    assert_eq!(store.len(), 1);
+}
+
 #[test]
 fn memory_store_concurrent_increments() {
     assert_eq!(concurrent_increments(Arc::new(MemoryStore::new())), 2000);

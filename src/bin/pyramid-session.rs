@@ -516,6 +516,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 max_future_skew,
                 max_lifetime,
                 not_before,
+                max_expiry: None,
             };
             let serializer = match serializer {
                 SerializerArg::Json => Serializer::Json,

@@ -542,6 +542,37 @@ impl Session {
     pub async fn created(&self) -> Result<f64, SessionError> {
         self.with_either(|c| c.created(), |s| s.created()).await
     }
+    /// Gives this session its own expiry ("remember me": a persistent cookie with its
+    /// own `Max-Age` and idle timeout), or back the configuration's with `None`; it holds
+    /// on later requests too (see [`CookieSession::set_expiry`](crate::CookieSession::set_expiry)
+    /// and [`ServerSession::set_expiry`]: stored in the state, within the configuration's
+    /// `max_expiry`).
+    ///
+    /// ```
+    /// # use pyramid_session::integrations::request::{Session, SessionError};
+    /// use core::time::Duration;
+    /// use pyramid_session::policy::Expiry;
+    ///
+    /// async fn login(session: Session, remember: bool) -> Result<(), SessionError> {
+    ///     session.regenerate_id().await?;
+    ///     session.insert("user", "ada").await?;
+    ///     if remember {
+    ///         session.set_expiry(Some(Expiry::OnInactivity(Duration::from_secs(30 * 86400)))).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn set_expiry(
+        &self,
+        expiry: Option<crate::policy::Expiry>,
+    ) -> Result<(), SessionError> {
+        self.with_either(|c| c.set_expiry(expiry), |s| s.set_expiry(expiry))
+            .await
+    }
+    /// The session's own expiry, if it has one (`None`: the configuration's).
+    pub async fn expiry(&self) -> Result<Option<crate::policy::Expiry>, SessionError> {
+        self.with_either(|c| c.expiry(), |s| s.expiry()).await
+    }
 
     async fn with_either<T>(
         &self,

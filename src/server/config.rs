@@ -5,7 +5,7 @@ use core::time::Duration;
 use super::id::{IdCookieFormat, IdScheme};
 use crate::config::SessionConfig;
 use crate::error::ConfigError;
-use crate::policy::Policy;
+use crate::policy::{Expiry, Policy};
 
 /// How many times a lost compare-and-set or an id collision is retried.
 pub const DEFAULT_MAX_RETRIES: u32 = 64;
@@ -139,10 +139,21 @@ impl ServerConfig {
         self.retry_budget
     }
 
+    /// The time rules of one session with its own `expiry` (`None`: the
+    /// configuration's): [`ServerConfig::policy`] through [`Policy::with_expiry`]. The
+    /// record's expiry, its renewal and the reissue of the id cookie all follow it.
+    pub fn policy_for(&self, expiry: Option<Expiry>) -> Policy {
+        self.policy.with_expiry(expiry)
+    }
+
     pub(crate) fn deadline(&self, renewed: f64, created: f64) -> f64 {
+        self.deadline_for(renewed, created, None)
+    }
+
+    /// The record's expiry for a session renewed at `renewed` with its own `expiry`.
+    pub(crate) fn deadline_for(&self, renewed: f64, created: f64, expiry: Option<Expiry>) -> f64 {
         // `new` guarantees at least one limit, so this is always Some.
-        self.session
-            .policy()
+        self.policy_for(expiry)
             .deadline(renewed, created)
             .unwrap_or(renewed)
     }

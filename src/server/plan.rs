@@ -17,7 +17,7 @@ use crate::codec::record::{decode_record, encode_record};
 use crate::codec::Accessed;
 use crate::cookie::{cookie_values, render_set_cookie};
 use crate::error::ServerError;
-use crate::policy::{self, Verdict};
+use crate::policy::{self, Expiry, Verdict};
 use crate::random::RandomSource;
 use crate::time::UnixTime;
 
@@ -53,7 +53,11 @@ impl Pending {
             .filter_map(|value| config.format().decode(s, value))
             .filter(|c| match c.times {
                 None => true,
-                Some((renewed, created)) => s.judge(now, renewed, created) == Verdict::Valid,
+                // The widest rules: the session's own expiry is only known once its
+                // record is loaded (`try_open` judges the times again by it).
+                Some((renewed, created)) => {
+                    s.policy().widest().judge(now, renewed, created) == Verdict::Valid
+                }
             });
         // A migration's legacy cookies come after: re-sent in the configured format.
         #[cfg(feature = "pickle")]
@@ -135,13 +139,21 @@ impl Pending {
         let Some((candidate, _)) = self.candidates.pop_front() else {
             return Ok(ServerSession::fresh(config, now));
         };
-        match loaded.and_then(|stored| usable_record(config, stored, now)) {
+        let usable = loaded
+            .and_then(|stored| usable_record(config, stored, now))
+            .filter(|(_, _, state)| {
+                // The id cookie's own times, by the session's own expiry.
+                candidate.times.is_none_or(|(renewed, created)| {
+                    let expiry = Expiry::from_state(state);
+                    config.session().judge_for(now, renewed, created, expiry) == Verdict::Valid
+                })
+            });
+        match usable {
             Some((stored, created, state)) => {
                 let mut session = ServerSession::fresh(config, now);
                 let cookie_renewed = candidate.times.map(|(renewed, _)| renewed);
                 let estimate = config
-                    .session()
-                    .policy()
+                    .policy_for(Expiry::from_state(&state))
                     .renewed_from(stored.expires_at.as_secs_f64(), created);
                 session.renewed = cookie_renewed.map_or(estimate, |c| c.max(estimate));
                 session.cookie_renewed = cookie_renewed;
@@ -419,6 +431,8 @@ impl<'s> Finisher<'s> {
                 self.session.state = state;
                 self.session.created = created;
                 self.session.version = version;
+                // The fresh state may carry another expiry of its own.
+                self.session.expires_at = self.session.deadline_now(self.config);
                 Ok(())
             }
             (Some(Step::Touch), OpResult::Touched(outcome)) => {
@@ -463,7 +477,7 @@ impl<'s> Finisher<'s> {
                         .id_scheme()
                         .generate(rng)
                         .map_err(|_| ServerError::Random)?;
-                    session.expires_at = self.config.deadline(session.now, session.created);
+                    session.expires_at = session.deadline_now(self.config);
                     self.steps.push_front(Step::Create);
                     self.cookie = CookieAction::Set;
                 }
@@ -504,10 +518,11 @@ impl<'s> Finisher<'s> {
                     self.session.cookie_renewed = Some(whole as f64);
                 }
                 let cookie = s.cookie();
+                let max_age = s.cookie_max_age(self.session.expiry());
                 Ok(Some(render_set_cookie(
                     cookie.name(),
                     &value,
-                    &cookie.attributes(),
+                    &cookie.attributes_with_max_age(max_age),
                     self.session.now,
                 )))
             }

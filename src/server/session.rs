@@ -16,7 +16,9 @@ use super::store::Record;
 use crate::codec::json::State;
 use crate::codec::record::decode_record;
 use crate::error::ServerError;
+use crate::policy::Expiry;
 use crate::random::RandomSource;
+use crate::session::EXPIRY_KEY;
 
 pub use crate::session::Modifier;
 
@@ -146,6 +148,52 @@ impl ServerSession {
     /// and send no cookie ([`ServerError::Poisoned`]).
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
+    }
+
+    /// The session's own expiry, if it has one (`None`: the configuration's timeout and
+    /// `max_age`). Not a read.
+    pub fn expiry(&self) -> Option<Expiry> {
+        Expiry::from_state(&self.state)
+    }
+
+    /// Gives this session its own expiry ("remember me"), or back the configuration's
+    /// with `None`: the record's expiry (the store's TTL), its renewals and the id
+    /// cookie's `Max-Age` follow it from this request on ([`ServerConfig::policy_for`],
+    /// `SessionConfig::cookie_max_age`). Stored in the record's state under
+    /// [`EXPIRY_KEY`] (replayed like any change after a lost compare-and-set), so
+    /// [`ServerSession::clear`] and [`ServerSession::invalidate`] drop it. When it
+    /// changes anything, the record is saved and the cookie re-sent.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use pyramid_session::policy::Expiry;
+    /// use pyramid_session::server::{IdCookieFormat, Pending, ServerConfig};
+    /// use pyramid_session::{driver, store::MemoryStore, OsRandom, SessionConfig};
+    ///
+    /// let config = ServerConfig::new(SessionConfig::secure("s3cret").build()?, IdCookieFormat::CubicWeb)?;
+    /// let store = MemoryStore::new();
+    /// let mut session = driver::open(&store, &config, Pending::start(&config, None, 1700000000.0))?;
+    /// session.insert("user", "ada".into());
+    /// session.set_expiry(Some(Expiry::OnInactivity(Duration::from_secs(30 * 86400))));
+    /// let set_cookie = driver::finish(&store, &config, &mut session, false, &mut OsRandom)?.unwrap();
+    /// assert!(set_cookie.contains("; Max-Age=2592000;"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_expiry(&mut self, expiry: Option<Expiry>) {
+        if self.expiry() == expiry {
+            return;
+        }
+        match expiry {
+            Some(e) => self.record(Op::Set(EXPIRY_KEY.into(), e.to_state_value())),
+            None => self.record(Op::Remove(EXPIRY_KEY.into())),
+        }
+        // The cookie's `Max-Age` changes: re-send it.
+        self.rotated = true;
+    }
+
+    /// The record's expiry if the session is renewed now, by its own expiry.
+    pub(super) fn deadline_now(&self, config: &ServerConfig) -> f64 {
+        config.deadline_for(self.now, self.created, self.expiry())
     }
 
     fn record(&mut self, op: Op) {
@@ -300,7 +348,7 @@ impl ServerSession {
                         .generate(rng)
                         .map_err(|_| ServerError::Random)?;
                     self.renewed = now;
-                    self.expires_at = config.deadline(now, self.created);
+                    self.expires_at = self.deadline_now(config);
                     steps.push_back(Step::Create);
                     cookie = CookieAction::Set;
                 } else if had_old {
@@ -312,9 +360,11 @@ impl ServerSession {
                 // (extended by a write, or by a touch on a read), and the browser's
                 // cookie, judged by its own `renewed` slot whatever the store did — a
                 // writer's cookie ages even though every write renews the record.
-                let extend = config
-                    .policy()
-                    .extension_due(now, self.expires_at, self.created);
+                let extend = config.policy_for(self.expiry()).extension_due(
+                    now,
+                    self.expires_at,
+                    self.created,
+                );
                 let cookie_due = match self.cookie_renewed {
                     Some(renewed) => config.policy().reissue_due(now, renewed),
                     // The cookie carries no time: it follows the record.
@@ -322,11 +372,11 @@ impl ServerSession {
                 };
                 if self.dirty {
                     self.renewed = now;
-                    self.expires_at = config.deadline(now, self.created);
+                    self.expires_at = self.deadline_now(config);
                     steps.push_back(Step::Save);
                 } else if self.read && (extend || cookie_due) {
                     // A re-sent cookie is good for a full timeout: so must the record be.
-                    let extended = config.deadline(now, self.created);
+                    let extended = self.deadline_now(config);
                     if extended > self.expires_at {
                         self.renewed = now;
                         self.expires_at = extended;

@@ -803,18 +803,15 @@ impl CubicWebStore {
         every: Duration,
         clock: impl Clock + 'static,
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(other)?;
-        let store = self.clone();
-        let every = every.max(Duration::from_millis(1));
-        Ok(runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                // Errors are retried at the next tick.
-                let _ = store.sweep_async(clock.now()).await;
-            }
-        }))
+        Ok(crate::store::sweeper::spawn_sweeper_with_clock(self.clone(), every, clock)?.detach())
+    }
+}
+
+// The janitor is the store's sweep: `spawn_sweeper(store, every)` runs it too. Each
+// backend deletes in transactions of `SWEEP_BATCH` rows, so one call is one sweep.
+impl crate::store::sweeper::Sweep for CubicWebStore {
+    fn sweep_batch(&self, now: UnixTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.sweep_async(now))
     }
 }
 

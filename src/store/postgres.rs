@@ -55,7 +55,8 @@ use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, Store, StoreError, StoreErrorKind,
     StoreOp,
 };
-use crate::time::Clock;
+use crate::store::sweeper::{self, Sweep};
+use crate::time::{Clock, UnixTime};
 
 use super::sql::postgres::{
     CREATE, LIVE, LOAD, REMOVE, REMOVE_IF, SAVE, SCHEMA, SWEEP, SWEEP_BATCH, TOUCH,
@@ -175,7 +176,7 @@ impl PostgresStore {
         clock: impl Clock + 'static,
     ) -> tokio::task::JoinHandle<()> {
         self.rt
-            .spawn(sweep_periodically(self.inner.sibling(), every, clock))
+            .spawn(sweeper::sweep_every(self.inner.sibling(), every, clock))
     }
 }
 
@@ -332,21 +333,18 @@ impl AsyncPostgresStore {
 
     /// Deletes every row expired at `now`, in batches; returns how many.
     pub async fn sweep(&self, now: f64) -> Result<u64, StoreError> {
+        sweeper::sweep(self, now.into()).await
+    }
+
+    /// One batch of [`AsyncPostgresStore::sweep`].
+    async fn sweep_one_batch(&self, now: f64) -> Result<u64, StoreError> {
         if !now.is_finite() {
             // PostgreSQL orders NaN above every number: it would delete every session.
             return Ok(0);
         }
-        let mut total = 0;
-        loop {
-            let client = self.client().await?;
-            let n = self
-                .bounded(client.execute(SWEEP, &[&now, &SWEEP_BATCH]))
-                .await?;
-            total += n;
-            if n < SWEEP_BATCH.unsigned_abs() {
-                return Ok(total);
-            }
-        }
+        let client = self.client().await?;
+        self.bounded(client.execute(SWEEP, &[&now, &SWEEP_BATCH]))
+            .await
     }
 
     /// Runs `sweep` every `every` (at least 1 ms; the first run is at once) at the time
@@ -359,9 +357,7 @@ impl AsyncPostgresStore {
         every: Duration,
         clock: impl Clock + 'static,
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
-        Ok(runtime.spawn(sweep_periodically(self.sibling(), every, clock)))
+        Ok(sweeper::spawn_sweeper_with_clock(self.sibling(), every, clock)?.detach())
     }
 
     /// A store on the same database with a connection of its own (made on first use).
@@ -372,13 +368,13 @@ impl AsyncPostgresStore {
     }
 }
 
-async fn sweep_periodically(store: AsyncPostgresStore, every: Duration, clock: impl Clock) {
-    let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        // Errors are retried at the next tick.
-        let _ = store.sweep(clock.now().as_secs_f64()).await;
+// One `DELETE … LIMIT` per batch, on the pool's next connection.
+impl Sweep for AsyncPostgresStore {
+    fn sweep_batch(&self, now: UnixTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.sweep_one_batch(now.as_secs_f64()))
+    }
+    fn batch_size(&self) -> u64 {
+        SWEEP_BATCH.unsigned_abs()
     }
 }
 

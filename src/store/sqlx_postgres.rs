@@ -65,7 +65,8 @@ use crate::server::store::{require_key, BoxFuture, CreateOutcome, TouchOutcome};
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, StoreError, StoreErrorKind, StoreOp,
 };
-use crate::time::Clock;
+use crate::store::sweeper::{self, Sweep};
+use crate::time::{Clock, UnixTime};
 
 /// The table and its index, as [`SqlxPostgresStore::new`] creates them, in one
 /// transaction under an advisory lock (for an application that runs its own migrations
@@ -196,19 +197,17 @@ impl SqlxPostgresStore {
     /// Deletes every row expired at `now`, in batches (each bounded by the timeout; the
     /// pool's connections are free in between); returns how many.
     pub async fn sweep(&self, now: f64) -> Result<u64, StoreError> {
+        sweeper::sweep(self, now.into()).await
+    }
+
+    /// One batch of [`SqlxPostgresStore::sweep`].
+    async fn sweep_one_batch(&self, now: f64) -> Result<u64, StoreError> {
         if !now.is_finite() {
             // PostgreSQL orders NaN above every number: it would delete every session.
             return Ok(0);
         }
-        let mut total = 0;
-        loop {
-            let query = sqlx::query(SWEEP).bind(now).bind(SWEEP_BATCH);
-            let n = bounded(self.timeout, "postgres", self.change(query)).await?;
-            total += n;
-            if n < SWEEP_BATCH.unsigned_abs() {
-                return Ok(total);
-            }
-        }
+        let query = sqlx::query(SWEEP).bind(now).bind(SWEEP_BATCH);
+        bounded(self.timeout, "postgres", self.change(query)).await
     }
 
     /// Runs [`SqlxPostgresStore::sweep`] every `every` (at least 1 ms; the first run is
@@ -221,19 +220,7 @@ impl SqlxPostgresStore {
         every: Duration,
         clock: impl Clock + 'static,
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
-        let store = self.clone();
-        let every = every.max(Duration::from_millis(1));
-        Ok(runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                // Errors are retried at the next tick.
-                let _ = store.sweep(clock.now().as_secs_f64()).await;
-            }
-        }))
+        Ok(sweeper::spawn_sweeper_with_clock(self.clone(), every, clock)?.detach())
     }
 
     /// Runs one statement; how many rows it changed.
@@ -363,6 +350,16 @@ impl SqlxPostgresStore {
                 OpResult::Waited
             }
         })
+    }
+}
+
+// One `DELETE … LIMIT` per batch, bounded by the timeout.
+impl Sweep for SqlxPostgresStore {
+    fn sweep_batch(&self, now: UnixTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.sweep_one_batch(now.as_secs_f64()))
+    }
+    fn batch_size(&self) -> u64 {
+        SWEEP_BATCH.unsigned_abs()
     }
 }
 

@@ -85,7 +85,8 @@ use crate::server::store::{require_key, BoxFuture, CreateOutcome, TouchOutcome};
 use crate::server::{
     AsyncStore, OpResult, Record, RemoveOutcome, SaveOutcome, StoreError, StoreErrorKind, StoreOp,
 };
-use crate::time::Clock;
+use crate::store::sweeper::{self, Sweep};
+use crate::time::{Clock, UnixTime};
 
 /// The table and its index, as [`SqlxSqliteStore::new`] creates them (for an
 /// application that runs its own migrations and opens the store with
@@ -220,17 +221,10 @@ impl SqlxSqliteStore {
     /// (each bounded by the timeout; the pool's connections are free in between);
     /// returns how many.
     pub async fn sweep(&self, now: f64) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let n = bounded(self.timeout, "sqlite", self.sweep_batch(now)).await?;
-            total += n;
-            if n < SWEEP_BATCH.unsigned_abs() {
-                return Ok(total);
-            }
-        }
+        sweeper::sweep(self, now.into()).await
     }
 
-    async fn sweep_batch(&self, now: f64) -> Result<u64, StoreError> {
+    async fn sweep_one_batch(&self, now: f64) -> Result<u64, StoreError> {
         if !now.is_finite() {
             // A clock that is not a number must not decide that everything expired.
             return Ok(0);
@@ -254,19 +248,7 @@ impl SqlxSqliteStore {
         every: Duration,
         clock: impl Clock + 'static,
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
-        let store = self.clone();
-        let every = every.max(Duration::from_millis(1));
-        Ok(runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                // Errors are retried at the next tick.
-                let _ = store.sweep(clock.now().as_secs_f64()).await;
-            }
-        }))
+        Ok(sweeper::spawn_sweeper_with_clock(self.clone(), every, clock)?.detach())
     }
 
     /// Runs one statement; how many rows it changed.
@@ -322,7 +304,7 @@ impl SqlxSqliteStore {
                 let creates = self.creates.fetch_add(1, Ordering::Relaxed);
                 if creates % SWEEP_EVERY == SWEEP_EVERY - 1 {
                     // Housekeeping: the create happened; a failed sweep is retried later.
-                    let _ = self.sweep_batch(now).await;
+                    let _ = self.sweep_one_batch(now).await;
                 }
                 OpResult::Created(if n == 1 {
                     CreateOutcome::Created { version: 1 }
@@ -406,6 +388,20 @@ impl SqlxSqliteStore {
                 OpResult::Waited
             }
         })
+    }
+}
+
+// One `DELETE … LIMIT` per batch, bounded by the timeout.
+impl Sweep for SqlxSqliteStore {
+    fn sweep_batch(&self, now: UnixTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(bounded(
+            self.timeout,
+            "sqlite",
+            self.sweep_one_batch(now.as_secs_f64()),
+        ))
+    }
+    fn batch_size(&self) -> u64 {
+        SWEEP_BATCH.unsigned_abs()
     }
 }
 

@@ -8,7 +8,8 @@ use core::time::Duration;
 use super::SqliteStore;
 use crate::server::store::BoxFuture;
 use crate::server::{AsyncStore, OpResult, Store, StoreError, StoreErrorKind, StoreOp};
-use crate::time::Clock;
+use crate::store::sweeper::{self, Sweep};
+use crate::time::{Clock, UnixTime};
 
 impl SqliteStore {
     /// Runs [`SqliteStore::sweep`] every `every` (at least 1 ms; the first run is at
@@ -21,21 +22,8 @@ impl SqliteStore {
         every: Duration,
         clock: impl Clock + 'static,
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
-        let store = self.clone();
-        let every = every.max(Duration::from_millis(1));
-        Ok(runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                let store = store.clone();
-                let now = clock.now().as_secs_f64();
-                // Errors are retried at the next tick.
-                let _ = tokio::task::spawn_blocking(move || store.sweep(now)).await;
-            }
-        }))
+        // The one sweeper loop, each batch on the blocking pool (`Sweep` below).
+        Ok(sweeper::spawn_sweeper_with_clock(self.clone(), every, clock)?.detach())
     }
 
     /// Runs `op` on Tokio's blocking pool (inline when there is no Tokio runtime).
@@ -56,6 +44,21 @@ impl SqliteStore {
                 })?,
             Err(_) => op(&store),
         }
+    }
+}
+
+// One batch per call, on the blocking pool: the connection is free in between.
+impl Sweep for SqliteStore {
+    fn sweep_batch(&self, now: UnixTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let now = now.as_secs_f64();
+        Box::pin(
+            self.off_executor(move |s| {
+                super::sweep_batch(s.checkout()?.conn(), now).map(|n| n as u64)
+            }),
+        )
+    }
+    fn batch_size(&self) -> u64 {
+        super::SWEEP_BATCH.unsigned_abs()
     }
 }
 
