@@ -5,7 +5,8 @@ tower-sessions 0.14, and the same app on Pyramid 2.1 under waitress, driven by w
     python3 benches/http/run.py [--duration S] [--rounds N] [--smoke] [--only TEXT]
                                 [--skip-python]
 
-Builds `benches/http` in release mode (CARGO_TARGET_DIR defaults to the repo's
+Builds `benches/http` in release mode (`--smoke`: the dev profile, which builds in a
+third of the time after CI's clippy; CARGO_TARGET_DIR defaults to the repo's
 `target/`), starts a private redis-server and PostgreSQL cluster on free loopback
 ports, one app server per configuration (a fresh SQLite file each), logs in once on
 each, then runs `wrk -t2 -c32 -d{S}s --latency` for every route with that session's
@@ -179,18 +180,19 @@ def python_venv():
     return str(python)
 
 
-def build_app():
-    """`cargo build --release` of benches/http once per library (one library per build:
-    see Cargo.toml); the binaries' paths by library."""
+def build_app(profile):
+    """`cargo build --profile PROFILE` of benches/http once per library (one library per
+    build: see Cargo.toml); the binaries' paths by library."""
     env = dict(os.environ)
-    release = Path(env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))) / "release"
+    out = Path(env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target")))
+    out /= "debug" if profile == "dev" else profile
     manifest = HERE / "Cargo.toml"
     binaries = {}
     for lib in ["ours", "tower-sessions"]:
-        cargo = ["cargo", "build", "--release", "--manifest-path", str(manifest)]
+        cargo = ["cargo", "build", "--profile", profile, "--manifest-path", str(manifest)]
         subprocess.run([*cargo, "--no-default-features", "--features", lib], check=True, env=env)
-        binaries[lib] = release / f"http-bench-app-{lib}"
-        shutil.copy2(release / "http-bench-app", binaries[lib])
+        binaries[lib] = out / f"http-bench-app-{lib}"
+        shutil.copy2(out / "http-bench-app", binaries[lib])
     return binaries
 
 
@@ -328,10 +330,14 @@ def report(apps, results, lost, rounds, duration):
             "bad": sum(r["non2xx"] + r["errors"] for r in runs),
         }
 
-    def round_ratio(a, b, route):
+    def ratio_value(a, b, route):
         pairs = zip(results.get((a, route), []), results.get((b, route), []))
         values = [x["rps"] / y["rps"] for x, y in pairs if y["rps"]]
-        return f"{median(values):.2f}×" if values else "–"
+        return median(values) if values else None
+
+    def round_ratio(a, b, route):
+        value = ratio_value(a, b, route)
+        return "–" if value is None else f"{value:.2f}×"
 
     names = {app.name for app in apps}
     lines = [
@@ -365,6 +371,26 @@ def report(apps, results, lost, rounds, duration):
         lines.append(
             f"| – | /bare (no layer) | {fmt_rps(bare['rps'])} | {fmt_ms(bare['p50'])} | {fmt_ms(bare['p99'])} | {bare['bad']} | | | | | | | |"
         )
+    targets = []
+    for store in STORES[1:]:
+        for route in ROUTES:
+            value = ratio_value(f"ours/{store}", f"tower-sessions/{store}", route)
+            if value is not None:
+                bad = cell(f"ours/{store}", route)["bad"]
+                targets.append((f"{store} {route} ≥ 1.0× tower-sessions, no non-2xx", f"{value:.2f}×, {bad}", value >= 1.0 and bad == 0))
+    for store in STORES:
+        value = ratio_value(f"ours/{store}", "none", "/bare")
+        if value is not None:
+            targets.append((f"/bare {store} ≥ 0.97× no layer", f"{value:.2f}×", value >= 0.97))
+    value = ratio_value("ours/cookie", "pyramid/cookie", "/read")
+    if value is not None:
+        targets.append(("cookie /read ≥ 30× Pyramid", f"{value:.1f}×", value >= 30))
+    for name, r in lost.items():
+        if name.startswith("ours/"):
+            targets.append((f"{name.split('/')[1]}: no lost update, no non-2xx", f"{r['lost']}, {r['failed']}", r["lost"] == 0 and r["failed"] == 0))
+    if targets:
+        lines += ["", "| target (this crate) | value | met |", "|---|---:|:---:|"]
+        lines += [f"| {t} | {v} | {'yes' if ok else 'no'} |" for t, v, ok in targets]
     if lost:
         lines += [
             "",
@@ -385,17 +411,19 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--lost-seconds", type=int, default=5, help="seconds of /incr in the lost-update phase")
-    parser.add_argument("--smoke", action="store_true", help="1 s runs, 1 round, 1 s lost-update phase")
+    parser.add_argument("--smoke", action="store_true", help="1 s runs, 1 round, 1 s lost-update phase, dev build")
+    parser.add_argument("--profile", help="cargo profile of the app (default release; dev with --smoke)")
     parser.add_argument("--only", action="append", default=[], help="configurations whose name contains TEXT")
     parser.add_argument("--skip-python", action="store_true", help="no Pyramid baseline")
     args = parser.parse_args()
     if args.smoke:
         args.duration, args.rounds, args.lost_seconds = 1, 1, 1
+    profile = args.profile or ("dev" if args.smoke else "release")
     if not shutil.which("wrk"):
         print("run.py: `wrk` not found: apt-get install wrk", file=sys.stderr)
         return 2
 
-    binaries = build_app()
+    binaries = build_app(profile)
     python = None if args.skip_python else python_venv()
     tmp = Path(tempfile.mkdtemp(prefix="http-bench-"))
     servers = Servers(tmp)
@@ -440,6 +468,8 @@ def main():
                 servers.check_alive()
                 print(f"lost updates {app.name:24} {lost[app.name]}", flush=True)
         print()
+        if profile != "release":
+            print(f"({profile} build: a check of the driver and the apps, not a measurement)")
         print(report(apps, results, lost, args.rounds, args.duration))
         ours_lost = {name: r for name, r in lost.items() if name.startswith("ours/") and r["lost"] != 0}
         if args.smoke and ours_lost:
