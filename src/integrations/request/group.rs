@@ -4,8 +4,9 @@
 //! through the store's compare-and-set: each lost race is a reload, a backoff and a
 //! retry, and a hot session (one user's burst of clicks, a script) turns into a storm of
 //! them. Instead, every request that only saves an existing record
-//! ([`ServerSession::is_plain_save`]) queues its session on the record's [`Group`]. One
-//! committer task per group takes the whole queue at a time: the first session absorbs
+//! ([`ServerSession::is_plain_save`]) goes through the record's [`Group`]. Alone, it
+//! saves at once, itself. When another save of the record is in flight, it is queued,
+//! and one committer task per group takes the whole queue at a time: the first session absorbs
 //! the others' changes (in queue order, after its own) and runs the usual plan — one
 //! compare-and-set save, and, when another process wrote meanwhile, the usual reload
 //! and replay of every queued change. Each request is answered only once the save that
@@ -18,8 +19,9 @@
 //! version instead of losing a round trip to a conflict.
 //!
 //! The committer is a spawned Tokio task, so a client that goes away (its request's
-//! future dropped) cannot strand the requests queued behind it. Without a Tokio runtime
-//! requests save one by one, as before.
+//! future dropped) cannot strand the requests queued behind it; a request saving alone
+//! hands the queue that formed behind it to a committer when it ends, dropped or not.
+//! Without a Tokio runtime requests save one by one, as before.
 
 extern crate std;
 
@@ -123,10 +125,12 @@ impl Groups {
     }
 }
 
-/// Saves `session` through its group, `hold` being the request's hold on it: queued
-/// behind the saves in flight and committed with the ones queued beside it. Answers
-/// only once the save holding this request's change is stored (or failed). `None` when
-/// there is no Tokio runtime to run the committer on: the caller saves alone.
+/// Saves `session` through its group, `hold` being the request's hold on it. Alone (no
+/// other save of the record queued or in flight) the request saves at once, itself;
+/// otherwise it is queued behind the save in flight and committed with the ones queued
+/// beside it. Answers only once the save holding this request's change is stored (or
+/// failed). `None` when there is no Tokio runtime to run a committer on: the caller
+/// saves alone, as without groups.
 pub(crate) async fn save(
     hold: &Hold,
     store: &Arc<dyn AsyncStore>,
@@ -135,6 +139,13 @@ pub(crate) async fn save(
     failed: bool,
 ) -> Option<Result<Option<String>, ServerError>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let alone = {
+        let mut state = lock(&hold.group.inner);
+        (!core::mem::replace(&mut state.committing, true)).then(|| state.last.clone())
+    };
+    if let Some(last) = alone {
+        return Some(save_alone(hold, store, config, session, failed, last, runtime).await);
+    }
     let (reply, answer) = oneshot::channel();
     let placeholder = ServerSession::placeholder(config);
     let entry = Entry {
@@ -142,14 +153,18 @@ pub(crate) async fn save(
         failed,
         reply,
     };
-    let start = {
+    {
         let mut state = lock(&hold.group.inner);
-        state.queue.push(entry);
-        !core::mem::replace(&mut state.committing, true)
-    };
-    if start {
-        let committer = hold.groups.hold(hold.key());
-        runtime.spawn(commit(committer, store.clone(), config.clone()));
+        if state.committing {
+            state.queue.push(entry);
+        } else {
+            // The save in flight ended meanwhile: this one starts the committer.
+            state.committing = true;
+            state.queue.push(entry);
+            drop(state);
+            let committer = hold.groups.hold(hold.key());
+            runtime.spawn(commit(committer, store.clone(), config.clone()));
+        }
     }
     Some(match answer.await {
         Ok((returned, outcome)) => {
@@ -160,6 +175,68 @@ pub(crate) async fn save(
         // happened is unknown, so this request must not claim it.
         Err(_) => Err(ServerError::Poisoned),
     })
+}
+
+/// The save of a request alone on its record: run by the request itself (no task, no
+/// channel). The saves queued behind it meanwhile go to a committer when it ends — or
+/// when it is dropped halfway (its client gone): [`HandOver`].
+async fn save_alone(
+    hold: &Hold,
+    store: &Arc<dyn AsyncStore>,
+    config: &Arc<ServerConfig>,
+    session: &mut ServerSession,
+    failed: bool,
+    last: Option<Arc<(u64, f64, State)>>,
+    runtime: tokio::runtime::Handle,
+) -> Result<Option<String>, ServerError> {
+    let mut hand_over = HandOver {
+        hold,
+        store,
+        config,
+        runtime,
+        committed: None,
+    };
+    if let Some((version, created, state)) = last.as_deref() {
+        if *version != session.version() {
+            session.rebase(*version, *created, state);
+        }
+    }
+    let outcome = driver::finish_async(&**store, config, session, failed, &mut OsRandom).await;
+    // Remembered only for other requests holding the record.
+    if outcome.is_ok() && lock(&hold.group.inner).holders > 1 {
+        hand_over.committed = Some(Arc::new((
+            session.version(),
+            session.created(),
+            session.peek_state().clone(),
+        )));
+    }
+    outcome
+}
+
+/// Ends a save of a request alone (see [`save_alone`]), even a dropped one: records
+/// what it committed (nothing when it failed or was dropped: whether it wrote is then
+/// unknown) and passes the queue that formed behind it to a committer.
+struct HandOver<'a> {
+    hold: &'a Hold,
+    store: &'a Arc<dyn AsyncStore>,
+    config: &'a Arc<ServerConfig>,
+    runtime: tokio::runtime::Handle,
+    committed: Option<Arc<(u64, f64, State)>>,
+}
+
+impl Drop for HandOver<'_> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.hold.group.inner);
+        state.last = self.committed.take();
+        if state.queue.is_empty() {
+            state.committing = false;
+        } else {
+            drop(state);
+            let committer = self.hold.groups.hold(self.hold.key());
+            self.runtime
+                .spawn(commit(committer, self.store.clone(), self.config.clone()));
+        }
+    }
 }
 
 /// The committer: takes the group's queue, a batch at a time, until it is empty.
