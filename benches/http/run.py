@@ -10,8 +10,8 @@ third of the time after CI's clippy; CARGO_TARGET_DIR defaults to the repo's
 `target/`), starts a private redis-server and PostgreSQL cluster on free loopback
 ports, one app server per configuration (a fresh SQLite file each), logs in once on
 each, then runs `wrk -t2 -c32 -d{S}s --latency` for every route with that session's
-cookie, interleaved (for each round, for each route, for each configuration), and
-prints one markdown table of the medians over the rounds. Then the lost-update phase:
+cookie (kept fresh as a browser keeps it), interleaved (for each round, for each
+route, for each configuration), and prints one markdown table of the medians over the rounds. Then the lost-update phase:
 for each server-mode configuration, a fresh login, 16 connections of POST /incr on that
 one session, and the acknowledged increments against the final counter. Exits non-zero
 when a tool is missing or a server fails to start or dies; with --smoke, also when this
@@ -215,6 +215,17 @@ class App:
             raise Failure(f"{self.name}: /login set no cookie")
         return cookies[0].split(";")[0]
 
+    def refresh(self):
+        """GET /read with the session's cookie, keeping the cookie it sends back, as a
+        browser does: a reissued cookie (older than the 120 s reissue time) would
+        otherwise be re-sent stale on every request of the next run."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/read", headers={"Cookie": self.cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            name = self.cookie.split("=")[0] + "="
+            for cookie in response.headers.get_all("Set-Cookie") or []:
+                if cookie.startswith(name):
+                    self.cookie = cookie.split(";")[0]
+
     def counter(self, cookie):
         """GET /read with `cookie`: the counter `n`, or the HTTP error."""
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/read", headers={"Cookie": cookie})
@@ -284,6 +295,8 @@ def route_run(app, route, duration):
     cookie; POST /login without one (a new visitor's login, one new session each)."""
     if route == "/login":
         return wrk(app.port, route, None, duration, script="post.lua")
+    if app.cookie:
+        app.refresh()
     script = "post.lua" if route == "/incr" else None
     return wrk(app.port, route, app.cookie, duration, script=script)
 
