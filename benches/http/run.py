@@ -10,8 +10,8 @@ third of the time after CI's clippy; CARGO_TARGET_DIR defaults to the repo's
 `target/`), starts a private redis-server and PostgreSQL cluster on free loopback
 ports, one app server per configuration (a fresh SQLite file each), logs in once on
 each, then runs `wrk -t2 -c32 -d{S}s --latency` for every route with that session's
-cookie, interleaved (for each round, for each route, for each configuration), and
-prints one markdown table of the medians over the rounds. Then the lost-update phase:
+cookie (kept fresh as a browser keeps it), interleaved (for each round, for each
+route, for each configuration), and prints one markdown table of the medians over the rounds. Then the lost-update phase:
 for each server-mode configuration, a fresh login, 16 connections of POST /incr on that
 one session, and the acknowledged increments against the final counter. Exits non-zero
 when a tool is missing or a server fails to start or dies; with --smoke, also when this
@@ -21,6 +21,7 @@ crate loses an update.
 import argparse
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -102,6 +103,7 @@ class Servers:
                 raise Failure(f"{name} exited with {proc.returncode}:\n{tail}")
 
     def close(self):
+        """Stops every server (SIGTERM, then SIGKILL after 10 s) and the clusters."""
         for _, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -157,8 +159,7 @@ def start_postgres(servers):
 
 
 def _user_exists(name):
-    import pwd
-
+    """Whether the system has a user `name`."""
     try:
         pwd.getpwnam(name)
         return True
@@ -204,6 +205,7 @@ class App:
         self.cookie = None
 
     def routes(self):
+        """The routes this configuration serves."""
         return ["/bare"] if self.lib == "none" else ROUTES
 
     def login(self):
@@ -215,6 +217,17 @@ class App:
             raise Failure(f"{self.name}: /login set no cookie")
         return cookies[0].split(";")[0]
 
+    def refresh(self):
+        """GET /read with the session's cookie, keeping the cookie it sends back, as a
+        browser does: a reissued cookie (older than the 120 s reissue time) would
+        otherwise be re-sent stale on every request of the next run."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/read", headers={"Cookie": self.cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            name = self.cookie.split("=")[0] + "="
+            for cookie in response.headers.get_all("Set-Cookie") or []:
+                if cookie.startswith(name):
+                    self.cookie = cookie.split(";")[0]
+
     def counter(self, cookie):
         """GET /read with `cookie`: the counter `n`, or the HTTP error."""
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/read", headers={"Cookie": cookie})
@@ -225,8 +238,8 @@ class App:
             return f"HTTP {error.code}"
 
 
-def configurations(binaries, python, redis_url, postgres_url, tmp, skip_python):
-    """Every configuration, as (name, lib, store, argv)."""
+def configurations(binaries, python, tmp, skip_python):
+    """Every configuration, as (name, lib, store, argv); main adds the server URLs."""
     found = []
     for lib in ["ours", "tower-sessions"]:
         for store in STORES:
@@ -235,10 +248,6 @@ def configurations(binaries, python, redis_url, postgres_url, tmp, skip_python):
             argv = [str(binaries[lib]), "--lib", lib, "--store", store]
             if store == "sqlite":
                 argv += ["--sqlite-path", str(tmp / f"{lib}.sqlite3")]
-            if store == "redis":
-                argv += ["--redis-url", redis_url]
-            if store == "postgres":
-                argv += ["--postgres-url", postgres_url]
             found.append((f"{lib}/{store}", lib, store, argv))
     found.append(("none", "none", "none", [str(binaries["ours"]), "--lib", "none", "--store", "memory"]))
     if not skip_python:
@@ -250,6 +259,7 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def _ms(text):
+    """wrk's `1.23ms` / `456.00us` / `1.02s` in milliseconds."""
     m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
     return float(m.group(1)) * UNITS[m.group(2)]
 
@@ -284,6 +294,8 @@ def route_run(app, route, duration):
     cookie; POST /login without one (a new visitor's login, one new session each)."""
     if route == "/login":
         return wrk(app.port, route, None, duration, script="post.lua")
+    if app.cookie:
+        app.refresh()
     script = "post.lua" if route == "/incr" else None
     return wrk(app.port, route, app.cookie, duration, script=script)
 
@@ -301,18 +313,17 @@ def lost_updates(app, seconds):
 
 
 def fmt_rps(x):
+    """Requests per second, to the unit."""
     return f"{x:,.0f}"
 
 
 def fmt_ms(x):
+    """Milliseconds, to the hundredth."""
     return f"{x:.2f}"
 
 
-def ratio(a, b):
-    return f"{a / b:.2f}×" if b else "–"
-
-
 def median(values):
+    """The median, NaN for no values."""
     return statistics.median(values) if values else float("nan")
 
 
@@ -428,7 +439,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="http-bench-"))
     servers = Servers(tmp)
     try:
-        wanted = list(configurations(binaries, python, "{redis}", "{postgres}", tmp, args.skip_python))
+        wanted = configurations(binaries, python, tmp, args.skip_python)
         if args.only:
             wanted = [c for c in wanted if any(text in c[0] for text in args.only)]
         if not wanted:
@@ -437,7 +448,10 @@ def main():
         postgres_url = start_postgres(servers) if any(c[2] == "postgres" for c in wanted) else None
         apps = []
         for name, lib, store, argv in wanted:
-            argv = [redis_url if a == "{redis}" else postgres_url if a == "{postgres}" else a for a in argv]
+            if store == "redis":
+                argv = [*argv, "--redis-url", redis_url]
+            if store == "postgres":
+                argv = [*argv, "--postgres-url", postgres_url]
             port = free_port()
             app = App(name, lib, store, argv, port)
             proc = servers.spawn(name, [*argv, "--port", str(port)], cwd=tmp)
