@@ -194,7 +194,46 @@ pub struct AsyncPostgresStore {
     pool: Connections,
 }
 
-type Slot = Mutex<Option<Arc<tokio_postgres::Client>>>;
+type Slot = Mutex<Option<Arc<Conn>>>;
+
+/// One connection, and the statements prepared on it (each once: a statement given as
+/// text would be prepared anew, a round trip more, on every call).
+pub(crate) struct Conn {
+    client: tokio_postgres::Client,
+    prepared: Mutex<Vec<(&'static str, tokio_postgres::Statement)>>,
+}
+
+impl core::ops::Deref for Conn {
+    type Target = tokio_postgres::Client;
+    fn deref(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+}
+
+impl Conn {
+    /// `sql` as a statement prepared on this connection.
+    pub(crate) async fn prepared(
+        &self,
+        sql: &'static str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        let known = |list: &[(&str, tokio_postgres::Statement)]| {
+            list.iter()
+                .find(|(text, _)| *text == sql)
+                .map(|(_, statement)| statement.clone())
+        };
+        if let Some(statement) =
+            known(&self.prepared.lock().unwrap_or_else(PoisonError::into_inner))
+        {
+            return Ok(statement);
+        }
+        let statement = self.client.prepare(sql).await?;
+        let mut list = self.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+        if known(&list).is_none() {
+            list.push((sql, statement.clone()));
+        }
+        Ok(statement)
+    }
+}
 
 /// Pipelined `tokio-postgres` connections used round-robin, each made (again) when it is
 /// missing or broken, every call bounded by the timeout: what every PostgreSQL store of
@@ -230,16 +269,13 @@ impl Connections {
     }
 
     /// The next connection, round-robin.
-    pub(crate) async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+    pub(crate) async fn client(&self) -> Result<Arc<Conn>, StoreError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         self.client_in(n).await
     }
 
     /// Connection `n`, made (again) when it is missing or broken.
-    pub(crate) async fn client_in(
-        &self,
-        n: usize,
-    ) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+    pub(crate) async fn client_in(&self, n: usize) -> Result<Arc<Conn>, StoreError> {
         let slot = &self.slots[n % self.slots.len()];
         let current = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if let Some(client) = current.filter(|c| !c.is_closed()) {
@@ -259,7 +295,10 @@ impl Connections {
             // Ends when the connection closes; errors surface on the client's calls.
             let _ = connection.await;
         });
-        let client = Arc::new(client);
+        let client = Arc::new(Conn {
+            client,
+            prepared: Mutex::new(Vec::new()),
+        });
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
         Ok(client)
     }
@@ -320,7 +359,7 @@ impl AsyncPostgresStore {
     }
 
     /// The next connection, round-robin.
-    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+    async fn client(&self) -> Result<Arc<Conn>, StoreError> {
         self.pool.client().await
     }
 
@@ -380,14 +419,21 @@ impl Sweep for AsyncPostgresStore {
 
 impl AsyncPostgresStore {
     /// Is there a live, well-formed row under `hex` at `now`?
-    async fn live(
-        &self,
-        client: &tokio_postgres::Client,
-        hex: &str,
-        now: f64,
-    ) -> Result<bool, StoreError> {
-        let row = self.bounded(client.query_opt(LIVE, &[&hex, &now])).await?;
+    async fn live(&self, client: &Conn, hex: &str, now: f64) -> Result<bool, StoreError> {
+        let live = self.bounded(client.prepared(LIVE)).await?;
+        let row = self.bounded(client.query_opt(&live, &[&hex, &now])).await?;
         Ok(row.is_some())
+    }
+
+    /// Runs `sql` (prepared once per connection) with `params`; the rows it changed.
+    async fn exec(
+        &self,
+        client: &Conn,
+        sql: &'static str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let statement = self.bounded(client.prepared(sql)).await?;
+        self.bounded(client.execute(&statement, params)).await
     }
 
     /// One operation: one statement, or for a lost conditional write a second one that
@@ -398,11 +444,11 @@ impl AsyncPostgresStore {
             return Ok(OpResult::Waited);
         }
         let client = self.client().await?;
-        let execute = |sql, params| self.bounded(client.execute(sql, params));
         Ok(match op {
             StoreOp::Load { key, now } => {
                 let (hex, now) = (key.as_str(), now.as_secs_f64());
-                let row = self.bounded(client.query_opt(LOAD, &[&hex, &now])).await?;
+                let load = self.bounded(client.prepared(LOAD)).await?;
+                let row = self.bounded(client.query_opt(&load, &[&hex, &now])).await?;
                 OpResult::Loaded(row.as_ref().map(row_to_stored).transpose()?.flatten())
             }
             StoreOp::Create {
@@ -413,7 +459,7 @@ impl AsyncPostgresStore {
             } => {
                 let key = require_key(key, "PostgresStore")?;
                 let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
-                let n = execute(CREATE, &[&hex, &data, &e, &now]).await?;
+                let n = self.exec(&client, CREATE, &[&hex, &data, &e, &now]).await?;
                 OpResult::Created(if n == 1 {
                     CreateOutcome::Created { version: 1 }
                 } else {
@@ -430,7 +476,11 @@ impl AsyncPostgresStore {
                 let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
                 // A version beyond BIGINT matches no row.
                 let written = match i64::try_from(expected_version) {
-                    Ok(expected) => execute(SAVE, &[&hex, &data, &e, &expected, &now]).await? == 1,
+                    Ok(expected) => {
+                        self.exec(&client, SAVE, &[&hex, &data, &e, &expected, &now])
+                            .await?
+                            == 1
+                    }
                     Err(_) => false,
                 };
                 OpResult::Saved(if written {
@@ -449,7 +499,7 @@ impl AsyncPostgresStore {
                 now,
             } => {
                 let (hex, e, now) = (key.as_str(), expires_at.as_secs_f64(), now.as_secs_f64());
-                let n = execute(TOUCH, &[&hex, &e, &now]).await?;
+                let n = self.exec(&client, TOUCH, &[&hex, &e, &now]).await?;
                 OpResult::Touched(if n == 1 {
                     TouchOutcome::Touched
                 } else {
@@ -457,7 +507,7 @@ impl AsyncPostgresStore {
                 })
             }
             StoreOp::Remove { key } => {
-                execute(REMOVE, &[&key.as_str()]).await?;
+                self.exec(&client, REMOVE, &[&key.as_str()]).await?;
                 OpResult::Removed
             }
             StoreOp::RemoveIf {
@@ -467,7 +517,11 @@ impl AsyncPostgresStore {
             } => {
                 let (hex, now) = (key.as_str(), now.as_secs_f64());
                 let removed = match i64::try_from(expected_version) {
-                    Ok(expected) => execute(REMOVE_IF, &[&hex, &expected, &now]).await? == 1,
+                    Ok(expected) => {
+                        self.exec(&client, REMOVE_IF, &[&hex, &expected, &now])
+                            .await?
+                            == 1
+                    }
                     Err(_) => false,
                 };
                 OpResult::RemovedIf(if removed {

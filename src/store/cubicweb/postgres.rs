@@ -19,7 +19,7 @@ use super::{
 };
 use crate::server::store::{CreateOutcome, TouchOutcome};
 use crate::server::{OpResult, RemoveOutcome, SaveOutcome, StoreError, StoreOp};
-use crate::store::postgres::{error, parse_config, Connections};
+use crate::store::postgres::{error, parse_config, Conn, Connections};
 
 /// The row's version, computed by the server: the first 15 hex digits of the SHA-256 of
 /// the data followed by the modification date's microseconds since the epoch (8 bytes,
@@ -149,7 +149,7 @@ impl Backend {
         Ok(backend)
     }
 
-    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+    async fn client(&self) -> Result<Arc<Conn>, StoreError> {
         self.pool.client().await
     }
 
