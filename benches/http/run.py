@@ -294,7 +294,7 @@ def route_run(app, route, duration):
     cookie; POST /login without one (a new visitor's login, one new session each)."""
     if route == "/login":
         return wrk(app.port, route, None, duration, script="post.lua")
-    if app.cookie:
+    if app.cookie and app.lib != "none":
         app.refresh()
     script = "post.lua" if route == "/incr" else None
     return wrk(app.port, route, app.cookie, duration, script=script)
@@ -459,6 +459,13 @@ def main():
             if lib != "none":
                 app.cookie = app.login()
             apps.append(app)
+        # The no-layer baseline gets the same request bytes as cookie mode's /bare: that
+        # session's cookie (the longest of them), parsed by hyper, ignored by the app.
+        donor = next((a for a in apps if a.cookie and a.store == "cookie"), None)
+        donor = donor or next((a for a in apps if a.cookie), None)
+        for app in apps:
+            if app.lib == "none" and donor:
+                app.cookie = donor.cookie
         print(f"servers up: {', '.join(a.name for a in apps)}", flush=True)
 
         results = {}
