@@ -489,6 +489,20 @@ impl<'s> Finisher<'s> {
         }
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    /// Group commit: the one save this plan holds was committed by another request's
+    /// save (with this request's changes in it), as `version`; it is done without an
+    /// operation. Any other plan is refused.
+    pub(crate) fn saved_elsewhere(&mut self, version: u64) -> Result<(), ServerError> {
+        match (self.steps.pop_front(), self.steps.is_empty()) {
+            (Some(Step::Save), true) => {
+                self.session.version = version;
+                Ok(())
+            }
+            _ => Err(ServerError::Protocol("group commit planned another write")),
+        }
+    }
+
     /// After every operation succeeded: the `Set-Cookie` value to send, if any.
     pub fn into_cookie(self) -> Result<Option<String>, ServerError> {
         if !self.steps.is_empty() {

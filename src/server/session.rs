@@ -400,6 +400,7 @@ impl ServerSession {
         Ok(Finisher::new(self, config, steps, cookie))
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     /// True when this request's end is one compare-and-set save of an existing record
     /// and nothing else (no login move, no logout): the writes that requests of one
     /// process may commit together ([`ServerSession::absorb`]).
@@ -412,6 +413,7 @@ impl ServerSession {
             && (!failed || config.session().set_on_exception())
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     /// Takes over `other`'s changes, applied after this session's own: one save then
     /// commits both (group commit). `other` keeps no change to replay, and its own save
     /// is answered with this one's outcome ([`ServerSession::adopt`]).
@@ -432,6 +434,7 @@ impl ServerSession {
         self.dirty = true;
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     /// After a batch's save: the state each of its requests sees (see
     /// [`ServerSession::absorb`]; empty when nothing was absorbed).
     pub(crate) fn take_views(&mut self) -> Vec<State> {
@@ -439,6 +442,7 @@ impl ServerSession {
         core::mem::take(&mut self.views)
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     /// Moves this request's changes onto a newer state of the same record (the last one
     /// this process committed), as a reload after a lost compare-and-set would.
     pub(crate) fn rebase(&mut self, version: u64, created: f64, state: &State) {
@@ -451,6 +455,7 @@ impl ServerSession {
         self.version = version;
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     /// Takes the state another request's save committed, with this session's changes in
     /// it: what a reload would read now.
     pub(crate) fn adopt(&mut self, version: u64, created: f64, state: State) {
@@ -459,11 +464,13 @@ impl ServerSession {
         self.version = version;
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     /// Stands in for a session handed elsewhere for a moment.
     pub(crate) fn placeholder(config: &ServerConfig) -> ServerSession {
         ServerSession::fresh(config, 0.0)
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     /// Marks the session as failed: nothing more is written for this request.
     pub(crate) fn poison(&mut self) {
         self.poisoned = true;

@@ -36,9 +36,7 @@ use tokio::sync::oneshot;
 use crate::codec::json::State;
 use crate::driver;
 use crate::random::OsRandom;
-use crate::server::{
-    AsyncStore, OpResult, SaveOutcome, ServerConfig, ServerError, ServerSession, StoreKey, StoreOp,
-};
+use crate::server::{AsyncStore, ServerConfig, ServerError, ServerSession, StoreKey};
 
 /// What a request gets back from the committer: its session (with the committed state)
 /// and the outcome of its save — the cookie to send, or the error.
@@ -308,14 +306,8 @@ fn finish_committed(
 ) -> Result<Option<String>, ServerError> {
     let session = &mut entry.session;
     let mut finisher = session.finish(config, entry.failed, &mut OsRandom)?;
-    while let Some(op) = finisher.next_op()? {
-        let answer = match op {
-            StoreOp::Save { .. } => OpResult::Saved(SaveOutcome::Saved { version: *version }),
-            // A plain save plans nothing else.
-            _ => return Err(ServerError::Protocol("group commit planned another write")),
-        };
-        finisher.complete(answer, &mut OsRandom)?;
-    }
+    // A plain save plans one save and nothing else: no record to encode for it.
+    finisher.saved_elsewhere(*version)?;
     let cookie = finisher.into_cookie()?;
     session.adopt(*version, *created, view);
     Ok(cookie)
